@@ -1,0 +1,36 @@
+# The README's two commands: `make demo` (the demo DAG) and `make test` (the test suite).
+# Both create the virtual environments they need on first use.
+
+PYTHON ?= python3
+VENV := .venv
+DLC_VENV := .venv-dlc
+CORES ?= 2
+
+.PHONY: demo test env dlc-env report lint clean
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+report: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --report report.html
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakefmt --check workflow/
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --upgrade pip
+	# the CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build
+	$(VENV)/bin/pip install torch==2.13.0
+	$(VENV)/bin/pip install -e '.[workflow,baselines,test]'
+	$(VENV)/bin/pip install --no-deps pi-vae-pytorch==1.1.0
+	touch $@
+
+clean:
+	rm -rf results resources logs .snakemake report.html

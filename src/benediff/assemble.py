@@ -1,0 +1,86 @@
+"""Assemble one session's dataset from the stage outputs (or the simulator's ground truth)."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benediff.io import dataset as ds_io
+from benediff.io.split import make_split, read_split, write_split
+from benediff.provenance import provenance
+
+log = logging.getLogger(__name__)
+
+GROUP_ATTRS = {"neural": ("neural", "regions"), "labels": ("labels", "label_names"),
+               "images": ("images",)}
+
+
+class AssemblyError(ValueError):
+    pass
+
+
+def read_trials_table(path) -> pd.DataFrame:
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise AssemblyError(f"{path}: cannot read the trial table ({exc})") from exc
+    missing = {"trial_id", "start_frame", "n_frames"} - set(table.columns)
+    if missing:
+        raise AssemblyError(f"{path}: trial table lacks column(s) {sorted(missing)}; "
+                            "expected trial_id, start_frame, n_frames (and video_start_frame)")
+    if table["trial_id"].duplicated().any():
+        raise AssemblyError(f"{path}: duplicate trial_id values")
+    return table
+
+
+def split_from_trials_table(trials_path, out_path, blocks, seed) -> None:
+    table = read_trials_table(trials_path)
+    split = make_split(len(table), blocks=blocks, seed=seed)
+    log.info("split of %d trials: %s", len(table), {k: len(v) for k, v in split.items()})
+    write_split(out_path, split)
+
+
+def assemble_dataset(out_path, *, session, inputs, sources, image_size, config) -> None:
+    """Merge neural / labels / images from their configured sources, add the split, write.
+
+    ``inputs`` maps ``split`` and the groups taken from stage outputs to dataset files, and
+    ``truth`` to the simulator's ground truth when a group's source is ``truth``.
+    """
+    truth = None
+    if "truth" in inputs:
+        from benediff.simulate import load_truth_dataset
+
+        truth = load_truth_dataset(Path(inputs["truth"]).parent, image_size=image_size)
+    merged = None
+    for group, source in sources.items():
+        part = truth if source == "truth" else ds_io.read(inputs[group], groups=(group,))
+        merged = _merge_group(merged, part, group, inputs.get(group, "truth"))
+    merged.session = session
+    merged.split = read_split(inputs["split"])
+    _check_split(merged, inputs["split"])
+    merged.provenance = provenance(config, seed=config.get("seed"), sources=sources)
+    ds_io.write(out_path, merged)
+    log.info("wrote %s: %d trials", out_path, merged.n_trials)
+
+
+def _merge_group(merged, part, group, origin):
+    if getattr(part, group) is None:
+        raise AssemblyError(f"{origin}: has no {group!r} group; rebuild it with its stage's rule")
+    if merged is None:
+        merged = ds_io.Dataset(session=part.session, frame_rate=part.frame_rate,
+                               trial_ids=part.trial_ids)
+    elif not np.array_equal(merged.trial_ids, part.trial_ids):
+        raise AssemblyError(f"{origin}: its trial ids differ from the other sources of this "
+                            "session; rebuild the stages from the same trial table")
+    for attr in GROUP_ATTRS[group]:
+        setattr(merged, attr, getattr(part, attr))
+    return merged
+
+
+def _check_split(ds, split_path):
+    n = sum(len(v) for v in ds.split.values())
+    if n != ds.n_trials:
+        raise AssemblyError(f"{split_path}: covers {n} trials but the dataset has "
+                            f"{ds.n_trials}; delete it so the split is recomputed")

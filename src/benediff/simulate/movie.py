@@ -1,0 +1,121 @@
+"""The raw two-channel widefield movie: forward model and streaming writers.
+
+Forward model per per-channel frame t and pixel p, before rigid jitter and shot noise:
+    blue[t, p]   = baseline_blue[p]   · (1 + Σ_k footprint_k[p] · activity[t, k]) · (1 + hemo_map[p] · hemo[t, 0])
+    violet[t, p] = baseline_violet[p] · (1 + hemo_map[p] · hemo[t, 1])
+then each frame is shifted by jitter[t, channel] = (dy, dx) px (scipy.ndimage.shift,
+order 1, mode "nearest"), shot noise is added (unless noise=False:
+Gaussian with variance = mean, the Poisson limit at these counts, 3x faster to draw) and values are rounded to uint16.
+Violet frames are taken half a frame after blue ones, so hemo[:, 1] is sampled at t + 0.5.
+"""
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from scipy.ndimage import gaussian_filter, gaussian_filter1d, shift
+
+from benediff.io.atomic import atomic_output
+
+CHUNK_PIXELS = 2**21  # pixels per chunk and channel: bounds memory (~40 MB per float64 array)
+
+
+def baselines(rng, brain, midline_mm, params):
+    """Blue/violet baseline fluorescence with vessel texture, and the haemodynamic weight map."""
+    h, w = brain.shape
+    scale = max(h, w) / 40
+    field = gaussian_filter(rng.standard_normal((h, w)), scale, mode="reflect")
+    vessels = np.exp(-(field / (0.12 * field.std())) ** 2)  # zero-crossings of a smooth field
+    sinus = np.exp(-(midline_mm / 0.15) ** 2)
+    shading = 1 + 0.1 * _norm(gaussian_filter(rng.standard_normal((h, w)), 3 * scale, mode="reflect"))
+    soft = gaussian_filter(brain.astype(np.float64), 0.02 * max(h, w) + 0.5)
+    tissue = soft * (1 - 0.35 * vessels - 0.4 * sinus) * shading
+    blue = params.baseline_counts * (0.08 + 0.92 * tissue)
+    violet = 0.55 * params.baseline_counts * (0.08 + 0.92 * soft * (1 - 0.2 * vessels - 0.25 * sinus))
+    hemo_map = soft * (0.5 + vessels + sinus)
+    return blue, violet, hemo_map
+
+
+def _norm(x):
+    return (x - x.mean()) / (x.std() + 1e-12)
+
+
+def haemodynamics(rng, n_frames, params) -> np.ndarray:
+    """(n_frames, 2) multiplicative haemodynamic time course at blue and violet frame times."""
+    t = np.arange(n_frames)[:, None] / params.frame_rate + np.array([[0.0, 0.5]]) / params.frame_rate
+    freqs, phases = rng.uniform(0.05, 0.5, 4), rng.uniform(0, 2 * np.pi, 4)
+    slow = sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, phases)) / 2
+    heart_phase = 2 * np.pi * params.heartbeat_hz * t + 2 * np.sin(2 * np.pi * 0.03 * t + rng.uniform(0, 6.3))
+    return params.hemo_amplitude * (0.8 * slow + 0.35 * np.sin(heart_phase))
+
+
+def jitter(rng, n_frames, params) -> np.ndarray:
+    """(n_frames, 2, 2) rigid (dy, dx) shifts per frame and channel: slow drift + frame jitter."""
+    drift = gaussian_filter1d(rng.standard_normal((n_frames, 1, 2)), 30, axis=0)
+    drift /= drift.std() + 1e-12
+    return params.jitter_px * (0.6 * drift + 0.6 * rng.standard_normal((n_frames, 2, 2)))
+
+
+def clean_frames(truth, start, stop):
+    """(stop − start, 2, H, W) float64 noise-free frames before jitter, from the truth arrays."""
+    fp = truth["footprints"].reshape(len(truth["footprints"]), -1)
+    dff = truth["activities"][start:stop] @ fp
+    hemo = truth["haemodynamics"][start:stop]
+    hmap = truth["hemo_map"].ravel()
+    out = np.empty((stop - start, 2, hmap.size))
+    dff += 1
+    dff *= truth["baseline_blue"].ravel()
+    np.multiply(dff, 1 + hmap * hemo[:, :1], out=out[:, 0])
+    np.multiply(truth["baseline_violet"].ravel(), 1 + hmap * hemo[:, 1:], out=out[:, 1])
+    return out.reshape(stop - start, 2, *truth["hemo_map"].shape)
+
+
+def apply_jitter(frames, shifts):
+    """Shift every (frame, channel) image by its (dy, dx)."""
+    out = np.empty_like(frames)
+    for i in range(frames.shape[0]):
+        for c in range(2):
+            shift(frames[i, c], shifts[i, c], output=out[i, c], order=1, mode="nearest")
+    return out
+
+
+def movie_chunks(truth, rng, noise=True):
+    """Yield uint16 chunks (n, 2, H, W) of the movie in frame order."""
+    n_frames = len(truth["activities"])
+    truth = {**truth, "footprints": truth["footprints"].astype(np.float64)}  # convert once, not per chunk
+    chunk = int(np.clip(CHUNK_PIXELS // truth["hemo_map"].size, 8, 256))
+    for start in range(0, n_frames, chunk):
+        stop = min(start + chunk, n_frames)
+        frames = apply_jitter(clean_frames(truth, start, stop), truth["jitter"][start:stop])
+        if noise:  # Poisson shot noise in its Gaussian limit (variance = mean; counts > 200 here)
+            frames += np.sqrt(frames) * rng.standard_normal(frames.shape, dtype=np.float32)
+        yield np.clip(np.rint(frames), 0, 65535).astype(np.uint16)
+
+
+def write_movie(chunks, shape, n_frames, dat_path=None, tiff_path=None) -> None:
+    """Stream the chunks into a wfield .dat (frames × 2 × H × W) and/or a TIFF ((2·frames) × H × W)."""
+    with contextlib.ExitStack() as stack:
+        dat = None
+        if dat_path is not None:
+            dat = stack.enter_context(open(stack.enter_context(atomic_output(dat_path)), "wb"))
+
+        def pages():
+            for chunk in chunks:
+                if dat is not None:
+                    dat.write(chunk.tobytes())
+                yield from chunk.reshape(-1, *shape)
+
+        if tiff_path is None:
+            for _ in pages():
+                pass
+            return
+        tmp = stack.enter_context(atomic_output(tiff_path))
+        bigtiff = 2 * n_frames * shape[0] * shape[1] * 2 > 2**31
+        with tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tif:
+            tif.write(pages(), shape=(2 * n_frames, *shape), dtype=np.uint16, photometric="minisblack")
+
+
+def read_dat(path, shape) -> np.ndarray:
+    """Memory-map a wfield .dat written by :func:`write_movie`: (frames, 2, H, W) uint16."""
+    return np.memmap(Path(path), dtype=np.uint16, mode="r").reshape(-1, 2, *shape)

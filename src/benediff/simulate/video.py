@@ -1,0 +1,65 @@
+"""The behaviour video (PyAV, grayscale H.264 in mp4) and its DeepLabCut-format pose file."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from benediff.io.atomic import atomic_output
+from benediff.io.pose import make_pose_frame, write_pose
+from benediff.simulate.render import KEYPOINTS, keypoints, render
+
+SCORER = "DLC_simulated"
+CHUNK = 512
+
+
+def write_video(path, behavior, params, rng) -> None:
+    """Render ``behavior`` (video timeline) chunk by chunk and encode it at ``params.video_fps``."""
+    size = params.view_size
+    with atomic_output(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        codec = _codec()
+        stream = container.add_stream(codec, rate=Fraction(params.video_fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = 2 * size, size, "yuv420p"
+        stream.options = {"crf": "17", "preset": "ultrafast"} if codec == "libx264" else {}
+        if codec == "mpeg4":
+            stream.bit_rate = 8_000_000
+        stream.thread_count = 1
+        for start in range(0, len(behavior), CHUNK):
+            frames = render(behavior[start:start + CHUNK], size, rng, params.video_noise)
+            for img in frames:
+                frame = av.VideoFrame.from_ndarray(img, format="gray")
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+def _codec() -> str:
+    """H.264 via libx264 when the ffmpeg build has it (PyPI wheels do), else a fallback encoder."""
+    for codec in ("libx264", "libopenh264", "mpeg4"):
+        if codec in av.codecs_available:
+            return codec
+    raise RuntimeError("PyAV's ffmpeg has no H.264 or MPEG-4 encoder; install av from PyPI")
+
+
+def pose_table(behavior, params, rng):
+    """DLC table of the keypoints with tracking jitter and occasional low-likelihood jumps."""
+    clean = keypoints(behavior, params.view_size)
+    n, k, _ = clean.shape
+    xy = clean + params.pose_jitter_px * rng.standard_normal(clean.shape)
+    likelihood = rng.beta(30, 1.2, (n, k))  # mostly 0.9–1
+    bad = rng.random((n, k)) < params.lowlik_fraction
+    angle = rng.uniform(0, 2 * np.pi, (n, k))
+    jump = rng.uniform(5, 15, (n, k)) * params.view_size / 64
+    xy[..., 0] += np.where(bad, jump * np.cos(angle), 0)
+    xy[..., 1] += np.where(bad, jump * np.sin(angle), 0)
+    xy[..., 0] = np.clip(xy[..., 0], 0, 2 * params.view_size - 1)
+    xy[..., 1] = np.clip(xy[..., 1], 0, params.view_size - 1)
+    likelihood = np.where(bad, rng.uniform(0.02, 0.55, (n, k)), likelihood)
+    values = np.concatenate([xy, likelihood[..., None]], axis=2)
+    return make_pose_frame(SCORER, KEYPOINTS, values), clean
+
+
+def write_pose_file(path, behavior, params, rng) -> np.ndarray:
+    """Write the pose .h5; return the noise-free keypoints (n, 6, 2)."""
+    df, clean = pose_table(behavior, params, rng)
+    write_pose(df, path)
+    return clean

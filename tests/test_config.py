@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benediff import config as bconfig
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "workflow" / "schemas"
+
+
+def demo():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_demo_config_is_valid_and_defaults_filled():
+    cfg = bconfig.validate(demo(), SCHEMAS)
+    assert cfg["split"]["blocks"] == [8, 1, 1]
+    assert cfg["gpu_fallback"] == "warn"
+
+
+def test_every_schema_key_is_documented():
+    readme = (ROOT / "config" / "README.md").read_text()
+    schema = bconfig.load_schema(SCHEMAS)
+
+    def keys(node, prefix=""):
+        for key, sub in node.get("properties", {}).items():
+            yield prefix + key
+            yield from keys(sub, prefix + key + ".")
+
+    missing = [k for k in keys(schema) if f"`{k}`" not in readme]
+    assert not missing, f"config/README.md does not document: {missing}"
+
+
+def test_unknown_key_names_key_and_allowed():
+    cfg = demo()
+    cfg["sede"] = 1
+    with pytest.raises(bconfig.ConfigError) as err:
+        bconfig.validate(cfg, SCHEMAS)
+    msg = str(err.value)
+    assert "'sede'" in msg and "allowed keys" in msg and "'seed'" in msg
+
+
+def test_nested_unknown_key():
+    cfg = demo()
+    cfg["split"] = {"block": [8, 1, 1]}
+    with pytest.raises(bconfig.ConfigError, match=r"'block' under split; allowed keys: \['blocks', 'seed'\]"):
+        bconfig.validate(cfg, SCHEMAS)
+
+
+def test_wrong_type_and_enum():
+    cfg = demo()
+    cfg["seed"] = "zero"
+    cfg["device"] = "gpu"
+    with pytest.raises(bconfig.ConfigError) as err:
+        bconfig.validate(cfg, SCHEMAS)
+    msg = str(err.value)
+    assert "seed must be of type integer, got str 'zero'" in msg
+    assert "device = 'gpu' is not allowed; allowed values: ['cpu', 'cuda', 'auto']" in msg
+
+
+def test_session_source_enum():
+    cfg = demo()
+    cfg["sessions"]["S1"]["source"] = "disk"
+    with pytest.raises(bconfig.ConfigError, match=r"sessions.S1.source = 'disk'.*\['simulate', 'files'\]"):
+        bconfig.validate(cfg, SCHEMAS)
+
+
+def test_config_hash_ignores_key_order():
+    assert bconfig.config_hash({"a": 1, "b": 2}) == bconfig.config_hash({"b": 2, "a": 1})
+    assert bconfig.config_hash({"a": 1}) != bconfig.config_hash({"a": 2})

@@ -1,0 +1,122 @@
+# Everything that is not a rule: config validation, session paths, input functions.
+
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from benediff import config as bconfig
+
+
+try:
+    config.update(bconfig.validate(config, schema_dir=Path(workflow.basedir) / "schemas"))
+except bconfig.ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+SESSIONS = list(config["sessions"])
+REGIONS = list(config["regions"])
+
+
+wildcard_constraints:
+    session="|".join(SESSIONS),
+    region="|".join(REGIONS),
+
+
+RAW_FILE_KEYS = {
+    "widefield": "widefield",
+    "landmarks": "landmarks",
+    "behavior_video": "behavior_video",
+    "pose": "pose",
+    "trials": "trials",
+}
+
+
+def session_config(session):
+    return config["sessions"][session]
+
+
+def is_simulated(session):
+    return session_config(session)["source"] == "simulate"
+
+
+def sim_dir(session):
+    return f"resources/sessions/{session}"
+
+
+def configured_path(session, key):
+    """A path from sessions.<session>.<key>; fail naming the key if unset or missing on disk."""
+    value = session_config(session).get(key)
+    if value is None:
+        raise WorkflowError(
+            f"config key sessions.{session}.{key} is required for a session with source 'files'; "
+            f"set it to the path of the {key.replace('_', ' ')} file"
+        )
+    if not Path(value).exists():
+        raise WorkflowError(
+            f"config key sessions.{session}.{key} points at {value}, which does not exist; "
+            "fix the path in your config"
+        )
+    return value
+
+
+def raw_path(session, kind):
+    """Raw input ``kind`` of a session: simulator output, or the path the config points at."""
+    if is_simulated(session):
+        paths = simulated_paths(session)
+        if kind == "widefield":
+            return paths.get("dat") or paths["tiff"]
+        return paths["video" if kind == "behavior_video" else kind]
+    return configured_path(session, RAW_FILE_KEYS[kind])
+
+
+def trials_table(wildcards):
+    return raw_path(wildcards.session, "trials")
+
+
+def dataset_sources(wildcards):
+    """Inputs of the assembled dataset, following config.dataset (stage output or truth)."""
+    session = wildcards.session
+    sources = config["dataset"]
+    inputs = {"split": f"results/{session}/split.json"}
+    if "truth" in sources.values():
+        if not is_simulated(session):
+            raise WorkflowError(
+                f"config key dataset uses 'truth' but session {session!r} has source 'files': "
+                "ground truth exists only for simulated sessions; set dataset.neural to "
+                "'widefield', dataset.labels to 'pose' and dataset.images to 'clips'"
+            )
+        inputs["truth"] = simulated_paths(session)["truth"]
+    stage_outputs = {
+        ("neural", "widefield"): f"results/{session}/widefield/neural.h5",
+        ("labels", "pose"): f"results/{session}/behavior/labels.h5",
+        ("images", "clips"): f"results/{session}/behavior/clips.h5",
+    }
+    for group, source in sources.items():
+        if (group, source) in stage_outputs:
+            inputs[group] = stage_outputs[(group, source)]
+    return inputs
+
+
+def check_configured_paths():
+    for session in SESSIONS:
+        if not is_simulated(session):
+            for key in ("widefield", "trials"):
+                configured_path(session, key)
+
+
+check_configured_paths()
+
+
+def get_final_output():
+    return expand("results/{session}/dataset.h5", session=SESSIONS)
+
+
+def simulated_paths(session):
+    """Raw files the simulator writes for a session (keys as in RAW_FILE_KEYS + atlas, truth)."""
+    from benediff.simulate import raw_paths
+
+    return raw_paths(session, config)
+
+
+def image_size():
+    return lookup(dpath="behavior/clips/size", within=config, default=32)
