@@ -65,7 +65,12 @@ class SimParams:
 
 
 PRESETS = {
-    "demo": {},
+    # enough components per analysis region for D = 6 latents (the paper's regions have 14-24)
+    "demo": {
+        "movie_height": 80,
+        "movie_width": 96,
+        "footprints": {"VIS": 8, "SSp": 8, "MOs": 7, "MOp": 2, "RSP": 2},
+    },
     "paper": {
         "n_trials": 549,
         "movie_height": 270,
