@@ -11,7 +11,7 @@ CORES ?= 2
 demo: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(DLC_VENV)/.installed
 	$(VENV)/bin/pytest
 
 report: $(VENV)/.installed
@@ -30,6 +30,16 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install torch==2.13.0
 	$(VENV)/bin/pip install -e '.[workflow,baselines,test]'
 	$(VENV)/bin/pip install --no-deps pi-vae-pytorch==1.1.0
+	touch $@
+
+# DeepLabCut lives in its own venv: its packaging>=26 pin conflicts with Snakemake's.
+dlc-env: $(DLC_VENV)/.installed
+
+$(DLC_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DLC_VENV)
+	$(DLC_VENV)/bin/pip install --upgrade pip
+	$(DLC_VENV)/bin/pip install torch==2.13.0 torchvision==0.28.0 deeplabcut==3.0.2
+	$(DLC_VENV)/bin/pip install --no-deps -e .
 	touch $@
 
 clean:

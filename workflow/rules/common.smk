@@ -119,4 +119,43 @@ def simulated_paths(session):
 
 
 def image_size():
-    return lookup(dpath="behavior/clips/size", within=config, default=32)
+    return config["behavior"]["clips"]["size"]
+
+
+def stage_config(*sections):
+    """Config sections a job depends on; passed as params they drive provenance and reruns."""
+    return {key: config[key] for key in ("seed", "device", *sections) if key in config}
+
+
+# --- behaviour stage ---
+
+
+def behavior_video(wildcards):
+    return raw_path(wildcards.session, "behavior_video")
+
+
+def behavior_pose_source(wildcards):
+    """DLC file to normalise (infer output, sessions.<s>.pose, dlc_dir or the simulator)."""
+    session, pose = wildcards.session, config["behavior"]["pose"]
+    if pose["mode"] == "infer":
+        from benediff.io.pose import check_model_dir
+
+        check_model_dir(
+            pose["model_dir"]
+        )  # a bad model folder fails before any job runs
+        return f"results/{session}/behavior/dlc_infer.h5"
+    if session_config(session).get("pose") or not (
+        pose["dlc_dir"] or is_simulated(session)
+    ):
+        return configured_path(session, "pose")
+    if pose["dlc_dir"]:
+        from benediff.behavior.pose import find_pose_file
+
+        return str(
+            find_pose_file(pose["dlc_dir"], Path(behavior_video(wildcards)).stem)
+        )
+    return simulated_paths(session)["pose"]
+
+
+def fig1b_dataset(wildcards):
+    return f"results/{config['behavior']['fig1b']['session'] or SESSIONS[0]}/dataset.h5"

@@ -25,7 +25,7 @@ rule assemble_dataset:
     params:
         sources=config["dataset"],
         image_size=image_size(),
-        config=config,
+        config=stage_config("sessions", "simulate", "split", "dataset", "widefield", "behavior"),
     conda:
         "../../envs/benediff.yaml"
     threads: 1

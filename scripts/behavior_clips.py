@@ -1,0 +1,22 @@
+import logging
+import sys
+
+from benediff.behavior.clips import build_clips
+from benediff.provenance import provenance
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+clips = snakemake.params.clips
+build_clips(
+    snakemake.input.video,
+    snakemake.input.trials,
+    snakemake.output[0],
+    session=snakemake.wildcards.session,
+    views=clips["views"],
+    size=clips["size"],
+    neural_rate=snakemake.params.neural_rate,
+    expected_fps=snakemake.params.video_fps,
+    fps_tolerance=snakemake.params.fps_tolerance,
+    provenance=provenance(snakemake.params.stage_config),
+)

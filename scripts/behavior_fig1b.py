@@ -1,0 +1,19 @@
+import logging
+import sys
+
+from benediff.figures.behavior import make_fig1b
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+fig1b = snakemake.params.fig1b
+make_fig1b(
+    snakemake.input[0],
+    snakemake.output.pdf,
+    snakemake.output.csv,
+    regions=snakemake.params.regions,
+    n_folds=fig1b["n_folds"],
+    alpha=fig1b["alpha"],
+    seed=snakemake.params.seed,
+    config=snakemake.params.stage_config,
+)

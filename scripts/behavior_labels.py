@@ -1,0 +1,25 @@
+import logging
+import sys
+
+from benediff.behavior.labels import build_labels
+from benediff.provenance import provenance
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+labels = snakemake.params.labels
+build_labels(
+    snakemake.input.pose,
+    snakemake.input.meta,
+    snakemake.input.trials,
+    snakemake.input.split,
+    snakemake.output[0],
+    session=snakemake.wildcards.session,
+    behaviors=snakemake.params.behaviors,
+    mapping=labels["mapping"],
+    neural_rate=snakemake.params.neural_rate,
+    max_gap=labels["max_gap"],
+    smoothing=labels["smoothing"],
+    zscore=labels["zscore"],
+    provenance=provenance(snakemake.params.stage_config),
+)

@@ -1,0 +1,18 @@
+import logging
+import sys
+
+from benediff.behavior.pose import normalise_pose
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+normalise_pose(
+    snakemake.input.pose,
+    snakemake.input.video,
+    snakemake.output.h5,
+    snakemake.output.meta,
+    pcutoff=snakemake.params.pcutoff,
+    expected_fps=snakemake.params.video_fps,
+    fps_tolerance=snakemake.params.fps_tolerance,
+    mode=snakemake.params.mode,
+)

@@ -1,0 +1,1 @@
+"""Behaviour stage: DeepLabCut pose → behaviour labels, behaviour clips, mixed selectivity."""

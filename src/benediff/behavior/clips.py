@@ -1,0 +1,94 @@
+"""Behaviour clips Y: per-trial uint8 (L, n_views, S, S) frames aligned to the neural frames.
+
+Each neural frame takes the video frame that starts closest to it (nearest neighbour in time,
+no blending, so frames stay sharp). The video is decoded once, sequentially, and only the frames
+some trial needs are cropped and resized, so memory is bounded by the output size.
+"""
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+from skimage.transform import resize
+
+from benediff.behavior.labels import read_trials, with_video_starts
+from benediff.behavior.pose import check_frame_rate
+from benediff.behavior.video import VideoError, iter_gray_frames, video_info
+from benediff.io import dataset
+
+log = logging.getLogger(__name__)
+
+
+def frame_indices(video_start: int, n_frames: int, fps: float, neural_rate: float) -> np.ndarray:
+    """Video frame shown at each neural frame of a trial (nearest start time)."""
+    return np.floor(video_start + np.arange(n_frames) * fps / neural_rate + 0.5).astype(int)
+
+
+def crop_resize(frame: np.ndarray, views, size: int) -> np.ndarray:
+    """(n_views, size, size) uint8: each view box ``{x, y, width, height}`` cut and resized."""
+    out = np.empty((len(views), size, size), dtype=np.uint8)
+    for v, box in enumerate(views):
+        crop = frame[box["y"]:box["y"] + box["height"], box["x"]:box["x"] + box["width"]]
+        out[v] = np.clip(np.rint(_resize(crop, size)), 0, 255).astype(np.uint8)
+    return out
+
+
+def _resize(crop: np.ndarray, size: int) -> np.ndarray:
+    """Area average for whole-number shrink factors (fast, exact), else anti-aliased bilinear."""
+    h, w = crop.shape
+    if h % size == 0 and w % size == 0:
+        return crop.reshape(size, h // size, size, w // size).mean(axis=(1, 3))
+    return resize(crop, (size, size), order=1, anti_aliasing=True, preserve_range=True)
+
+
+def check_views(views, width: int, height: int, video) -> None:
+    for i, box in enumerate(views):
+        inside = (box["x"] >= 0 and box["y"] >= 0 and box["width"] > 0 and box["height"] > 0
+                  and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height)
+        if not inside:
+            raise VideoError(f"config key behavior.clips.views[{i}] = {box} does not fit inside "
+                             f"the {width}×{height} frames of {video}; fix the view box")
+
+
+def extract_clips(video, trials, views, size: int, neural_rate: float,
+                  expected_fps=None, fps_tolerance: float = 0.01) -> list[np.ndarray]:
+    """Per-trial uint8 clips (L, n_views, size, size) for the rows of the ``trials`` table."""
+    info = video_info(video)
+    check_frame_rate(info.fps, expected_fps, fps_tolerance, video)
+    check_views(views, info.width, info.height, video)
+    trials = with_video_starts(trials, info.fps, neural_rate)
+    clips = [np.empty((int(r.n_frames), len(views), size, size), dtype=np.uint8)
+             for r in trials.itertuples(index=False)]
+    wanted = defaultdict(list)  # video frame -> [(trial position, neural frame)]
+    for t, row in enumerate(trials.itertuples(index=False)):
+        idx = frame_indices(int(row.video_start_frame), int(row.n_frames), info.fps, neural_rate)
+        if idx.min() < 0 or idx.max() >= info.n_frames:
+            raise VideoError(f"trial {row.trial_id}: needs video frames {idx.min()}..{idx.max()} "
+                             f"but {video} has {info.n_frames}; check trials.csv and frame rates")
+        for k, i in enumerate(idx):
+            wanted[int(i)].append((t, k))
+    last = max(wanted)
+    for i, frame in iter_gray_frames(video):
+        if i in wanted:
+            small = crop_resize(frame, views, size)
+            for t, k in wanted.pop(i):
+                clips[t][k] = small
+        if i >= last:
+            break
+    if wanted:
+        raise VideoError(f"{video}: decoding stopped before frames {sorted(wanted)[:5]}...; "
+                         "the video is truncated, re-encode it")
+    return clips
+
+
+def build_clips(video, trials_csv, out, *, session: str, views, size: int, neural_rate: float,
+                expected_fps=None, fps_tolerance: float = 0.01, provenance=None) -> dataset.Dataset:
+    """The clips stage end to end: write ``out`` (dataset with images/) and return it."""
+    trials = read_trials(trials_csv)
+    clips = extract_clips(video, trials, views, size, neural_rate, expected_fps, fps_tolerance)
+    ds = dataset.Dataset(session=session, frame_rate=neural_rate,
+                         trial_ids=trials["trial_id"].to_numpy(), images=clips,
+                         provenance={**(provenance or {}), "views": list(views), "size": size})
+    dataset.write(out, ds)
+    log.info("clips %s: %d trials, %d views at %d px", out, len(clips), len(views), size)
+    return ds

@@ -1,0 +1,121 @@
+# Behaviour stage: DeepLabCut pose (import | infer) → labels U, clips Y; Figure 1B.
+
+
+rule dlc_infer:
+    input:
+        video=behavior_video,
+        model=config["behavior"]["pose"]["model_dir"] or [],
+    output:
+        "results/{session}/behavior/dlc_infer.h5",
+    log:
+        "logs/dlc_infer/{session}.log",
+    params:
+        python=config["behavior"]["pose"]["dlc_python"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        batch_size=config["behavior"]["pose"]["batch_size"],
+    conda:
+        "../../envs/dlc.yaml"
+    threads: 2
+    shell:
+        "HF_HUB_OFFLINE=1 {params.python} -m benediff.behavior.dlc_infer"
+        " --model-dir {input.model} --video {input.video} --out {output}"
+        " --device {params.device} --gpu-fallback {params.gpu_fallback}"
+        " --batch-size {params.batch_size} --threads {threads}"
+        " 2> {log}"
+
+
+rule behavior_pose:
+    input:
+        pose=behavior_pose_source,
+        video=behavior_video,
+    output:
+        h5="results/{session}/behavior/pose.h5",
+        meta="results/{session}/behavior/pose.json",
+    log:
+        "logs/behavior_pose/{session}.log",
+    params:
+        mode=config["behavior"]["pose"]["mode"],
+        pcutoff=config["behavior"]["pose"]["pcutoff"],
+        video_fps=config["behavior"]["video_fps"],
+        fps_tolerance=config["behavior"]["fps_tolerance"],
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
+    script:
+        "../../scripts/behavior_pose.py"
+
+
+rule behavior_labels:
+    input:
+        pose="results/{session}/behavior/pose.h5",
+        meta="results/{session}/behavior/pose.json",
+        trials=trials_table,
+        split="results/{session}/split.json",
+    output:
+        "results/{session}/behavior/labels.h5",
+    log:
+        "logs/behavior_labels/{session}.log",
+    params:
+        behaviors=config["behaviors"],
+        labels=config["behavior"]["labels"],
+        neural_rate=config["behavior"]["neural_rate"],
+        stage_config={"behaviors": config["behaviors"], "behavior": config["behavior"]},
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
+    script:
+        "../../scripts/behavior_labels.py"
+
+
+rule behavior_clips:
+    input:
+        video=behavior_video,
+        trials=trials_table,
+    output:
+        "results/{session}/behavior/clips.h5",
+    log:
+        "logs/behavior_clips/{session}.log",
+    params:
+        clips=config["behavior"]["clips"],
+        neural_rate=config["behavior"]["neural_rate"],
+        video_fps=config["behavior"]["video_fps"],
+        fps_tolerance=config["behavior"]["fps_tolerance"],
+        stage_config={"behavior": config["behavior"]},
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
+    script:
+        "../../scripts/behavior_clips.py"
+
+
+rule behavior_fig1b:
+    input:
+        fig1b_dataset,
+    output:
+        pdf=report(
+            "results/figures/fig1b.pdf",
+            caption="../report/fig1b.rst",
+            category="Figure 1B",
+        ),
+        csv=report(
+            "results/tables/fig1b.csv",
+            caption="../report/fig1b.rst",
+            category="Figure 1B",
+        ),
+    log:
+        "logs/behavior_fig1b/fig1b.log",
+    params:
+        regions=config["regions"],
+        fig1b=config["behavior"]["fig1b"],
+        seed=config["seed"],
+        stage_config={
+            "seed": config["seed"],
+            "regions": config["regions"],
+            "behavior": config["behavior"],
+        },
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
+    script:
+        "../../scripts/behavior_fig1b.py"
