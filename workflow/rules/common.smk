@@ -159,3 +159,24 @@ def behavior_pose_source(wildcards):
 
 def fig1b_dataset(wildcards):
     return f"results/{config['behavior']['fig1b']['session'] or SESSIONS[0]}/dataset.h5"
+
+
+# --- widefield stage ---
+def widefield_movie(wildcards):
+    return raw_path(wildcards.session, "widefield")
+
+
+def widefield_atlas(wildcards):
+    if is_simulated(wildcards.session):
+        return simulated_paths(wildcards.session)["atlas"]
+    path = config["widefield"]["atlas"]["path"]
+    if path is None:
+        raise WorkflowError(
+            "config key widefield.atlas.path is required for sessions with "
+            "source files; point it at an atlas (wfield reference dir, atlas.mat, ...)"
+        )
+    return path
+
+
+def widefield_format(wildcards):
+    return session_config(wildcards.session).get("widefield_format", "auto")

@@ -1,0 +1,11 @@
+import logging
+import sys
+
+from benediff.widefield.pipeline import run_atlas, warn_to_log
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+warn_to_log()
+
+run_atlas(snakemake.input.atlas, snakemake.input.landmarks, snakemake.input.movie,
+          snakemake.output[0], snakemake.params.cfg, snakemake.params.fmt)

@@ -1,0 +1,14 @@
+import logging
+import sys
+
+import torch
+
+from benediff.widefield.pipeline import resolve_device, run_hemo, warn_to_log
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+warn_to_log()
+torch.set_num_threads(snakemake.threads)
+
+run_hemo(snakemake.input[0], snakemake.output[0], snakemake.params.cfg,
+         resolve_device(snakemake.params.device, snakemake.params.gpu_fallback))

@@ -1,0 +1,13 @@
+import logging
+import sys
+
+from benediff.figures.widefield import run_qc
+from benediff.widefield.pipeline import warn_to_log
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+warn_to_log()
+
+run_qc(snakemake.input.locanmf, snakemake.input.atlas, snakemake.input.motion,
+       snakemake.input.hemo, snakemake.output[0], snakemake.wildcards.session,
+       snakemake.params.cfg, snakemake.params.config)

@@ -1,0 +1,140 @@
+"""QC figure of the widefield stage (one multi-page PDF per session)."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from benediff.io.atlas import consolidate, make_grouping, outline, region_key  # noqa: E402
+from benediff.io.atomic import atomic_output  # noqa: E402
+
+MAX_PANELS = 48
+
+
+def code_label(atlas, code) -> str:
+    return f"{atlas.name(code)}_{'L' if code > 0 else 'R'}"
+
+
+def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config=None):
+    """Rule widefield_qc: the QC PDF of one session plus its provenance sidecar."""
+    import h5py
+
+    from benediff.provenance import write_sidecar
+    from benediff.widefield.locanmf import LocaNMF
+    from benediff.widefield.pipeline import read_atlas_h5, read_motion
+
+    model = LocaNMF.load(locanmf_path)
+    shifts, _ = read_motion(motion_h5)
+    with h5py.File(hemo_h5, "r") as f:
+        r_map = f["r"][()] if "r" in f else None
+    qc_figure(out, model, read_atlas_h5(atlas_h5), session, shifts=shifts, r_map=r_map,
+              grouping=make_grouping(cfg["grouping"]))
+    write_sidecar(out, config, (config or {}).get("seed"), session=session)
+
+
+def qc_figure(path, model, atlas, session, shifts=None, r_map=None, grouping=consolidate):
+    """Write the QC PDF: component maps on the atlas outline, R² per region, flags, motion/hemo."""
+    with atomic_output(path) as tmp, PdfPages(tmp) as pdf:
+        pdf.savefig(_component_page(model, atlas, session))
+        pdf.savefig(_fit_page(model, atlas, session, grouping))
+        if shifts is not None or r_map is not None:
+            pdf.savefig(_preprocessing_page(shifts, r_map, atlas, session))
+        plt.close("all")
+
+
+def _component_page(model, atlas, session):
+    spatial = np.asarray(model.spatial_)
+    n = len(spatial)
+    show = min(n, MAX_PANELS)
+    cols = max(4, math.ceil(math.sqrt(show + 1)))
+    rows = math.ceil((show + 1) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows + 0.6), squeeze=False)
+    edge = np.ma.masked_where(~outline(atlas.labels), np.ones(atlas.shape))
+    overview = np.where(np.all(np.isnan(spatial), 0), np.nan,
+                        np.nanargmax(np.nan_to_num(spatial, nan=-1), 0)) if n else None
+    ax = axes.flat[0]
+    if overview is not None:
+        ax.imshow(overview, cmap="tab20", interpolation="nearest")
+    ax.imshow(edge, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(f"{n} components\n(argmax)", fontsize=7)
+    localized = np.asarray(getattr(model, "localized_", np.ones(n, bool)), bool)
+    frac = np.asarray(getattr(model, "in_region_fraction_", np.full(n, np.nan)))
+    for i in range(show):
+        ax = axes.flat[i + 1]
+        ax.imshow(spatial[i], cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(edge, cmap="gray", vmin=0, vmax=1, alpha=0.6, interpolation="nearest")
+        flag = "" if localized[i] else " UNLOCALISED"
+        ax.set_title(f"#{i} {code_label(atlas, model.regions_[i])}\nin-region {frac[i]:.2f}{flag}",
+                     fontsize=6, color="black" if localized[i] else "red")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.flat[show + 1:]:
+        ax.axis("off")
+    more = f" (first {show} of {n})" if n > show else ""
+    fig.suptitle(f"{session}: LocaNMF spatial components{more}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _fit_page(model, atlas, session, grouping):
+    fig, (ax_r2, ax_loc) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [2, 1]})
+    r2 = dict(sorted(getattr(model, "r2_region_", {}).items()))
+    names = [code_label(atlas, c) for c in r2]
+    ax_r2.bar(range(len(r2)), list(r2.values()), color="tab:blue")
+    ax_r2.set_xticks(range(len(r2)), names, rotation=90, fontsize=6)
+    if hasattr(model, "r2_"):
+        ax_r2.axhline(float(model.r2_), color="k", ls="--", lw=1,
+                      label=f"overall centred R² = {float(model.r2_):.4f}")
+        ax_r2.legend(fontsize=7, loc="lower right")
+    ax_r2.set_ylabel("centred R² per region")
+    ax_r2.set_ylim(min([0.0, *r2.values()]), 1.0)
+    frac = np.asarray(getattr(model, "in_region_fraction_", []))
+    localized = np.asarray(getattr(model, "localized_", np.ones(len(frac), bool)), bool)
+    lambdas = np.asarray(getattr(model, "lambdas_", np.full(len(frac), np.nan)))
+    ax_loc.scatter(np.log10(np.maximum(lambdas, 1e-30)), frac, c=np.where(localized, "tab:green", "red"), s=12)
+    loc_thresh = getattr(model, "loc_thresh", None)
+    if loc_thresh is not None:
+        ax_loc.axhline(loc_thresh / 100, color="k", ls=":", lw=1)
+    ax_loc.set_xlabel("log10 final λ")
+    ax_loc.set_ylabel("in-region energy fraction")
+    flags = _flag_text(model, atlas, grouping, localized)
+    fig.text(0.01, 0.01, flags, fontsize=7, va="bottom", family="monospace", wrap=True)
+    fig.suptitle(f"{session}: fit quality and localisation", fontsize=9)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def _flag_text(model, atlas, grouping, localized):
+    bad = [f"#{i} {code_label(atlas, model.regions_[i])}" for i in np.flatnonzero(~localized)]
+    dropped = [code_label(atlas, c) for c in getattr(model, "dropped_regions_", [])]
+    groups = sorted({region_key(g, int(c)) for c in model.regions_
+                     if (g := grouping(atlas.name(c))) is not None})
+    return (f"unlocalised components ({len(bad)}): {', '.join(bad) or 'none'}\n"
+            f"dropped regions (too few pixels) ({len(dropped)}): {', '.join(dropped) or 'none'}\n"
+            f"consolidated regions: {', '.join(groups)}")
+
+
+def _preprocessing_page(shifts, r_map, atlas, session):
+    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
+    if shifts is not None:
+        for c, name in enumerate(["blue", "violet"][:len(shifts)]):
+            ax_s.plot(shifts[c, :, 0], lw=0.5, label=f"{name} dy")
+            ax_s.plot(shifts[c, :, 1], lw=0.5, label=f"{name} dx")
+        ax_s.legend(fontsize=7)
+    ax_s.set_xlabel("frame (per channel)")
+    ax_s.set_ylabel("displacement (px)")
+    ax_s.set_title("motion correction", fontsize=8)
+    if r_map is not None:
+        im = ax_r.imshow(np.where(atlas.labels != 0, r_map, np.nan), cmap="viridis")
+        fig.colorbar(im, ax=ax_r, fraction=0.046)
+        ax_r.set_title("haemodynamic regression coefficient r", fontsize=8)
+    ax_r.set_xticks([])
+    ax_r.set_yticks([])
+    fig.suptitle(f"{session}: preprocessing", fontsize=9)
+    fig.tight_layout()
+    return fig

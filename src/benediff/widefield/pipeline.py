@@ -1,0 +1,303 @@
+"""One function per widefield rule: read inputs, run one step, write the output atomically.
+
+``cfg`` is the validated ``config["widefield"]`` section (defaults filled in).
+Intermediate files (all HDF5 under ``results/{session}/widefield/``):
+
+- ``motion.h5``: ``shifts`` (C, T, 2) frame displacements, ``refs`` (C, H, W), attr ``order``
+- ``atlas.h5``: ``labels`` (H, W) signed atlas in the session frame, attr ``names`` (JSON)
+- ``svd.h5``: ``U`` (H, W, k), ``SVT`` (k, C·T) interleaved, ``F0``, ``mask``, ``eigenvalues``
+- ``hemo.h5``: ``U``, ``V`` (k, T) corrected, ``r`` (H, W), ``T`` (k, k), ``mask``
+"""
+
+import json
+import logging
+import warnings
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from benediff.io import atlas as atl
+from benediff.io.atomic import atomic_output
+from benediff.io.dataset import Dataset, write
+from benediff.widefield.readers import (ReaderError, SVD_FORMATS, channel_order, check_channels,
+                                        guess_format, open_movie, read_svd_input)
+
+log = logging.getLogger(__name__)
+
+
+class WidefieldError(ValueError):
+    """A widefield step got unusable input; the message names file/key and the fix."""
+
+
+def resolve_device(device="cpu", gpu_fallback="warn") -> str:
+    """``cpu`` | ``cuda`` | ``auto`` → a usable torch device string."""
+    import torch
+
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if gpu_fallback == "fail":
+        raise WidefieldError("config key device = cuda but no GPU is visible; set device: cpu "
+                             "or gpu_fallback: warn")
+    log.warning("device cuda requested but no GPU is visible; running on cpu")
+    return "cpu"
+
+
+def movie_format(path, cfg, session_format="auto"):
+    fmt = session_format if session_format not in (None, "auto") else cfg["format"]
+    return guess_format(path) if fmt == "auto" else fmt
+
+
+# ---------------------------------------------------------------- trials
+
+TRIAL_COLUMNS = ("trial_id", "start_frame", "n_frames")
+
+
+def read_trials(path) -> pd.DataFrame:
+    """trials.csv with trial_id, start_frame (per-channel frames), n_frames."""
+    try:
+        table = pd.read_csv(path)
+    except Exception as exc:
+        raise WidefieldError(f"{path}: not a readable CSV ({exc})") from exc
+    missing = [c for c in TRIAL_COLUMNS if c not in table.columns]
+    if missing:
+        raise WidefieldError(f"{path}: column(s) {missing} missing; trials.csv needs "
+                             f"{list(TRIAL_COLUMNS)}")
+    return table
+
+
+# ---------------------------------------------------------------- motion
+
+def run_motion(movie, out, cfg, session_format="auto"):
+    """Reference frames and per-frame shifts (zeros when motion correction is off)."""
+    from benediff.widefield.stream import estimate_motion
+
+    fmt = movie_format(movie, cfg, session_format)
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
+        if fmt in SVD_FORMATS:
+            f.attrs["skipped"] = f"input format {fmt} is already compressed"
+            return
+        reader = open_movie(movie, fmt)
+        n_ch = cfg["channels"]
+        n_t = check_channels(reader, n_ch)
+        order = channel_order(reader, n_ch, cfg["channel_order"])
+        if cfg["motion"]["enabled"]:
+            refs, shifts = estimate_motion(reader, n_ch, order, cfg["motion"]["nref"],
+                                           cfg["chunk_frames"])
+        else:
+            refs = np.zeros((n_ch, *reader.frame_shape), np.float32)
+            shifts = np.zeros((n_ch, n_t, 2))
+        f["shifts"], f["refs"] = shifts, refs
+        f.attrs["order"] = order
+        f.attrs["frame_shape"] = reader.frame_shape
+
+
+def read_motion(path):
+    with h5py.File(path, "r") as f:
+        if "shifts" not in f:
+            return None, None
+        return f["shifts"][()], [int(o) for o in f.attrs["order"]]
+
+
+# ---------------------------------------------------------------- atlas
+
+def frame_shape(movie, cfg, session_format="auto"):
+    fmt = movie_format(movie, cfg, session_format)
+    if fmt in SVD_FORMATS:
+        return read_svd_input(movie, fmt).U.shape[:2]
+    return open_movie(movie, fmt).frame_shape
+
+
+def run_atlas(atlas_path, landmarks, movie, out, cfg, session_format="auto"):
+    """Warp the atlas into the session frame with the landmarks; keep labels + residuals."""
+    shape = frame_shape(movie, cfg, session_format)
+    atlas = atl.load_atlas(atlas_path)
+    kind = None if cfg["atlas"]["transform"] == "file" else cfg["atlas"]["transform"]
+    tform = atl.fit_transform(landmarks, kind)
+    residuals = atl.landmark_residuals(landmarks, tform)
+    aligned = atl.warp_atlas(atlas, tform, shape)
+    if cfg["merge_regions"]:
+        aligned = atl.merge_regions(aligned, atl.make_grouping(cfg["grouping"]))
+    if not np.any(aligned.labels):
+        raise atl.AtlasError(f"{landmarks}: the warped atlas {atlas_path} does not overlap the "
+                             f"{shape} imaging frame; check landmarks_match (session px)")
+    write_atlas_h5(out, aligned, tform.params, residuals)
+
+
+def write_atlas_h5(out, atlas, params=None, residuals=None):
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
+        f["labels"] = atlas.labels
+        f["transform"] = np.eye(3) if params is None else params
+        f["residuals"] = np.zeros(0) if residuals is None else residuals
+        f.attrs["names"] = json.dumps({str(k): v for k, v in atlas.names.items()})
+
+
+def read_atlas_h5(path) -> atl.Atlas:
+    with h5py.File(path, "r") as f:
+        names = {int(k): v for k, v in json.loads(f.attrs["names"]).items()}
+        return atl.Atlas(f["labels"][()], names)
+
+
+# ---------------------------------------------------------------- SVD
+
+def svd_mask(cfg, atlas_labels, shape):
+    if cfg["svd"]["mask"] == "atlas":
+        if atlas_labels.shape != tuple(shape):
+            raise WidefieldError(f"atlas shape {atlas_labels.shape} != movie frame {shape}")
+        return atlas_labels != 0
+    return np.ones(shape, bool)
+
+
+def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
+            session_format="auto"):
+    """ΔF/F + approximate SVD of the (motion-corrected) movie; or load a compressed input."""
+    from benediff.widefield.svd import compress
+
+    fmt = movie_format(movie, cfg, session_format)
+    labels = read_atlas_h5(atlas_h5).labels
+    if fmt in SVD_FORMATS:
+        data = read_svd_input(movie, fmt)
+        _write_svd(out, np.nan_to_num(data.U), data.V, None, data.mask, None, n_channels=1)
+        return
+    reader = open_movie(movie, fmt)
+    shifts, order = read_motion(motion_h5)
+    trials = read_trials(trials_csv)
+    res = compress(reader, cfg["channels"], order, svd_mask(cfg, labels, reader.frame_shape),
+                   k=cfg["svd"]["rank"], shifts=shifts, baseline=cfg["baseline"]["mode"],
+                   baseline_frames=cfg["baseline"]["frames"],
+                   trial_starts=trials["start_frame"].to_numpy(),
+                   bin_size=cfg["svd"]["bin_size"], max_bins=cfg["svd"]["max_bins"],
+                   chunk=cfg["chunk_frames"], device=device)
+    _write_svd(out, res.U, res.SVT, res.F0, res.mask, res.eigenvalues, cfg["channels"],
+               blue_first=order[0] == 0)
+
+
+def _write_svd(out, U, SVT, F0, mask, eigenvalues, n_channels, blue_first=True):
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
+        f["U"], f["SVT"], f["mask"] = U.astype(np.float32), SVT.astype(np.float32), mask
+        if F0 is not None:
+            f["F0"] = F0
+        if eigenvalues is not None:
+            f["eigenvalues"] = eigenvalues
+        f.attrs["n_channels"] = n_channels
+        f.attrs["blue_first"] = bool(blue_first)
+
+
+# ---------------------------------------------------------------- haemodynamics
+
+def run_hemo(svd_h5, out, cfg, device="cpu"):
+    """Haemodynamic correction of a 2-channel SVD; a 1-channel SVD passes through unchanged."""
+    from benediff.widefield.hemo import hemo_correct, interpolate_violet
+
+    with h5py.File(svd_h5, "r") as f:
+        U, SVT, mask = f["U"][()], f["SVT"][()], f["mask"][()]
+        n_ch, blue_first = int(f.attrs["n_channels"]), bool(f.attrs["blue_first"])
+    hemo = cfg["hemo"]
+    r = T = None
+    if n_ch == 1 or not hemo["enabled"]:
+        V = SVT[:, ::n_ch]
+    else:
+        violet = SVT[:, 1::n_ch]
+        if hemo["interpolate_violet"]:
+            violet = interpolate_violet(violet, blue_first)
+        res = hemo_correct(U, SVT[:, 0::n_ch], violet, fs=cfg["frame_rate"],
+                           highpass=hemo["highpass_hz"], lowpass=hemo["lowpass_hz"],
+                           order=hemo["order"], padlen=hemo["padlen"], device=device)
+        V, r, T = res.SVT, res.r.reshape(U.shape[:2]), res.T
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
+        f["U"], f["V"], f["mask"] = U, V.astype(np.float32), mask
+        if r is not None:
+            f["r"], f["T"] = r, T
+
+
+# ---------------------------------------------------------------- LocaNMF
+
+def locanmf_params(cfg, device="cpu", seed=0) -> dict:
+    params = dict(cfg["locanmf"])
+    params.update(min_pixels=cfg["min_pixels"], device=device, seed=seed)
+    return params
+
+
+def prepare_locanmf_input(hemo_h5, atlas_h5, cfg, source="atlas"):
+    """U (H, W, K) NaN outside the final mask, V (K, T), atlas labels with small regions dropped."""
+    with h5py.File(hemo_h5, "r") as f:
+        U, V, mask = f["U"][()], f["V"][()], f["mask"][()].astype(bool)
+    atlas = read_atlas_h5(atlas_h5)
+    final = atl.check_overlap(atlas, mask, cfg["atlas"]["min_overlap"], source=source)
+    atlas = atl.Atlas(np.where(final, atlas.labels, 0), atlas.names)
+    atlas, dropped = atl.drop_small_regions(atlas, final, cfg["min_pixels"], source=source)
+    U = np.where(final[..., None], U, np.nan).astype(np.float32)
+    return U, V, atlas, final, dropped
+
+
+def run_locanmf(hemo_h5, atlas_h5, out, cfg, device="cpu", seed=0):
+    from benediff.widefield.locanmf import LocaNMF
+
+    U, V, atlas, mask, dropped = prepare_locanmf_input(hemo_h5, atlas_h5, cfg, str(atlas_h5))
+    model = LocaNMF(**locanmf_params(cfg, device, seed)).fit(U, V, atlas.labels, mask=mask)
+    earlier = [int(c) for c in getattr(model, "dropped_regions_", [])]
+    model.dropped_regions_ = np.array(sorted(set(earlier) | set(dropped)), np.int64)
+    model.save(out)  # atomic itself
+
+
+# ---------------------------------------------------------------- per-trial signals
+
+def component_regions(codes, atlas: atl.Atlas, grouping=atl.consolidate) -> dict[str, np.ndarray]:
+    """0-based component indices per consolidated region key ("VIS_L"), sorted keys."""
+    keys = atl.code_regions(atlas, codes=[int(c) for c in codes], grouping=grouping)
+    regions: dict[str, list[int]] = {}
+    for i, code in enumerate(codes):
+        key = keys[int(code)]
+        if key is not None:
+            regions.setdefault(key, []).append(i)
+    return {k: np.array(v, np.int64) for k, v in sorted(regions.items())}
+
+
+def cut_trials(temporal: np.ndarray, trials: pd.DataFrame, source="trials.csv") -> list[np.ndarray]:
+    """Per-trial (L, n) arrays of the temporal components (n, T) cut by start_frame/n_frames."""
+    n_t = temporal.shape[1]
+    out = []
+    for row in trials.itertuples():
+        start, stop = int(row.start_frame), int(row.start_frame) + int(row.n_frames)
+        if start < 0 or stop > n_t:
+            raise WidefieldError(f"{source}: trial {row.trial_id} spans frames {start}..{stop} "
+                                 f"but the recording has {n_t} frames per channel; fix the table")
+        out.append(np.ascontiguousarray(temporal[:, start:stop].T, np.float32))
+    return out
+
+
+def assemble_dataset(temporal, region_codes, atlas, trials, session, frame_rate,
+                     grouping=atl.consolidate, provenance=None, source="trials.csv") -> Dataset:
+    """Session Dataset with the LocaNMF components per trial and their region index groups."""
+    return Dataset(session=session, frame_rate=float(frame_rate),
+                   trial_ids=trials["trial_id"].to_numpy(np.int64),
+                   neural=cut_trials(np.asarray(temporal), trials, source),
+                   regions=component_regions(region_codes, atlas, grouping),
+                   provenance=provenance or {})
+
+
+def run_neural(locanmf_path, atlas_h5, trials_csv, out, session, cfg, config=None):
+    from benediff.provenance import provenance as make_provenance
+    from benediff.widefield.locanmf import LocaNMF
+
+    provenance = make_provenance(config, (config or {}).get("seed"), stage="widefield")
+
+    model = LocaNMF.load(locanmf_path)
+    grouping = atl.make_grouping(cfg["grouping"])
+    ds = assemble_dataset(model.temporal_, model.regions_, read_atlas_h5(atlas_h5),
+                          read_trials(trials_csv), session, cfg["frame_rate"], grouping,
+                          provenance, str(trials_csv))
+    write(out, ds)
+
+
+def warn_to_log():
+    """Route ``warnings`` into logging (scripts log to snakemake.log[0])."""
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+
+
+__all__ = ["WidefieldError", "ReaderError", "read_trials", "run_motion", "run_atlas", "run_svd",
+           "run_hemo", "run_locanmf", "run_neural", "assemble_dataset",
+           "component_regions", "cut_trials", "prepare_locanmf_input", "locanmf_params"]

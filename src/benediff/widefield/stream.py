@@ -1,0 +1,44 @@
+"""Streaming a raw movie as per-channel, motion-corrected blocks of frames."""
+
+import numpy as np
+
+from benediff.widefield.motion import apply_shifts, phase_correlation, reference_frame, reference_window
+from benediff.widefield.readers import check_channels
+
+
+def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop=None,
+                as_float=True):
+    """Yield ``(t0, block)``: block (n, C, H, W), channels ordered as ``order`` (blue first).
+
+    ``t0``/``start``/``stop`` count per-channel frames. ``shifts`` (C, T, 2) are undone on the fly
+    (all-zero shifts are skipped). Blocks are float32 unless ``as_float`` is False and no shift
+    is applied (then the raw dtype, so reductions can convert on the fly).
+    """
+    if shifts is not None and not np.any(shifts):
+        shifts = None
+    n_t = check_channels(reader, n_channels)
+    stop = n_t if stop is None else min(stop, n_t)
+    for first, raw in reader.iter_chunks(chunk * n_channels, start * n_channels, stop * n_channels):
+        t0 = first // n_channels
+        block = raw.reshape(len(raw) // n_channels, n_channels, *raw.shape[1:])
+        if list(order) != list(range(n_channels)):
+            block = block[:, order]
+        if as_float or shifts is not None:
+            block = block.astype(np.float32)
+        if shifts is not None:
+            for c in range(n_channels):
+                block[:, c] = apply_shifts(block[:, c], shifts[c, t0:t0 + len(block)])
+        yield t0, block
+
+
+def estimate_motion(reader, n_channels, order, nref=60, chunk=256):
+    """Per-channel reference frames (C, H, W) and per-frame displacements (C, T, 2)."""
+    n_t = check_channels(reader, n_channels)
+    a, b = reference_window(n_t, nref)
+    window = np.concatenate([blk for _, blk in iter_cycles(reader, n_channels, order, chunk, None, a, b)])
+    refs = np.stack([reference_frame(window[:, c]) for c in range(n_channels)])
+    shifts = np.zeros((n_channels, n_t, 2))
+    for t0, block in iter_cycles(reader, n_channels, order, chunk):
+        for c in range(n_channels):
+            shifts[c, t0:t0 + len(block)] = phase_correlation(refs[c], block[:, c])
+    return refs, shifts

@@ -1,0 +1,172 @@
+"""ΔF/F baseline and the streaming approximate (binned, randomised-subspace) SVD of WIDEFIELD.md §3–4.
+
+Two passes over the raw movie: pass 1 accumulates the baseline F0 and the 15-frame bin means of
+raw F (ΔF/F is affine in F once F0 is known, so bins of ΔF/F follow); pass 2 projects every
+frame onto the spatial basis. Output ``SVT`` interleaves channels: channel c = columns c::C,
+channel 0 = blue.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from benediff.widefield.readers import ReaderError, check_channels
+from benediff.widefield.stream import iter_cycles
+
+log = logging.getLogger(__name__)
+
+BASELINES = ("recording", "trial", "trial_median")
+
+
+@dataclass
+class SvdResult:
+    U: np.ndarray  # (H, W, k) float32, 0 outside the mask
+    SVT: np.ndarray  # (k, C·T) float32, channels interleaved
+    F0: np.ndarray  # (C, H, W) baseline
+    mask: np.ndarray  # (H, W) bool
+    eigenvalues: np.ndarray  # (k,) of the binned covariance
+    bin_size: int
+
+
+def frame_statistics(reader, n_channels, order, shifts=None, baseline="recording",
+                     baseline_frames=30, trial_starts=None, bin_size=15, max_bins=5000, chunk=256):
+    """Pass 1: bin means of raw F (C, n_bins, P) and the ΔF/F baseline F0 (C, P)."""
+    if baseline not in BASELINES:
+        raise ValueError(f"widefield.baseline.mode = {baseline!r}; allowed: {list(BASELINES)}")
+    n_t = check_channels(reader, n_channels)
+    bin_size = max(bin_size, math.ceil(n_t / max_bins))
+    n_bins = n_t // bin_size
+    if n_bins == 0:
+        raise ReaderError(f"{reader.path}: {n_t} frames per channel, fewer than one bin of "
+                          f"{bin_size}; the recording is too short")
+    n_pix = reader.frame_shape[0] * reader.frame_shape[1]
+    bins = np.zeros((n_channels, n_bins, n_pix), np.float32)
+    base = _Baseline(baseline, baseline_frames, trial_starts, n_t, n_channels, n_pix, reader.path)
+    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, as_float=False):
+        flat = block.reshape(len(block), n_channels, n_pix)
+        base.add(t0, flat)
+        _add_to_bins(bins, t0, flat, bin_size)
+    bins /= bin_size
+    return bins, base.result(), bin_size
+
+
+def _add_to_bins(bins, t0, flat, bin_size):
+    """Add frames (n, C, P) starting at per-channel frame t0 to their bins (C, n_bins, P)."""
+    n_bins = bins.shape[1]
+    ids = (t0 + np.arange(len(flat))) // bin_size
+    whole = t0 % bin_size == 0 and len(flat) % bin_size == 0 and ids[-1] < n_bins
+    if whole:  # chunk aligned to bins: one reshaped sum
+        b0 = t0 // bin_size
+        sums = flat.reshape(-1, bin_size, *flat.shape[1:]).sum(1, dtype=np.float32)
+        bins[:, b0:b0 + len(sums)] += sums.transpose(1, 0, 2)
+        return
+    for b in np.unique(ids[ids < n_bins]):
+        bins[:, b] += flat[ids == b].sum(0, dtype=np.float32)
+
+
+class _Baseline:
+    """Accumulates F0 per channel and pixel for the configured baseline mode."""
+
+    def __init__(self, mode, n_frames, trial_starts, n_t, n_channels, n_pix, source):
+        self.mode, self.n, self.n_t = mode, int(n_frames), n_t
+        self.total = np.zeros((n_channels, n_pix))
+        self.count = 0
+        self.windows = []
+        if mode != "recording":
+            if trial_starts is None or len(trial_starts) == 0:
+                raise ValueError(f"{source}: baseline mode {mode!r} needs trial start frames "
+                                 "(trials.csv); use widefield.baseline.mode = recording")
+            self.windows = [(int(s), min(int(s) + self.n, n_t)) for s in trial_starts if s < n_t]
+        self.buffers = {}
+
+    def add(self, t0, flat):
+        t1 = t0 + len(flat)
+        if self.mode == "recording":
+            self.total += flat.sum(0, dtype=np.float64)
+            self.count += len(flat)
+            return
+        for i, (a, b) in enumerate(self.windows):
+            if a >= t1 or b <= t0:
+                continue
+            part = flat[max(a, t0) - t0:min(b, t1) - t0]
+            self.buffers.setdefault(i, []).append(part)
+            if min(b, t1) == b:
+                frames = np.concatenate(self.buffers.pop(i)).astype(np.float64)
+                reduce = np.median if self.mode == "trial_median" else np.mean
+                self.total += reduce(frames, axis=0)
+                self.count += 1
+
+    def result(self):
+        return self.total / max(self.count, 1)
+
+
+def fit_basis(bins, F0, mask, k, device="cpu"):
+    """Spatial basis U (k, P) from binned ΔF/F of all channels (rows stacked); eigenvalues (k,).
+
+    ``bins`` (raw F bin means) is overwritten with the binned ΔF/F to save memory.
+    """
+    n_ch, n_bins, n_pix = bins.shape
+    dev = torch.device(device)
+    keep = torch.as_tensor(mask.ravel(), device=dev)
+    f0 = torch.as_tensor(np.where(mask.ravel(), F0, 1.0), dtype=torch.float32, device=dev)
+    B = torch.as_tensor(bins, device=dev)  # shares memory on CPU: ΔF/F is formed in place
+    B.div_(f0[:, None, :]).sub_(1).mul_(keep)
+    B = B.reshape(n_ch * n_bins, n_pix)
+    k_eff = min(k, B.shape[0])
+    if k_eff < k:
+        log.warning("svd rank %d > %d binned rows; keeping %d components", k, B.shape[0], k_eff)
+    cov = (B @ B.T).double() / n_pix
+    evals, evecs = torch.linalg.eigh(cov)
+    top = torch.argsort(evals, descending=True)[:k_eff]
+    U = evecs[:, top].T.float() @ B
+    U = U / U.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return U, evals[top].cpu().numpy()
+
+
+def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, device="cpu"):
+    """Pass 2: SVT (k, C·T) = U · ΔF/F for every frame, channels interleaved."""
+    n_t = check_channels(reader, n_channels)
+    dev = U.device
+    k, n_pix = U.shape
+    f0 = torch.as_tensor(np.where(mask.ravel(), F0, 1.0), dtype=torch.float32, device=dev)
+    weights = [U / f0[c] for c in range(n_channels)]
+    offset = U.sum(1, keepdim=True)
+    svt = np.zeros((k, n_t * n_channels), np.float32)
+    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts):
+        flat = block.reshape(len(block), n_channels, n_pix)
+        for c in range(n_channels):
+            frames = torch.from_numpy(np.ascontiguousarray(flat[:, c])).to(dev)
+            cols = slice((t0 * n_channels) + c, (t0 + len(block)) * n_channels, n_channels)
+            svt[:, cols] = (weights[c] @ frames.T - offset).cpu().numpy()
+    return svt
+
+
+def compress(reader, n_channels, order, mask=None, k=200, shifts=None, baseline="recording",
+             baseline_frames=30, trial_starts=None, bin_size=15, max_bins=5000, chunk=256,
+             device="cpu") -> SvdResult:
+    """ΔF/F + approximate SVD of a raw movie, streamed in chunks (WIDEFIELD.md §3–4)."""
+    h, w = reader.frame_shape
+    mask = np.ones((h, w), bool) if mask is None else np.asarray(mask, bool)
+    if mask.shape != (h, w):
+        raise ValueError(f"{reader.path}: mask shape {mask.shape} differs from frames {(h, w)}")
+    chunk = max(1, round(chunk / bin_size)) * bin_size if chunk >= bin_size else chunk
+    bins, F0, bin_size = frame_statistics(reader, n_channels, order, shifts, baseline,
+                                          baseline_frames, trial_starts, bin_size, max_bins, chunk)
+    valid = np.all(np.isfinite(F0) & (F0 > 0), 0).reshape(h, w)
+    if np.any(mask & ~valid):
+        log.warning("%s: %d mask pixels have baseline <= 0 and are excluded",
+                    reader.path, int(np.sum(mask & ~valid)))
+    mask = mask & valid
+    if not mask.any():
+        raise ValueError(f"{reader.path}: no pixel of the mask has a positive baseline; check "
+                         "the movie and the atlas alignment")
+    with torch.no_grad():
+        U, evals = fit_basis(bins, F0, mask, k, device)
+        del bins
+        svt = project(reader, n_channels, order, U, F0, mask, shifts, chunk)
+    U_img = U.T.cpu().numpy().reshape(h, w, -1)
+    return SvdResult(U_img, svt, F0.reshape(n_channels, h, w).astype(np.float32), mask, evals,
+                     bin_size)

@@ -1,0 +1,143 @@
+# Widefield stage: raw movie -> motion -> dF/F + SVD -> haemodynamics -> LocaNMF -> neural.h5.
+# Logic in benediff.widefield.pipeline (one function per rule); intermediates under
+# results/{session}/widefield/.
+
+
+rule widefield_motion:
+    input:
+        movie=widefield_movie,
+    output:
+        "results/{session}/widefield/motion.h5",
+    log:
+        "logs/widefield_motion/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        fmt=widefield_format,
+    script:
+        "../../scripts/widefield_motion.py"
+
+
+rule widefield_atlas:
+    input:
+        atlas=widefield_atlas,
+        landmarks=lambda wc: raw_path(wc.session, "landmarks"),
+        movie=widefield_movie,
+    output:
+        "results/{session}/widefield/atlas.h5",
+    log:
+        "logs/widefield_atlas/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        fmt=widefield_format,
+    script:
+        "../../scripts/widefield_atlas.py"
+
+
+rule widefield_svd:
+    input:
+        movie=widefield_movie,
+        motion="results/{session}/widefield/motion.h5",
+        atlas="results/{session}/widefield/atlas.h5",
+        trials=trials_table,
+    output:
+        "results/{session}/widefield/svd.h5",
+    log:
+        "logs/widefield_svd/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        fmt=widefield_format,
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+    script:
+        "../../scripts/widefield_svd.py"
+
+
+rule widefield_hemo:
+    input:
+        "results/{session}/widefield/svd.h5",
+    output:
+        "results/{session}/widefield/hemo.h5",
+    log:
+        "logs/widefield_hemo/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+    script:
+        "../../scripts/widefield_hemo.py"
+
+
+rule widefield_locanmf:
+    input:
+        hemo="results/{session}/widefield/hemo.h5",
+        atlas="results/{session}/widefield/atlas.h5",
+    output:
+        "results/{session}/widefield/locanmf.h5",
+    log:
+        "logs/widefield_locanmf/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        seed=config["seed"],
+    script:
+        "../../scripts/widefield_locanmf.py"
+
+
+rule widefield_neural:
+    input:
+        locanmf="results/{session}/widefield/locanmf.h5",
+        atlas="results/{session}/widefield/atlas.h5",
+        trials=trials_table,
+    output:
+        "results/{session}/widefield/neural.h5",
+    log:
+        "logs/widefield_neural/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        config=config,
+    script:
+        "../../scripts/widefield_neural.py"
+
+
+rule widefield_qc:
+    input:
+        locanmf="results/{session}/widefield/locanmf.h5",
+        atlas="results/{session}/widefield/atlas.h5",
+        motion="results/{session}/widefield/motion.h5",
+        hemo="results/{session}/widefield/hemo.h5",
+    output:
+        report(
+            "results/{session}/widefield/qc.pdf",
+            caption="../report/widefield_qc.rst",
+            category="Widefield QC",
+            subcategory="{session}",
+        ),
+    log:
+        "logs/widefield_qc/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        config=config,
+    script:
+        "../../scripts/widefield_qc.py"
