@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from benediff import config as bconfig
+from benediff.video import targets as video_targets
 
 
 try:
@@ -108,7 +109,12 @@ check_configured_paths()
 
 
 def get_final_output():
-    return expand("results/{session}/dataset.h5", session=SESSIONS)
+    """Every artifact of the demo: datasets, QC, and each paper figure and table."""
+    outputs = expand("results/{session}/dataset.h5", session=SESSIONS)
+    outputs += expand("results/{session}/widefield/qc.pdf", session=SESSIONS)
+    outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
+    outputs += video_targets.final_outputs()
+    return outputs
 
 
 def simulated_paths(session):

@@ -1,0 +1,27 @@
+import logging
+import sys
+
+import torch
+
+from benediff.device import resolve_device
+from benediff.video.pipeline import generate
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
+
+generate(
+    snakemake.wildcards.method,
+    region=snakemake.wildcards.region,
+    factor=snakemake.wildcards.factor,
+    latents_path=snakemake.input.latents,
+    ae_path=snakemake.input.ae,
+    vae_path=snakemake.input.vae,
+    encoder_path=snakemake.input.encoder,
+    model_path=snakemake.input.model,
+    out_h5=snakemake.output.h5,
+    out_mp4=snakemake.output.mp4,
+    cfg=snakemake.params.cfg,
+    seed=snakemake.params.seed,
+    device=resolve_device(snakemake.params.device, snakemake.params.gpu_fallback),
+)

@@ -1,0 +1,21 @@
+import logging
+import sys
+
+import torch
+
+from benediff.device import resolve_device
+from benediff.video.pipeline import train_video_ae
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
+
+train_video_ae(
+    snakemake.input.dataset,
+    snakemake.output.model,
+    snakemake.output.metrics,
+    snakemake.params.cfg,
+    seed=snakemake.params.seed,
+    device=resolve_device(snakemake.params.device, snakemake.params.gpu_fallback),
+    checkpoint_dir=snakemake.params.checkpoint_dir,
+)

@@ -1,0 +1,22 @@
+import logging
+import sys
+
+import torch
+
+from benediff.device import resolve_device
+from benediff.video.pipeline import train_cfg_vdm
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+torch.set_num_threads(snakemake.threads)
+
+train_cfg_vdm(
+    snakemake.input.latents,
+    snakemake.input.vae,
+    snakemake.output[0],
+    snakemake.params.cfg,
+    snakemake.params.cfg_cfg,
+    seed=snakemake.params.seed,
+    device=resolve_device(snakemake.params.device, snakemake.params.gpu_fallback),
+    checkpoint_dir=snakemake.params.checkpoint_dir,
+)

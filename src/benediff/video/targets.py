@@ -1,0 +1,102 @@
+"""Paths of the video stage and the inputs each of its rules needs, as functions of the config.
+
+Used by ``workflow/rules/video.smk`` so that, e.g., Figure 6 pulls in exactly one region's
+latents, one factor and three methods.
+"""
+
+import re
+
+METHODS = ("naive", "cfg", "ours")
+METHOD_FIGURES = ("fig6", "fig9", "fig10", "fig11")
+REGION_FIGURES = ("fig8", "fig13")
+FIGURES = (*METHOD_FIGURES, *REGION_FIGURES, "specificity")
+
+
+class TargetError(ValueError):
+    """A video config key names a session, region or factor the pipeline does not have."""
+
+
+def video_session(config: dict) -> str:
+    session = config["video"]["session"] or next(iter(config["sessions"]))
+    if session not in config["sessions"]:
+        raise TargetError(f"config key video.session = {session!r} is not a configured session; "
+                          f"use one of {sorted(config['sessions'])}")
+    return session
+
+
+def stage_dir(session: str) -> str:
+    return f"results/video/{session}"
+
+
+def vae_latents(config: dict, session: str, region: str) -> str:
+    v = config["video"]
+    return f"results/lvm/{session}/{region}/{v['lvm_model']}/seed{v['lvm_seed']}/latents.h5"
+
+
+def generated(session, region, method, factor, ext="h5") -> str:
+    return f"{stage_dir(session)}/{region}/generated/{method}/{factor}.{ext}"
+
+
+def generate_inputs(config: dict, session: str, region: str, method: str) -> dict:
+    """Inputs of one generation job: shared AE + latents, the region's encoder and method model."""
+    base = stage_dir(session)
+    models = {"ours": f"{base}/vdm/model.pt", "cfg": f"{base}/{region}/cfg/model.pt",
+              "naive": f"{base}/{region}/naive/model.pt"}
+    if method not in models:
+        raise TargetError(f"generation method {method!r} is unknown; use one of {METHODS}")
+    return {"latents": f"{base}/frame_latents.h5", "ae": f"{base}/ae/model.pt",
+            "vae": vae_latents(config, session, region), "encoder": f"{base}/{region}/encoder.h5",
+            "model": models[method]}
+
+
+def figure_inputs(config: dict, fig: str) -> dict:
+    """{key: generated file} of one figure (keys: method, or "region|factor")."""
+    session, figs = video_session(config), config["video"]["figures"]
+    if fig in METHOD_FIGURES:
+        s = figs[fig]
+        _check(config, [s["region"]], [s["factor"]], f"video.figures.{fig}")
+        return {m: generated(session, s["region"], m, s["factor"]) for m in METHODS}
+    if fig in REGION_FIGURES:
+        s = figs[fig]
+        _check(config, s["regions"], s["factors"], f"video.figures.{fig}")
+        return {f"{r}|{f}": generated(session, r, "ours", f) for r in s["regions"] for f in s["factors"]}
+    if fig == "specificity":
+        return {"table": "results/tables/specificity.csv"}
+    raise TargetError(f"figure {fig!r} is not made by the video stage; one of {FIGURES}")
+
+
+def specificity_inputs(config: dict) -> dict:
+    """{"region|method|factor": generated file} scored by the specificity table."""
+    spec, session = config["video"]["specificity"], video_session(config)
+    factors = spec["factors"] or list(config["behaviors"])
+    _check(config, spec["regions"], factors, "video.specificity")
+    return {f"{r}|{m}|{f}": generated(session, r, m, f)
+            for r in spec["regions"] for m in METHODS for f in factors}
+
+
+def figure_settings(config: dict, fig: str) -> dict:
+    """Kind (methods / regions / specificity) and drawing settings of one figure."""
+    figs = config["video"]["figures"]
+    kind = ("methods" if fig in METHOD_FIGURES else "regions" if fig in REGION_FIGURES
+            else "specificity")
+    return {"kind": kind, "n_columns": figs["n_columns"], **figs.get(fig, {})}
+
+
+def factor_pattern(config: dict) -> str:
+    return "|".join(re.escape(b) for b in config["behaviors"])
+
+
+def final_outputs() -> list[str]:
+    return [f"results/figures/{fig}.pdf" for fig in FIGURES] + [
+        "results/tables/specificity.csv", "results/tables/specificity.tex"]
+
+
+def _check(config, regions, factors, key):
+    bad_regions = [r for r in regions if r not in config["regions"]]
+    if bad_regions:
+        raise TargetError(f"config key {key} names regions {bad_regions} that are not in "
+                          f"`regions` {config['regions']}")
+    bad = [f for f in factors if f not in config["behaviors"]]
+    if bad:
+        raise TargetError(f"config key {key} names factors {bad}; the latent factors are the "
+                          f"behaviours {config['behaviors']}")

@@ -1,0 +1,237 @@
+"""Baselines, specificity score, figure helpers, rule targets and the video pipeline end to end."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from benediff import config as bconfig
+from benediff.figures import video as figs
+from benediff.io import dataset as dio
+from benediff.video import baselines, pipeline, targets
+from benediff.video.specificity import BehaviorRegressor, behaviour_shares, specificity_table
+
+torch.set_num_threads(1)
+NAMES = ["A", "B", "C"]
+
+
+# ---------------------------------------------------------------------------- baselines
+
+
+def test_manipulated_trajectory_sweeps_factor_and_freezes_others():
+    ref = np.array([[1.0, 5.0, -1.0], [3.0, 6.0, 0.0], [2.0, 7.0, 1.0]])
+    z = baselines.manipulated_trajectory(ref, 0, (10.0, 20.0))
+    np.testing.assert_allclose(z[:, 0], [10.0, 20.0, 15.0])
+    np.testing.assert_allclose(z[:, 1:], [[5.0, -1.0]] * 3)
+    with pytest.raises(baselines.BaselineError, match="factor index 3 is out of range"):
+        baselines.manipulated_trajectory(ref, 3, (0, 1))
+
+
+def test_classifier_free_guidance_combines_scores():
+    class Fake(torch.nn.Module):
+        def forward(self, x, t, cond=None):
+            return torch.full_like(x, 1.0 if cond is None else 3.0)
+
+    guided = baselines.GuidedByCondition(Fake(), weight=2.0)
+    x = torch.zeros(1, 1, 2, 2, 2)
+    out = guided(x, torch.zeros(1, dtype=torch.long), cond=torch.zeros(1, 2, 3))
+    assert torch.all(out == 3 * 3.0 - 2 * 1.0)
+    with pytest.raises(baselines.BaselineError, match="needs a condition"):
+        guided(x, torch.zeros(1, dtype=torch.long))
+
+
+def test_naive_decoder_learns_a_latent_to_clip_map():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(16, 6, 2)).astype(np.float32)
+    clips = np.repeat(z[:, None, :, :1, None], 2, axis=3).repeat(2, axis=4)  # (n, 1, F, 2, 2)
+    model = baselines.train_naive_decoder(z, clips, hidden=8, channels=8, epochs=60, lr=0.01)
+    with torch.no_grad():
+        err = ((model(torch.as_tensor(z)) - torch.as_tensor(clips)) ** 2).mean().item()
+    assert err < 0.5 * clips.var()
+    assert baselines.naive_generate(model, z[0]).shape == (1, 6, 2, 2)
+    with pytest.raises(baselines.BaselineError, match="same n and F"):
+        baselines.train_naive_decoder(z, clips[:3])
+
+
+# ---------------------------------------------------------------------------- specificity
+
+
+def test_behaviour_shares_hand_computed():
+    readout = np.array([[0.0, 0.0], [2.0, 1.0]])  # variances 1, 0.25
+    np.testing.assert_allclose(behaviour_shares(readout, np.array([1.0, 0.25])), [0.5, 0.5])
+    np.testing.assert_allclose(behaviour_shares(readout, np.array([1.0, 1.0])), [0.8, 0.2])
+
+
+def bar_frames(labels, size=8):
+    """Frames whose left half brightness is behaviour A and right half behaviour B."""
+    frames = np.zeros((len(labels), 1, size, size))
+    frames[:, 0, :, : size // 2] = labels[:, :1, None] * 200
+    frames[:, 0, :, size // 2:] = labels[:, 1:2, None] * 200
+    return frames.astype(np.uint8)
+
+
+def test_specificity_table_scores_target_share():
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(0, 1, size=(300, 2))
+    regressor = BehaviorRegressor(alpha=1e-3, pool=1).fit(bar_frames(labels), labels, ["A", "B"])
+    moving_a = np.stack([np.linspace(0, 1, 10), np.full(10, 0.5)], 1)
+    video = bar_frames(moving_a)[None]  # (1, F, C, S, S)
+    table = specificity_table(regressor, {("R", "ours", "A"): video, ("R", "ours", "B"): video})
+    assert table.set_index("target").loc["A", "specificity"] > 0.99
+    assert table.set_index("target").loc["B", "specificity"] < 0.01
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def test_strips_and_brightest_change():
+    frames = np.zeros((1, 11, 1, 4, 4), dtype=np.uint8)
+    frames[0, 5:, 0, 1, 2] = 255
+    index, strip, diffs = pipeline.strips(frames, 5)
+    assert index.tolist() == [0, 5, 10]
+    assert diffs[0, 1, 0, 1, 2] == 1.0 and np.abs(diffs[0, 2]).max() == 0
+    marks = figs.brightest_change(diffs[0, :, 0])
+    assert marks[0] is None and marks[1] == (1, 2) and marks[2] is None
+
+
+# ---------------------------------------------------------------------------- targets
+
+
+def demo_config(**video):
+    return bconfig.validate({"sessions": {"S1": {"source": "simulate"}}, "video": video})
+
+
+def test_fig6_needs_one_region_three_methods():
+    inputs = targets.figure_inputs(demo_config(), "fig6")
+    assert sorted(inputs) == ["cfg", "naive", "ours"]
+    assert all("/VIS_R/generated/" in p and p.endswith("/Jaw.h5") for p in inputs.values())
+    with pytest.raises(targets.TargetError, match="names factors \\['Tongue'\\]"):
+        targets.figure_inputs(demo_config(figures={"fig6": {"region": "VIS_R", "factor": "Tongue",
+                                                           "view": "side"}}), "fig6")
+
+
+# ---------------------------------------------------------------------------- end to end
+
+
+def write_inputs(tmp_path, n_trials=10, n_bins=16, size=16):
+    rng = np.random.default_rng(0)
+    labels = [rng.uniform(0, 1, size=(n_bins, 3)).astype(np.float32) for _ in range(n_trials)]
+    images = [np.repeat(bar_frames(lab, size)[:, :, None], 2, 1)[:, :, 0] for lab in labels]
+    split = {"train": np.arange(0, 8), "val": np.array([8]), "test": np.array([9])}
+    ds = dio.Dataset(session="S1", frame_rate=30.0, trial_ids=np.arange(n_trials), labels=labels,
+                     label_names=NAMES, images=images, split=split)
+    dio.write(tmp_path / "dataset.h5", ds)
+    with h5py.File(tmp_path / "vae.h5", "w") as f:
+        f.attrs["factor_names"] = json.dumps(NAMES)
+        for i, lab in enumerate(labels):
+            f[f"latents/trial_{i:04d}"] = lab * 2 - 1
+    return tmp_path / "dataset.h5", tmp_path / "vae.h5"
+
+
+def tiny_video_config():
+    return demo_config(
+        autoencoder={"latent_size": 4, "base_channels": 8, "epochs": 1, "batch_size": 32},
+        diffusion={"dim": 8, "dim_mults": [1, 2], "groups": 4, "attn_resolutions": [],
+                   "timesteps": 20, "steps": 3, "batch_size": 2, "checkpoint_every": 2},
+        cfg={"steps": 3}, naive={"hidden": 4, "channels": 4, "epochs": 1},
+        guidance={"steps": 4, "scale": 5.0}, generation={"n_videos": 2, "every": 4},
+        specificity={"max_train_frames": 200},
+    )["video"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("video")
+    dataset, vae = write_inputs(tmp)
+    cfg = tiny_video_config()
+    pipeline.train_video_ae(dataset, tmp / "ae.pt", tmp / "ae.json", cfg["autoencoder"], seed=0,
+                            device="cpu", checkpoint_dir=tmp / "ckpt_ae")
+    pipeline.encode_frame_latents(dataset, tmp / "ae.pt", tmp / "latents.h5", device="cpu")
+    pipeline.fit_linear_encoder(tmp / "latents.h5", vae, tmp / "enc.h5", tmp / "enc.json",
+                                cfg["encoder"])
+    pipeline.train_vdm(tmp / "latents.h5", tmp / "vdm.pt", cfg["diffusion"], seed=0, device="cpu")
+    pipeline.train_cfg_vdm(tmp / "latents.h5", vae, tmp / "cfg.pt", cfg["diffusion"], cfg["cfg"],
+                           seed=0, device="cpu")
+    pipeline.train_naive(tmp / "latents.h5", vae, tmp / "naive.pt", cfg["naive"], seed=0,
+                         device="cpu")
+    return tmp, dataset, vae, cfg
+
+
+def run_generate(trained, method, factor="B", **kw):
+    tmp, _, vae, cfg = trained
+    model = {"ours": "vdm.pt", "cfg": "cfg.pt", "naive": "naive.pt"}[method]
+    args = dict(region="R", factor=factor, latents_path=tmp / "latents.h5", ae_path=tmp / "ae.pt",
+                vae_path=vae, encoder_path=tmp / "enc.h5", model_path=tmp / model,
+                out_h5=tmp / f"{method}_{factor}.h5", out_mp4=tmp / f"{method}_{factor}.mp4",
+                cfg=cfg, seed=0, device="cpu")
+    return pipeline.generate(method, **{**args, **kw})
+
+
+@pytest.mark.parametrize("method", ["ours", "cfg", "naive"])
+def test_generate_writes_videos_strips_and_mp4(trained, method):
+    tmp = trained[0]
+    run_generate(trained, method)
+    out = pipeline.read_generated(tmp / f"{method}_B.h5")
+    assert out["frames"].shape == (2, 16, 2, 16, 16) and out["frames"].dtype == np.uint8
+    assert out["readout"].shape == (2, 16, 3) and out["factor_index"] == 1
+    with h5py.File(tmp / f"{method}_B.h5") as f:
+        assert f["strip_index"][()].tolist() == [0, 4, 8, 12]
+        assert f["latents"].shape == (2, 1, 16, 4, 4)
+    assert (tmp / f"{method}_B.mp4").stat().st_size > 0
+
+
+def test_generate_is_reproducible(trained):
+    tmp = trained[0]
+    run_generate(trained, "ours", out_h5=tmp / "a.h5", out_mp4=tmp / "a.mp4")
+    run_generate(trained, "ours", out_h5=tmp / "b.h5", out_mp4=tmp / "b.mp4")
+    np.testing.assert_array_equal(pipeline.read_generated(tmp / "a.h5")["frames"],
+                                  pipeline.read_generated(tmp / "b.h5")["frames"])
+
+
+def test_generate_bad_factor_and_encoder_mismatch_leave_no_output(trained):
+    tmp, _, vae, cfg = trained
+    with pytest.raises(pipeline.VideoPipelineError, match="factor 'Z' is not a latent factor"):
+        run_generate(trained, "ours", factor="Z")
+    assert not (tmp / "ours_Z.h5").exists()
+    with h5py.File(tmp / "vae4.h5", "w") as f:
+        f.attrs["factor_names"] = json.dumps(NAMES + ["D"])
+        with h5py.File(vae) as src:
+            for k in src["latents"]:
+                f[f"latents/{k}"] = np.c_[src["latents"][k][()], np.zeros(16)]
+    with pytest.raises(pipeline.VideoPipelineError, match="maps to 3 factors but .* has 4"):
+        run_generate(trained, "ours", vae_path=tmp / "vae4.h5")
+
+
+def test_specificity_table_and_figures(trained, tmp_path):
+    tmp, dataset, _, cfg = trained
+    for method in ("ours", "cfg", "naive"):
+        run_generate(trained, method)
+    generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "cfg", "naive")}
+    table = pipeline.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
+                                 cfg["specificity"], config={"x": 1}, seed=0)
+    assert sorted(table["method"]) == ["cfg", "naive", "ours"]
+    shares = table[[f"share_{n}" for n in NAMES]].to_numpy()
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert pd.read_csv(tmp_path / "s.csv").shape[0] == 3
+    assert (tmp_path / "s.csv.json").exists() and r"\toprule" in (tmp_path / "s.tex").read_text()
+    settings = {"kind": "methods", "region": "R", "factor": "B", "view": "bottom", "n_columns": 3}
+    figs.make_figure("methods", {m: str(p) for (_, m, _), p in generated.items()},
+                     tmp_path / "fig6.pdf", settings, config={}, seed=0)
+    figs.make_figure("regions", {"R|B": str(generated[("R", "ours", "B")])}, tmp_path / "fig8.pdf",
+                     {"view": "side", "n_columns": 3}, config={}, seed=0)
+    figs.make_figure("specificity", {"table": tmp_path / "s.csv"}, tmp_path / "spec.pdf", {},
+                     config={}, seed=0)
+    for name in ("fig6", "fig8", "spec"):
+        assert (tmp_path / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
+        assert (tmp_path / f"{name}.pdf.json").exists()
+
+
+def test_busiest_window_picks_most_active_columns():
+    diffs = np.zeros((6, 2, 2))
+    diffs[3:5] = 1.0
+    rows = [("a", np.zeros((6, 2, 2)), diffs, np.arange(6) * 5)]
+    assert figs.busiest_window(rows, 2) == slice(3, 5)
+    assert figs.busiest_window(rows, 10) == slice(0, 6)

@@ -1,0 +1,197 @@
+# Video stage (issue 6): frame autoencoder → latent clips → unconditional VDM (shared by regions);
+# per region: linear encoder (eq. 7), CFG and naive baselines; generation per
+# region × factor × method; specificity table; Figures 6, 8–11, 13.
+# Path logic lives in benediff.video.targets (imported in common.smk as video_targets).
+
+
+rule train_video_ae:
+    input:
+        dataset="results/{session}/dataset.h5",
+    output:
+        model="results/video/{session}/ae/model.pt",
+        metrics="results/video/{session}/ae/metrics.json",
+    log:
+        "logs/train_video_ae/{session}.log",
+    params:
+        cfg=config["video"]["autoencoder"],
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        checkpoint_dir="results/checkpoints/video/{session}/ae",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
+    script:
+        "../../scripts/video_train_ae.py"
+
+
+rule encode_frame_latents:
+    input:
+        dataset="results/{session}/dataset.h5",
+        ae="results/video/{session}/ae/model.pt",
+    output:
+        "results/video/{session}/frame_latents.h5",
+    log:
+        "logs/encode_frame_latents/{session}.log",
+    params:
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    script:
+        "../../scripts/video_encode_frame_latents.py"
+
+
+rule train_vdm:
+    input:
+        latents="results/video/{session}/frame_latents.h5",
+    output:
+        "results/video/{session}/vdm/model.pt",
+    log:
+        "logs/train_vdm/{session}.log",
+    params:
+        cfg=config["video"]["diffusion"],
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        checkpoint_dir="results/checkpoints/video/{session}/vdm",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
+    script:
+        "../../scripts/video_train_vdm.py"
+
+
+rule fit_linear_encoder:
+    input:
+        latents="results/video/{session}/frame_latents.h5",
+        vae=lambda wc: video_targets.vae_latents(config, wc.session, wc.region),
+    output:
+        encoder="results/video/{session}/{region}/encoder.h5",
+        metrics="results/video/{session}/{region}/encoder_metrics.json",
+    log:
+        "logs/fit_linear_encoder/{session}/{region}.log",
+    params:
+        cfg=config["video"]["encoder"],
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    script:
+        "../../scripts/video_fit_linear_encoder.py"
+
+
+rule train_cfg_vdm:
+    input:
+        latents="results/video/{session}/frame_latents.h5",
+        vae=lambda wc: video_targets.vae_latents(config, wc.session, wc.region),
+    output:
+        "results/video/{session}/{region}/cfg/model.pt",
+    log:
+        "logs/train_cfg_vdm/{session}/{region}.log",
+    params:
+        cfg=config["video"]["diffusion"],
+        cfg_cfg=config["video"]["cfg"],
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        checkpoint_dir="results/checkpoints/video/{session}/{region}/cfg",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
+    script:
+        "../../scripts/video_train_cfg_vdm.py"
+
+
+rule train_naive_decoder:
+    input:
+        latents="results/video/{session}/frame_latents.h5",
+        vae=lambda wc: video_targets.vae_latents(config, wc.session, wc.region),
+    output:
+        "results/video/{session}/{region}/naive/model.pt",
+    log:
+        "logs/train_naive_decoder/{session}/{region}.log",
+    params:
+        cfg=config["video"]["naive"],
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
+    script:
+        "../../scripts/video_train_naive_decoder.py"
+
+
+rule generate:
+    input:
+        unpack(lambda wc: video_targets.generate_inputs(config, wc.session, wc.region, wc.method)),
+    output:
+        h5="results/video/{session}/{region}/generated/{method}/{factor}.h5",
+        mp4="results/video/{session}/{region}/generated/{method}/{factor}.mp4",
+    log:
+        "logs/generate/{session}/{region}/{method}/{factor}.log",
+    params:
+        cfg=config["video"],
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+    wildcard_constraints:
+        method="ours|cfg|naive",
+        factor=video_targets.factor_pattern(config),
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    script:
+        "../../scripts/video_generate.py"
+
+
+rule specificity:
+    input:
+        generated=list(video_targets.specificity_inputs(config).values()),
+        dataset=f"results/{video_targets.video_session(config)}/dataset.h5",
+    output:
+        csv=report(
+            "results/tables/specificity.csv",
+            caption="../report/specificity.rst",
+            category="Video generation",
+        ),
+        tex="results/tables/specificity.tex",
+    log:
+        "logs/specificity/specificity.log",
+    params:
+        entries=list(video_targets.specificity_inputs(config)),
+        cfg=config["video"]["specificity"],
+        seed=config["seed"],
+        config=config,
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    script:
+        "../../scripts/video_specificity.py"
+
+
+rule video_figure:
+    input:
+        lambda wc: list(video_targets.figure_inputs(config, wc.fig).values()),
+    output:
+        report(
+            "results/figures/{fig}.pdf",
+            caption="../report/video_figures.rst",
+            category="Video generation",
+            subcategory="{fig}",
+        ),
+    log:
+        "logs/video_figure/{fig}.log",
+    params:
+        entries=lambda wc: list(video_targets.figure_inputs(config, wc.fig)),
+        settings=lambda wc: video_targets.figure_settings(config, wc.fig),
+        seed=config["seed"],
+        config=config,
+    wildcard_constraints:
+        fig="fig6|fig8|fig9|fig10|fig11|fig13|specificity",
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    script:
+        "../../scripts/video_figure.py"
