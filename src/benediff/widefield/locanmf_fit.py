@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from benediff.widefield.locanmf_kernels import spatial_sweep, temporal_sweep, use_numba
+from benediff.widefield.locanmf_kernels import spatial_sweep, temporal_sweep
 
 log = logging.getLogger(__name__)
 

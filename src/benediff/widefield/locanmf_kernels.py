@@ -10,9 +10,13 @@ in parallel over pixels, keeping the residual ``G_p - S a_p`` up to date with ra
 so that zero entries that stay zero cost one comparison.
 """
 
+import os
+
 import torch
 
 try:
+    # idle numba/OpenMP threads must not spin: on shared cores busy-waiting costs up to 14x
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import numba
     import numpy as np
 except ImportError:  # pragma: no cover - numba is a declared dependency

@@ -83,7 +83,7 @@ def plant(atlas, per_region=1, frames=2000, n_svd=None, noise=0.05, noise_rank=N
     F = maps[:, mask].T  # (P, n)
     n_svd = n_svd or len(maps) + 10
     noise_rank = noise_rank or n_svd
-    scale = noise * np.sqrt(((F @ traces) ** 2).mean()) if F.shape[0] * frames <= 5e7 else noise * _signal_rms(F, traces)
+    scale = noise * _signal_rms(F, traces)
     left = np.hstack([F, rng.standard_normal((F.shape[0], noise_rank))])
     right = np.vstack([traces, rng.standard_normal((noise_rank, frames)) * scale / np.sqrt(noise_rank)])
     U_m, V = _truncated_svd(left, right, n_svd)
