@@ -249,7 +249,8 @@ def test_config_presets_overrides_and_paths():
     base = {"sessions": {"s1": {"source": "simulate", "seed": 3}}}
     cfg = validate(base)
     p = params_from_config("s1", cfg)
-    assert p.seed == 3 and p.n_trials == 40 and p.frames_per_trial == 189 and p.movie_shape == (64, 64)
+    assert p.seed == 3 and p.n_trials == 40 and p.frames_per_trial == 189 and p.movie_shape == (80, 96)
+    assert p.footprints["VIS"] == 8 and p.footprints["MOs"] == 7
     paper = validate({**base, "simulate": {"preset": "paper", "movie_formats": ["dat"],
                                            "overrides": {"footprints": {"VIS": 24}}}})
     pp = params_from_config("s1", paper)

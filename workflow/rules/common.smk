@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from benediff import config as bconfig
+from benediff.lvm import targets as lvm_targets
 from benediff.video import targets as video_targets
 
 
@@ -113,6 +114,7 @@ def get_final_output():
     outputs = expand("results/{session}/dataset.h5", session=SESSIONS)
     outputs += expand("results/{session}/widefield/qc.pdf", session=SESSIONS)
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
+    outputs += lvm_targets.all_outputs(config)
     outputs += video_targets.final_outputs()
     return outputs
 

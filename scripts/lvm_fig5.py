@@ -1,0 +1,18 @@
+import logging
+import sys
+
+from benediff.figures.lvm import figure5
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+figure5(
+    snakemake.input.dataset,
+    snakemake.params.region,
+    {m: snakemake.input[m] for m in snakemake.params.models},
+    snakemake.output[0],
+    test_trial=snakemake.params.test_trial,
+    n_dims=snakemake.params.n_dims,
+    config=snakemake.config,
+    seed=snakemake.config["seed"],
+)

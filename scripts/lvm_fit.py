@@ -1,0 +1,23 @@
+import logging
+import sys
+
+from benediff.device import resolve_device
+from benediff.lvm.pipeline import fit_region, set_threads
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+set_threads(snakemake.threads)
+
+fit_region(
+    snakemake.input.dataset,
+    snakemake.wildcards.region,
+    snakemake.wildcards.model,
+    int(snakemake.wildcards.seed),
+    snakemake.params.lvm,
+    base_seed=snakemake.params.seed,
+    device=resolve_device(snakemake.params.device, snakemake.params.gpu_fallback),
+    checkpoint_dir=snakemake.params.checkpoint_dir,
+    out_model=snakemake.output.model,
+    out_latents=snakemake.output.latents,
+    out_metrics=snakemake.output.metrics,
+)

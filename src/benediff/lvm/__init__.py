@@ -1,0 +1,1 @@
+"""Neural latent models: the behaviour-informed beta-TC sequential VAE, its data and evaluation."""

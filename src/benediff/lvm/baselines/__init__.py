@@ -1,0 +1,36 @@
+"""LVM baselines under the common LatentModel API: SSL (M2), CEBRA-Behavior and pi-VAE.
+
+``get_baseline(name, **params)`` builds one from its config section's hyper-parameters.
+"""
+
+import inspect
+
+from ._common import BaselineInputError
+from .cebra_baseline import CebraBaseline
+from .pivae import PiVAEBaseline
+from .ssl import SSLBaseline
+
+_CLASSES = {"ssl": SSLBaseline, "cebra": CebraBaseline, "pivae": PiVAEBaseline}
+BASELINES = tuple(_CLASSES)
+
+__all__ = ["BASELINES", "BaselineInputError", "CebraBaseline", "PiVAEBaseline", "SSLBaseline",
+           "get_baseline", "baseline_class"]
+
+
+def baseline_class(name: str):
+    if name not in _CLASSES:
+        raise BaselineInputError(f"unknown baseline {name!r}: choose one of {BASELINES}")
+    return _CLASSES[name]
+
+
+def get_baseline(name: str, **params):
+    """An unfitted baseline ``name`` (one of BASELINES) with hyper-parameters ``params``."""
+    cls = baseline_class(name)
+    allowed = set(inspect.signature(cls).parameters)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise BaselineInputError(
+            f"lvm baseline {name!r}: unknown hyper-parameter(s) {unknown}; "
+            f"allowed: {sorted(allowed)}"
+        )
+    return cls(**params)

@@ -1,0 +1,107 @@
+"""Shared pieces of the LVM baselines: the LatentModel base, input checks, device, seeding."""
+
+import contextlib
+import inspect
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benediff.lvm.base import LatentModel, LatentModelError
+
+__all__ = ["Baseline", "BaselineInputError"]
+
+
+class BaselineInputError(LatentModelError):
+    """Bad data or hyper-parameters for a baseline; the message says what and how to fix it."""
+
+
+class Baseline(LatentModel):
+    """A LatentModel whose constructor arguments are its hyper-parameters (as in sklearn)."""
+
+    def get_params(self) -> dict:
+        """Constructor arguments as plain values (lists, not tuples), for checkpoints."""
+        names = inspect.signature(type(self)).parameters
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in ((k, getattr(self, k)) for k in names)}
+
+
+def check_trials(X, name="X", n_dims=None) -> list[np.ndarray]:
+    """Return ``X`` as a list of finite float32 (L, n) arrays with one common n; raise otherwise."""
+    if isinstance(X, np.ndarray) and X.ndim == 3:
+        X = list(X)
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        raise BaselineInputError(f"{name}: expected a non-empty list of per-trial (L, dims) arrays")
+    trials = [np.asarray(x, dtype=np.float32) for x in X]
+    for i, x in enumerate(trials):
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise BaselineInputError(f"{name}[trial {i}]: shape {x.shape}, expected (L, dims)")
+        if not np.isfinite(x).all():
+            raise BaselineInputError(
+                f"{name}[trial {i}]: {int((~np.isfinite(x)).sum())} NaN/inf values; "
+                "fix the upstream stage output (or drop the trial) before fitting"
+            )
+    widths = {x.shape[1] for x in trials}
+    if len(widths) != 1:
+        raise BaselineInputError(f"{name}: trials have different widths {sorted(widths)}")
+    if n_dims is not None and widths != {n_dims}:
+        raise BaselineInputError(
+            f"{name}: trials have {widths.pop()} dims but the model was fitted on {n_dims}"
+        )
+    return trials
+
+
+def check_pairs(X, U, x_name="X", u_name="U"):
+    """Validate neural trials and label trials together (same count, same lengths)."""
+    X = check_trials(X, x_name)
+    U = check_trials(U, u_name)
+    if len(X) != len(U):
+        raise BaselineInputError(f"{x_name} has {len(X)} trials but {u_name} has {len(U)}")
+    for i, (x, u) in enumerate(zip(X, U)):
+        if len(x) != len(u):
+            raise BaselineInputError(
+                f"trial {i}: {x_name} has {len(x)} bins but {u_name} has {len(u)}"
+            )
+    return X, U
+
+
+def resolve_device(device: str) -> str:
+    """Map the config's device (cpu, cuda, auto) to a torch device string."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise BaselineInputError(f"device: {device!r} is not one of cpu, cuda, auto")
+    return device
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Seed torch's global RNG inside the block and restore the caller's RNG state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def split_like(flat: np.ndarray, trials) -> list[np.ndarray]:
+    """Cut a (sum L, d) array back into per-trial pieces with the lengths of ``trials``."""
+    bounds = np.cumsum([len(t) for t in trials])[:-1]
+    return np.split(flat, bounds)
+
+
+def save_checkpoint(obj: dict, path) -> None:
+    """``torch.save`` through a temporary sibling so a failed write leaves nothing behind."""
+    from benediff.io.atomic import atomic_output
+
+    with atomic_output(Path(path)) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_checkpoint(path, kind: str) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise BaselineInputError(f"{path}: checkpoint does not exist")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
+        found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise BaselineInputError(f"{path}: not a {kind} checkpoint (found {found!r})")
+    return ckpt

@@ -1,0 +1,76 @@
+"""From a session dataset to normalised per-split arrays for one region (train-split z-score)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from benediff.lvm.base import LatentModelError
+
+MIN_TRIALS = {"train": 2, "val": 1, "test": 1}
+
+
+class RegionDataError(LatentModelError):
+    """The dataset cannot be used to fit a region's latent model; the message says why."""
+
+
+@dataclass
+class RegionData:
+    """Z-scored neural (L, N) and label (L, B) trials of one region, by split."""
+
+    session: str
+    region: str
+    label_names: list[str]
+    X: list[np.ndarray]  # all trials in trial order, normalised
+    U: list[np.ndarray]
+    split: dict[str, np.ndarray]
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    u_mean: np.ndarray
+    u_std: np.ndarray
+
+    def part(self, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        idx = self.split[name]
+        return [self.X[i] for i in idx], [self.U[i] for i in idx]
+
+
+def _train_stats(arrays, idx):
+    stacked = np.concatenate([arrays[i] for i in idx]).astype(np.float64)
+    return stacked.mean(0), stacked.std(0)
+
+
+def region_data(ds, region: str, n_latents: int | None = None, source="dataset") -> RegionData:
+    """Select a region, check it, and z-score neural and labels with training-split statistics."""
+    where = f"{source} (session {ds.session!r}, region {region!r})"
+    if ds.neural is None or ds.labels is None:
+        raise RegionDataError(f"{where}: needs both neural and labels groups; rebuild the dataset")
+    for name in ("train", "val", "test"):
+        n = len(ds.split.get(name, ()))
+        if n < MIN_TRIALS[name]:
+            raise RegionDataError(f"{where}: split {name!r} has {n} trials, need at least "
+                                  f"{MIN_TRIALS[name]}; add trials or change split.blocks")
+    X = ds.region_neural(region)
+    for i, (x, u) in enumerate(zip(X, ds.labels)):
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(u))):
+            raise RegionDataError(f"{where}: trial position {i} has NaN or inf in neural data or "
+                                  "labels; fix the upstream stage")
+    if n_latents is not None and X[0].shape[1] < n_latents:
+        raise RegionDataError(f"{where}: {X[0].shape[1]} neural dims are fewer than the "
+                              f"{n_latents} latents; lower lvm.n_unsupervised or drop the region")
+    names = list(ds.label_names or [f"label{b}" for b in range(ds.labels[0].shape[1])])
+    train = ds.split["train"]
+    x_mean, x_std = _train_stats(X, train)
+    u_mean, u_std = _train_stats(ds.labels, train)
+    for name, sd in zip(names, u_std):
+        if sd == 0:
+            raise RegionDataError(f"{where}: behaviour label {name!r} is constant on the training "
+                                  "trials (zero entropy); drop it from behaviors")
+    if np.any(x_std == 0):
+        raise RegionDataError(f"{where}: neural dims {np.flatnonzero(x_std == 0).tolist()} are "
+                              "constant on the training trials; drop them from the region")
+    return RegionData(
+        session=ds.session, region=region, label_names=names,
+        X=[((x - x_mean) / x_std).astype(np.float32) for x in X],
+        U=[((u - u_mean) / u_std).astype(np.float32) for u in ds.labels],
+        split={k: np.asarray(v) for k, v in ds.split.items()},
+        x_mean=x_mean, x_std=x_std, u_mean=u_mean, u_std=u_std,
+    )

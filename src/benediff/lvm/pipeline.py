@@ -1,0 +1,151 @@
+"""One fit of the LVM stage: dataset -> region data -> model -> model file, latents, metrics."""
+
+import dataclasses
+import json
+import logging
+import time
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from benediff.io import dataset as dataset_io
+from benediff.io.atomic import atomic_output
+from benediff.lvm.base import LatentModel, LatentModelError
+from benediff.lvm.data import region_data
+from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
+from benediff.metrics import mig, reconstruction_metrics, single_latent_decoding
+from benediff.provenance import provenance
+
+log = logging.getLogger(__name__)
+
+VAE_VARIANTS = {
+    "ours": {},
+    "vae": {"use_behavior": False, "beta": 0.0},  # standard VAE: no behaviour, no TC
+    "no_beha": {"use_behavior": False},
+    "no_tc": {"beta": 0.0},
+}
+BASELINES = ("ssl", "cebra", "pivae")
+MODELS = tuple(VAE_VARIANTS) + BASELINES
+HYPER_KEYS = tuple(f.name for f in dataclasses.fields(VAEParams)
+                   if f.name not in RUNTIME_KEYS + ("seed", "use_behavior"))
+NORMALISATION = ("neural and labels z-scored per dim with training-split mean/std; R² (%) is the "
+                 "uniform average over dims on test trials; RMSE is x100 in z-score units")
+
+
+def derive_seed(base_seed: int, session: str, region: str, run_seed: int) -> int:
+    """A 31-bit seed from config seed, session, region and run: same inputs, same seed."""
+    parts = [base_seed, run_seed, zlib.crc32(session.encode()), zlib.crc32(region.encode())]
+    return int(np.random.SeedSequence(parts).generate_state(1)[0] >> 1)
+
+
+def vae_params(lvm_cfg: dict, region: str, model: str) -> dict:
+    """Hyper-parameters of a VAE variant for one region (section values + region overrides)."""
+    override = lvm_cfg.get("region_overrides", {}).get(region, {})
+    unknown = sorted(set(override) - set(HYPER_KEYS))
+    if unknown:
+        raise LatentModelError(f"config key lvm.region_overrides.{region} has unknown key(s) "
+                               f"{unknown}; allowed: {sorted(HYPER_KEYS)}")
+    params = {k: lvm_cfg[k] for k in HYPER_KEYS if k in lvm_cfg} | override
+    params["hidden"] = params.get("hidden") or None
+    return params | VAE_VARIANTS[model]
+
+
+def build_model(model: str, lvm_cfg: dict, region: str, seed: int, device: str,
+                checkpoint_dir=None) -> LatentModel:
+    if model in VAE_VARIANTS:
+        return BehaviorVAE(**vae_params(lvm_cfg, region, model), seed=seed, device=device,
+                           checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+                           checkpoint_every=lvm_cfg.get("checkpoint_every", 5))
+    if model in BASELINES:
+        try:
+            from benediff.lvm.baselines import get_baseline
+        except ImportError as exc:
+            raise LatentModelError(f"model {model!r} needs benediff.lvm.baselines, which is not "
+                                   f"importable ({exc}); drop it from the lvm tables") from exc
+        return get_baseline(model, seed=seed, device=device, **lvm_cfg["baselines"].get(model, {}))
+    raise LatentModelError(f"unknown lvm model {model!r}; allowed: {list(MODELS)}")
+
+
+def evaluate(model: LatentModel, rd) -> dict:
+    """Test-split reconstruction, MIG and the single-latent decoding matrix."""
+    (x_tr, u_tr), (x_te, u_te) = rd.part("train"), rd.part("test")
+    z_tr, z_te = np.concatenate(model.transform(x_tr)), np.concatenate(model.transform(x_te))
+    u_tr, u_te_all = np.concatenate(u_tr), np.concatenate(u_te)
+    out = reconstruction_metrics(x_te, model.reconstruct(x_te))
+    if hasattr(model, "decoder"):
+        # CEBRA has no decoder of its own: report the MLP read-out beside the Ridge one
+        mlp = reconstruction_metrics(x_te, model.reconstruct(x_te, decoder="mlp"))
+        out["r2_mlp"], out["rmse_mlp"] = mlp["r2"], mlp["rmse"]
+    out["mig"] = 100.0 * mig(z_te.T, u_te_all.T, factor_names=rd.label_names)
+    out["decoding"] = single_latent_decoding(z_tr, u_tr, z_te, u_te_all).tolist()
+    return out
+
+
+def factor_names(label_names: list[str], n_latents: int) -> list[str]:
+    extra = [f"u{i + 1}" for i in range(max(0, n_latents - len(label_names)))]
+    return (list(label_names) + extra)[:n_latents]
+
+
+def write_latents(path, model: LatentModel, rd, names: list[str]) -> None:
+    """``latents/trial_%04d`` (L, D) posterior means and ``reconstruction/trial_%04d`` (L, N)."""
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        for group, arrays in (("latents", model.transform(rd.X)), ("reconstruction", model.reconstruct(rd.X))):
+            grp = f.create_group(group)
+            for i, a in enumerate(arrays):
+                grp.create_dataset(f"trial_{i:04d}", data=np.asarray(a, dtype=np.float32))
+        f.attrs["factor_names"] = json.dumps(names)
+        f.attrs["label_names"] = json.dumps(rd.label_names)
+        f.attrs["session"], f.attrs["region"] = rd.session, rd.region
+        f.attrs["split"] = json.dumps({k: v.tolist() for k, v in rd.split.items()})
+        f.attrs["normalisation"] = NORMALISATION
+
+
+def read_latents(path, group="latents") -> tuple[list[np.ndarray], dict]:
+    """Per-trial arrays of ``group`` and the file attributes (JSON ones decoded)."""
+    with h5py.File(path, "r") as f:
+        grp = f[group]
+        arrays = [grp[f"trial_{i:04d}"][()] for i in range(len(grp))]
+        attrs = {k: (json.loads(v) if k in ("factor_names", "label_names", "split") else v)
+                 for k, v in f.attrs.items()}
+    return arrays, attrs
+
+
+def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cfg: dict,
+               base_seed: int = 0, device: str = "cpu", checkpoint_dir=None,
+               out_model=None, out_latents=None, out_metrics=None) -> dict:
+    """Fit one model on one region of one session and write its three outputs."""
+    ds = dataset_io.read(dataset_path, groups=("neural", "labels"))
+    n_latents = len(ds.label_names or []) + lvm_cfg.get("n_unsupervised", 0)
+    rd = region_data(ds, region, n_latents if model_name in VAE_VARIANTS else None, source=dataset_path)
+    seed = derive_seed(base_seed, ds.session, region, run_seed)
+    model = build_model(model_name, lvm_cfg, region, seed, device, checkpoint_dir)
+    start = time.perf_counter()
+    model.fit(*rd.part("train"), *rd.part("val"))
+    fit_seconds = time.perf_counter() - start
+    metrics = evaluate(model, rd)
+    z0 = model.transform(rd.X[:1])[0]
+    names = factor_names(rd.label_names, z0.shape[1])
+    metrics |= {"session": ds.session, "region": region, "model": model_name, "run_seed": run_seed,
+                "seed": seed, "fit_seconds": fit_seconds, "label_names": rd.label_names,
+                "factor_names": names, "n_train_trials": len(rd.split["train"]),
+                "n_test_trials": len(rd.split["test"]), "normalisation": NORMALISATION,
+                "epochs": len(getattr(model, "history_", []) or []),
+                "provenance": provenance(lvm_cfg, seed=seed, device=device)}
+    log.info("%s %s %s seed %d: R2 %.2f RMSE %.2f MIG %.2f (%.1f s)", ds.session, region, model_name,
+             run_seed, metrics["r2"], metrics["rmse"], metrics["mig"], fit_seconds)
+    if out_model is not None:
+        with atomic_output(out_model) as tmp:
+            model.save(tmp)
+    if out_latents is not None:
+        write_latents(out_latents, model, rd, names)
+    if out_metrics is not None:
+        with atomic_output(out_metrics) as tmp:
+            Path(tmp).write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def set_threads(n: int) -> None:
+    torch.set_num_threads(max(1, int(n)))

@@ -1,0 +1,70 @@
+"""Tables 1-3: mean ± std over seeds of R², RMSE and MIG, as CSV (long, numeric) and LaTeX."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benediff.io.atomic import atomic_output
+
+METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"))
+MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
+                "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
+
+
+def load_metrics(paths) -> pd.DataFrame:
+    """One row per metrics.json: session, region, model, run_seed, r2, rmse, mig."""
+    rows = []
+    for path in paths:
+        m = json.loads(Path(path).read_text())
+        rows.append({k: m[k] for k in ("session", "region", "model", "run_seed", "r2", "rmse", "mig")})
+    return pd.DataFrame(rows)
+
+
+def summarise(df: pd.DataFrame, group: str) -> pd.DataFrame:
+    """Long table: ``group`` (region or session), metric, model, mean, std (ddof 1), n_seeds."""
+    long = df.melt(id_vars=[group, "model", "run_seed"], value_vars=[m for m, _ in METRICS],
+                   var_name="metric")
+    stats = long.groupby([group, "metric", "model"], sort=False)["value"]
+    out = stats.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                    n_seeds="count").reset_index()
+    order = {m: i for i, (m, _) in enumerate(METRICS)}
+    return out.sort_values([group, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s,
+                           kind="stable").reset_index(drop=True)
+
+
+def to_latex(summary: pd.DataFrame, group: str, models: list[str], caption: str) -> str:
+    """Paper-style table: rows (group, metric), columns models, cells mean ± std, best MIG bold."""
+    labels = dict(METRICS)
+    lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{caption}}}",
+             r"\begin{tabular}{ll" + "c" * len(models) + "}", r"\toprule",
+             f"{group} & metric & " + " & ".join(MODEL_LABELS.get(m, m) for m in models) + r" \\",
+             r"\midrule"]
+    for key in dict.fromkeys(summary[group]):
+        for metric, _ in METRICS:
+            rows = summary[(summary[group] == key) & (summary["metric"] == metric)].set_index("model")
+            best = rows["mean"].idxmax() if metric == "mig" and len(rows) else None
+            cells = []
+            for model in models:
+                if model not in rows.index:
+                    cells.append("--")
+                    continue
+                cell = f"{rows.at[model, 'mean']:.2f} $\\pm$ {rows.at[model, 'std']:.2f}"
+                cells.append(f"\\textbf{{{cell}}}" if model == best else cell)
+            name = labels[metric].replace("²", "$^2$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
+            name = name.replace("%", r"\%")
+            lines.append(f"{key.replace('_', '-')} & {name} & " + " & ".join(cells) + r" \\")
+        lines.append(r"\midrule")
+    lines[-1] = r"\bottomrule"
+    lines += [r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def write_table(metric_paths, group: str, models: list[str], caption: str, out_csv, out_tex) -> pd.DataFrame:
+    summary = summarise(load_metrics(metric_paths), group)
+    with atomic_output(out_csv) as tmp:
+        summary.to_csv(tmp, index=False)
+    with atomic_output(out_tex) as tmp:
+        Path(tmp).write_text(to_latex(summary, group, models, caption))
+    return summary

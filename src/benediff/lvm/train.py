@@ -1,0 +1,214 @@
+"""Training loop of the sequential VAE: warm-up, early stopping, exact checkpoint/resume.
+
+Resuming is exact on CPU because everything random is either restored (model, optimiser, torch /
+numpy / python RNG states, early-stopping state) or stateless: the trial order of epoch e is a
+permutation drawn from ``default_rng([seed, e])``. A checkpoint is written every
+``checkpoint_every`` epochs and, at a SIGTERM, after the batch in progress (then the fit stops
+with :class:`TrainingInterrupted`); a restart continues from the batch after it.
+"""
+
+import copy
+import hashlib
+import math
+import random
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benediff.io.atomic import atomic_output
+from benediff.lvm.tc import total_correlation
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint exists but was written by a different configuration or data."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """The fit received SIGTERM; its state is checkpointed and a rerun resumes it."""
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    batch: int = 0  # next batch of ``epoch`` to run
+    best_loss: float = math.inf
+    best_state: dict | None = None
+    bad_epochs: int = 0
+    finished: bool = False
+    history: list = field(default_factory=list)
+
+
+def loss_terms(net, x, u, params, n_data: int, sample: bool) -> dict:
+    """Per-frame loss terms: none of them grows with batch size or trial length."""
+    mu, logvar = net.encode(x)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+    terms = {
+        "recon": params.x_weight * (net.decode(z) - x).pow(2).mean(),
+        "behavior": (net.predict_behavior(z) - u).pow(2).sum(-1).mean(),
+        "kl": 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean(),
+    }
+    if sample and params.beta > 0:
+        terms["tc"] = _batch_tc(z, mu, logvar, params, n_data)
+    return terms
+
+
+def _batch_tc(z, mu, logvar, params, n_data):
+    z, mu, logvar = (t.reshape(-1, t.shape[-1]) for t in (z, mu, logvar))
+    if z.shape[0] > params.tc_max_samples:
+        # a random subset of frames bounds the (M, M, D) pairwise tensor
+        keep = torch.randperm(z.shape[0], device=z.device)[: params.tc_max_samples]
+        z, mu, logvar = z[keep], mu[keep], logvar[keep]
+    return total_correlation(z, mu, logvar, n_data, params.tc_estimator)
+
+
+def warmup(epoch: int, params) -> float:
+    return 1.0 if params.warmup_epochs <= 0 else min(1.0, (epoch + 1) / params.warmup_epochs)
+
+
+def total_loss(terms, params, ramp: float):
+    beh_weight = params.behavior_weight if params.use_behavior else 0.0
+    loss = terms["recon"] + ramp * beh_weight * terms["behavior"] + params.kl_weight * terms["kl"]
+    if "tc" in terms:
+        loss = loss + ramp * params.beta * terms["tc"]
+    return loss
+
+
+def data_fingerprint(*arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a).tobytes())
+            h.update(str(a.shape).encode())
+    return h.hexdigest()[:16]
+
+
+def train(net, x, u, x_val, u_val, params, device) -> list[dict]:
+    """Fit ``net`` in place (best validation weights at the end); return the per-epoch history."""
+    ckpt_path = Path(params.checkpoint_dir) / CHECKPOINT_NAME if params.checkpoint_dir else None
+    fingerprint = params.fingerprint() | {"data": data_fingerprint(x, u, x_val, u_val)}
+    optimizer = torch.optim.Adam(net.parameters(), lr=params.lr)
+    state = TrainState()
+    _seed_all(params.seed)
+    if ckpt_path is not None and ckpt_path.exists():
+        state = load_checkpoint(ckpt_path, fingerprint, net, optimizer)
+    tensors = [None if a is None else torch.as_tensor(a, device=device) for a in (x, u, x_val, u_val)]
+    with _sigterm_flag() as stop:
+        _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint)
+    net.load_state_dict(state.best_state)
+    return state.history
+
+
+def _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint):
+    x, u, x_val, u_val = tensors
+    n_data = x.shape[0] * x.shape[1]
+    n_batches = math.ceil(x.shape[0] / params.batch_size)
+    show = sys.stderr.isatty() if params.progress is None else params.progress
+    bar = tqdm(total=params.max_epochs, initial=state.epoch, disable=not show, desc="lvm fit")
+    while not state.finished and state.epoch < params.max_epochs:
+        order = np.random.default_rng([params.seed, state.epoch]).permutation(x.shape[0])
+        net.train()
+        while state.batch < n_batches:
+            idx = torch.as_tensor(order[state.batch * params.batch_size:(state.batch + 1) * params.batch_size])
+            terms = loss_terms(net, x[idx], u[idx], params, n_data, sample=True)
+            loss = total_loss(terms, params, warmup(state.epoch, params))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            state.batch += 1
+            if stop["flag"]:
+                where = "no checkpoint_dir, state not saved"
+                if ckpt_path is not None:
+                    save_checkpoint(ckpt_path, fingerprint, net, optimizer, state)
+                    where = f"state saved to {ckpt_path}; rerun to resume"
+                raise TrainingInterrupted(f"SIGTERM at epoch {state.epoch}, batch {state.batch}; {where}")
+        _end_epoch(net, x_val if x_val is not None else x, u_val if u_val is not None else u,
+                   params, state, n_data)
+        bar.update(1)
+        bar.set_postfix(val=f"{state.history[-1]['val_loss']:.3f}")
+        if ckpt_path is not None and (state.finished or state.epoch % params.checkpoint_every == 0
+                                      or state.epoch >= params.max_epochs):
+            save_checkpoint(ckpt_path, fingerprint, net, optimizer, state)
+    bar.close()
+
+
+@torch.no_grad()
+def _end_epoch(net, x_val, u_val, params, state, n_data):
+    net.eval()
+    terms = loss_terms(net, x_val, u_val, params, n_data, sample=False)
+    val = float(total_loss(terms, params, 1.0))
+    record = {"epoch": state.epoch, "val_loss": val} | {k: float(v) for k, v in terms.items()}
+    record["posterior_sd"] = float(torch.exp(0.5 * net.encode(x_val)[1]).mean())
+    state.history.append(record)
+    # early stopping starts once the warm-up is over: before it the objective keeps changing
+    past_warmup = state.epoch + 1 >= params.warmup_epochs
+    if val < state.best_loss or state.best_state is None or not past_warmup:
+        state.best_loss, state.bad_epochs = val, 0
+        state.best_state = copy.deepcopy(net.state_dict())
+    else:
+        state.bad_epochs += 1
+    state.finished = past_warmup and state.bad_epochs >= params.patience
+    state.epoch += 1
+    state.batch = 0
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def save_checkpoint(path, fingerprint, net, optimizer, state: TrainState) -> None:
+    blob = {
+        "fingerprint": fingerprint,
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "state": state.__dict__,
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                "python": random.getstate()},
+    }
+    with atomic_output(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_checkpoint(path, fingerprint, net, optimizer) -> TrainState:
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    old = blob["fingerprint"]
+    differ = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+    if differ:
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {fingerprint.get(k)!r}" for k in differ)
+        raise CheckpointError(f"{path}: checkpoint was written by a different configuration or "
+                              f"data ({detail}); delete {Path(path).parent} to start afresh")
+    net.load_state_dict(blob["model"])
+    optimizer.load_state_dict(blob["optimizer"])
+    torch.set_rng_state(blob["rng"]["torch"])
+    np.random.set_state(blob["rng"]["numpy"])
+    random.setstate(blob["rng"]["python"])
+    return TrainState(**blob["state"])
+
+
+class _sigterm_flag:
+    """Context manager: a SIGTERM sets a flag the loop checks after each batch."""
+
+    def __enter__(self):
+        self.flag = {"flag": False}
+        self.previous = None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        return self.flag
+
+    def _handle(self, signum, frame):
+        self.flag["flag"] = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False

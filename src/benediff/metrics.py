@@ -1,0 +1,104 @@
+"""Evaluation metrics for neural latent models (METHOD.md §8, PEERS.md §3).
+
+- MIG with disentanglement_lib semantics: each code discretised into ``code_bins`` equal-width
+  bins over its own range; behaviour factors binned the same way (``factor_bins``) because they
+  are continuous; plug-in mutual information in nats; gap of the top two codes divided by the
+  factor entropy, averaged over factors.
+- Reconstruction R² (%) (uniform average and per dim) and RMSE. On z-scored data the RMSE is
+  reported x100 (units: percent of one training standard deviation).
+- Per-factor decoding: a D x B matrix of test R² (%) of 1-D linear regressions from each single
+  latent to each behaviour, fitted on training trials.
+"""
+
+import numpy as np
+from sklearn.metrics import mutual_info_score
+
+
+class MetricError(ValueError):
+    """Inputs a metric cannot be computed from; the message names the problem."""
+
+
+def histogram_discretize(values: np.ndarray, n_bins: int = 20) -> np.ndarray:
+    """Equal-width bins per row over that row's [min, max]; labels 1..n_bins (max in the last)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.zeros(values.shape, dtype=np.int64)
+    for i, row in enumerate(values):
+        edges = np.histogram(row, n_bins)[1][:-1]
+        out[i] = np.digitize(row, edges)
+    return out
+
+
+def _mutual_info_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    return np.array([[mutual_info_score(f, c) for f in factors] for c in codes])
+
+
+def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins: int | None = 20,
+        factor_names=None) -> float:
+    """Mutual information gap. ``codes`` is (n_codes, n) and ``factors`` (n_factors, n).
+
+    ``factor_bins=None`` keeps factor values as classes (disentanglement_lib's raw behaviour).
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    factors = np.asarray(factors, dtype=np.float64)
+    if codes.ndim != 2 or factors.ndim != 2 or codes.shape[1] != factors.shape[1]:
+        raise MetricError(f"MIG needs codes (n_codes, n) and factors (n_factors, n) with the same n; "
+                          f"got {codes.shape} and {factors.shape}")
+    if codes.shape[0] < 2:
+        raise MetricError(f"MIG needs at least 2 codes, got {codes.shape[0]}")
+    names = factor_names or [f"factor {k}" for k in range(factors.shape[0])]
+    for name, row in zip(names, factors):
+        if np.ptp(row) == 0:
+            raise MetricError(f"MIG: behaviour factor {name!r} is constant (zero entropy); "
+                              "drop it from the labels")
+    d_codes = histogram_discretize(codes, code_bins)
+    if factor_bins is None:  # every distinct value is its own class
+        d_factors = np.array([np.unique(row, return_inverse=True)[1] for row in factors])
+    else:
+        d_factors = histogram_discretize(factors, factor_bins)
+    m = _mutual_info_matrix(d_codes, d_factors)
+    entropy = np.array([mutual_info_score(f, f) for f in d_factors])
+    top = np.sort(m, axis=0)[::-1]
+    return float(np.mean((top[0] - top[1]) / entropy))
+
+
+def r2_scores(x_true: np.ndarray, x_pred: np.ndarray) -> tuple[float, np.ndarray]:
+    """R² (%) per column of (n, N) arrays and their uniform average."""
+    x_true = np.asarray(x_true, dtype=np.float64)
+    x_pred = np.asarray(x_pred, dtype=np.float64)
+    ss_res = ((x_true - x_pred) ** 2).sum(0)
+    ss_tot = ((x_true - x_true.mean(0)) ** 2).sum(0)
+    if np.any(ss_tot == 0):
+        raise MetricError("R²: a target column is constant on the evaluation trials")
+    per_dim = 100.0 * (1.0 - ss_res / ss_tot)
+    return float(per_dim.mean()), per_dim
+
+
+def rmse(x_true: np.ndarray, x_pred: np.ndarray, scale: float = 100.0) -> float:
+    """Root mean squared error over all entries, times ``scale`` (x100 on z-scored data)."""
+    diff = np.asarray(x_true, dtype=np.float64) - np.asarray(x_pred, dtype=np.float64)
+    return float(scale * np.sqrt(np.mean(diff ** 2)))
+
+
+def reconstruction_metrics(x_true: list[np.ndarray], x_pred: list[np.ndarray]) -> dict:
+    """R² (%) uniform and per dim, RMSE x100, over concatenated trials."""
+    xt, xp = np.concatenate(x_true), np.concatenate(x_pred)
+    r2, per_dim = r2_scores(xt, xp)
+    return {"r2": r2, "r2_per_dim": per_dim.tolist(), "rmse": rmse(xt, xp)}
+
+
+def single_latent_decoding(z_train, u_train, z_test, u_test) -> np.ndarray:
+    """(D, B) test R² (%) of u_b ≈ a z_d + c fitted by least squares on the training rows."""
+    z_train, u_train = np.asarray(z_train, np.float64), np.asarray(u_train, np.float64)
+    z_test, u_test = np.asarray(z_test, np.float64), np.asarray(u_test, np.float64)
+    zc = z_train - z_train.mean(0)
+    uc = u_train - u_train.mean(0)
+    var_z = (zc ** 2).sum(0)
+    slope = np.divide(zc.T @ uc, var_z[:, None], out=np.zeros((zc.shape[1], uc.shape[1])),
+                      where=var_z[:, None] > 0)
+    intercept = u_train.mean(0)[None, :] - slope * z_train.mean(0)[:, None]
+    pred = z_test.T[:, :, None] * slope[:, None, :] + intercept[:, None, :]
+    ss_res = ((u_test[None] - pred) ** 2).sum(1)
+    ss_tot = ((u_test - u_test.mean(0)) ** 2).sum(0)
+    if np.any(ss_tot == 0):
+        raise MetricError("decoding R²: a behaviour is constant on the test trials")
+    return 100.0 * (1.0 - ss_res / ss_tot[None])

@@ -1,0 +1,90 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from benediff.metrics import (MetricError, histogram_discretize, mig, reconstruction_metrics,
+                              rmse, r2_scores, single_latent_decoding)
+
+Y1 = np.array([[0, 0, 0, 0, 1, 1, 1, 1]], dtype=float)
+
+
+def test_mig_hand_cases():
+    z1 = np.array([[0, .1, .2, .3, .7, .8, .9, 1], [0, 1, 0, 1, 0, 1, 0, 1]])
+    z2 = np.array([[0, 0, 0, 1, 1, 1, 1, 0], [0, 1, 0, 1, 0, 1, 0, 1]], dtype=float)
+    assert mig(z1, Y1) == pytest.approx(1.0, abs=1e-6)
+    assert mig(z2, Y1) == pytest.approx(0.188722, abs=1e-6)
+    assert mig(z2, Y1) == pytest.approx(1 - (-(.25 * np.log(.25) + .75 * np.log(.75))) / np.log(2), abs=1e-12)
+
+
+def test_mig_full_factorial():
+    grid = np.array(list(itertools.product([0, 1, 2], [0, 1], [0, 1])), dtype=float).T
+    codes = np.vstack([grid[0] / 2, grid[1], grid[2]])
+    assert mig(codes, grid[:2]) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    rng = np.random.default_rng(0)
+    n = 3000
+    y = rng.integers(0, 10, (10, n)).astype(float)
+    f = rng.standard_normal((6, n))
+    codes8 = np.vstack([f + 0.3 * rng.standard_normal((6, n)), rng.standard_normal((2, n))])
+    return y, f, codes8
+
+
+def test_mig_random_vectors(vectors):
+    y, _, _ = vectors
+    assert mig(y, y) == pytest.approx(0.992672, abs=1e-6)
+    assert mig(np.exp(y[::-1] / 3), y) == pytest.approx(0.851599, abs=1e-6)
+    assert mig(np.exp(y[::-1] / 3), y, code_bins=10, factor_bins=10) == pytest.approx(0.754656, abs=1e-6)
+    assert mig(np.zeros_like(y), y) == 0.0
+    assert mig(np.vstack([y, y]), y) == 0.0
+
+
+def test_mig_continuous_factors(vectors):
+    _, f, codes = vectors
+    assert mig(codes, f, factor_bins=None) == pytest.approx(0.005571, abs=1e-6)
+    binned = histogram_discretize(f, 20).astype(float)
+    assert mig(codes, binned, factor_bins=None) == pytest.approx(0.446943, abs=1e-6)
+    assert mig(codes, f) == pytest.approx(0.446943, abs=1e-6)
+    rot = np.eye(8)
+    c = np.sqrt(0.5)
+    rot[:2, :2] = [[c, -c], [c, c]]
+    assert mig(rot @ codes, f) == pytest.approx(0.302143, abs=1e-6)
+
+
+def test_mig_guards():
+    with pytest.raises(MetricError, match="at least 2 codes"):
+        mig(Y1, Y1)
+    with pytest.raises(MetricError, match="'Jaw' is constant"):
+        mig(np.vstack([Y1, Y1]), np.vstack([Y1, np.ones_like(Y1)]), factor_names=["Paw-x", "Jaw"])
+
+
+def test_histogram_discretize_max_in_last_bin():
+    d = histogram_discretize(np.array([[0.0, 0.5, 1.0]]), 20)
+    assert d.tolist() == [[1, 11, 20]]
+
+
+def test_r2_and_rmse_hand_case():
+    x = np.array([[1.0, 0.0], [2.0, 2.0], [3.0, 4.0]])
+    pred = np.array([[1.0, 1.0], [2.0, 2.0], [4.0, 4.0]])
+    mean_r2, per_dim = r2_scores(x, pred)
+    # dim 0: ss_res 1, ss_tot 2 -> 50 %; dim 1: ss_res 1, ss_tot 8 -> 87.5 %
+    assert per_dim.tolist() == pytest.approx([50.0, 87.5])
+    assert mean_r2 == pytest.approx(68.75)
+    assert rmse(x, pred) == pytest.approx(100 * np.sqrt(2 / 6))
+    out = reconstruction_metrics([x[:2], x[2:]], [pred[:2], pred[2:]])
+    assert out["r2"] == pytest.approx(68.75) and out["rmse"] == pytest.approx(100 * np.sqrt(1 / 3))
+
+
+def test_single_latent_decoding_hand_case():
+    z_train = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    u_train = np.stack([2 * z_train[:, 0] + 1, z_train[:, 1]], axis=1)
+    z_test = np.array([[4.0, 0.0], [5.0, 1.0], [6.0, 1.0]])
+    u_test = np.array([[9.0, 0.0], [11.0, 1.0], [13.0, 0.0]])
+    dec = single_latent_decoding(z_train, u_train, z_test, u_test)
+    assert dec.shape == (2, 2)
+    assert dec[0, 0] == pytest.approx(100.0)
+    # latent 1 predicts u1 exactly on rows 0,1 and misses row 2 by 1: ss_res 1, ss_tot 2/3
+    assert dec[1, 1] == pytest.approx(100 * (1 - 1 / (2 / 3)))
