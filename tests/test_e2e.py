@@ -122,3 +122,57 @@ def test_report_renders_every_figure(tiny_run, tmp_path):
     dom = subprocess.run([chromium(), *flags, "--virtual-time-budget=5000", "--dump-dom",
                           report.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert "Figure" in dom or "figure" in dom
+
+
+def test_snakefmt_is_clean():
+    run = subprocess.run([str(SNAKEMAKE.with_name("snakefmt")), "--check", str(ROOT / "workflow")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
+def job_counts(output: str) -> dict:
+    """Rule → job count from the 'Job stats' table of a dry run."""
+    counts, in_table = {}, False
+    for line in output.splitlines():
+        parts = line.split()
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_figure6_builds_only_what_it_needs(tmp_path):
+    run = snakemake(tmp_path, "-n", "results/figures/fig6.pdf")
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["simulate_session"] == 1  # one session only
+    assert counts["lvm_fit"] == 1  # the figure's region, our model, one seed
+    assert counts["fit_linear_encoder"] == 1 and counts["video_figure"] == 1
+    assert counts["generate"] == 3  # naive, CFG and ours for the one factor
+    assert not {"lvm_table", "specificity", "behavior_fig1b", "lvm_trajectories"} & set(counts)
+
+
+def test_forcing_one_region_reruns_only_its_downstream(tiny_run):
+    fit = "results/lvm/S1/VIS_R/ours/seed0/model.pt"
+    run = snakemake(tiny_run, "-n", "--forcerun", fit)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["lvm_fit"] == 1
+    assert counts.get("fit_linear_encoder", 0) <= 1
+    assert not {"simulate_session", "widefield_locanmf", "assemble_dataset"} & set(counts)
+    assert "lvm_fit" in run.stdout and "VIS_R" in run.stdout and "MOs_L/ours" not in run.stdout
+
+
+def test_same_seed_gives_identical_tables(tiny_run, tmp_path):
+    """Refit every model from the same datasets in a fresh directory: identical tables (CPU)."""
+    for sub in ("resources", "results/S1", "results/S2"):
+        shutil.copytree(tiny_run / sub, tmp_path / sub)
+    tables = [f"results/tables/table{n}.csv" for n in (1, 2, 3)]
+    run = snakemake(tmp_path, "--cores", "2", *tables)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "rule simulate_session" not in run.stdout + run.stderr
+    for table in tables:
+        assert (tmp_path / table).read_text() == (tiny_run / table).read_text(), table

@@ -9,14 +9,14 @@ rule dlc_infer:
         "results/{session}/behavior/dlc_infer.h5",
     log:
         "logs/dlc_infer/{session}.log",
+    conda:
+        "../../envs/dlc.yaml"
+    threads: 2
     params:
         python=config["behavior"]["pose"]["dlc_python"],
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
         batch_size=config["behavior"]["pose"]["batch_size"],
-    conda:
-        "../../envs/dlc.yaml"
-    threads: 2
     shell:
         "HF_HUB_OFFLINE=1 {params.python} -m benediff.behavior.dlc_infer"
         " --model-dir {input.model} --video {input.video} --out {output}"
@@ -34,14 +34,14 @@ rule behavior_pose:
         meta="results/{session}/behavior/pose.json",
     log:
         "logs/behavior_pose/{session}.log",
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
     params:
         mode=config["behavior"]["pose"]["mode"],
         pcutoff=config["behavior"]["pose"]["pcutoff"],
         video_fps=config["behavior"]["video_fps"],
         fps_tolerance=config["behavior"]["fps_tolerance"],
-    conda:
-        "../../envs/behavior.yaml"
-    threads: 1
     script:
         "../../scripts/behavior_pose.py"
 
@@ -56,14 +56,14 @@ rule behavior_labels:
         "results/{session}/behavior/labels.h5",
     log:
         "logs/behavior_labels/{session}.log",
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
     params:
         behaviors=config["behaviors"],
         labels=config["behavior"]["labels"],
         neural_rate=config["behavior"]["neural_rate"],
         stage_config={"behaviors": config["behaviors"], "behavior": config["behavior"]},
-    conda:
-        "../../envs/behavior.yaml"
-    threads: 1
     script:
         "../../scripts/behavior_labels.py"
 
@@ -76,15 +76,15 @@ rule behavior_clips:
         "results/{session}/behavior/clips.h5",
     log:
         "logs/behavior_clips/{session}.log",
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
     params:
         clips=config["behavior"]["clips"],
         neural_rate=config["behavior"]["neural_rate"],
         video_fps=config["behavior"]["video_fps"],
         fps_tolerance=config["behavior"]["fps_tolerance"],
         stage_config={"behavior": config["behavior"]},
-    conda:
-        "../../envs/behavior.yaml"
-    threads: 1
     script:
         "../../scripts/behavior_clips.py"
 
@@ -105,6 +105,9 @@ rule behavior_fig1b:
         ),
     log:
         "logs/behavior_fig1b/fig1b.log",
+    conda:
+        "../../envs/behavior.yaml"
+    threads: 1
     params:
         regions=config["regions"],
         fig1b=config["behavior"]["fig1b"],
@@ -114,8 +117,5 @@ rule behavior_fig1b:
             "regions": config["regions"],
             "behavior": config["behavior"],
         },
-    conda:
-        "../../envs/behavior.yaml"
-    threads: 1
     script:
         "../../scripts/behavior_fig1b.py"

@@ -8,9 +8,10 @@ from benediff import config as bconfig
 from benediff.lvm import targets as lvm_targets
 from benediff.video import targets as video_targets
 
-
 try:
-    config.update(bconfig.validate(config, schema_dir=Path(workflow.basedir) / "schemas"))
+    config.update(
+        bconfig.validate(config, schema_dir=Path(workflow.basedir) / "schemas")
+    )
 except bconfig.ConfigError as err:
     raise WorkflowError(str(err)) from None
 

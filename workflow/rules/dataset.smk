@@ -5,12 +5,12 @@ rule split_trials:
         "results/{session}/split.json",
     log:
         "logs/split_trials/{session}.log",
-    params:
-        blocks=config["split"]["blocks"],
-        seed=config["split"]["seed"],
     conda:
         "../../envs/benediff.yaml"
     threads: 1
+    params:
+        blocks=config["split"]["blocks"],
+        seed=config["split"]["seed"],
     script:
         "../../scripts/split_trials.py"
 
@@ -22,12 +22,14 @@ rule assemble_dataset:
         "results/{session}/dataset.h5",
     log:
         "logs/assemble_dataset/{session}.log",
-    params:
-        sources=config["dataset"],
-        image_size=image_size(),
-        config=stage_config("sessions", "simulate", "split", "dataset", "widefield", "behavior"),
     conda:
         "../../envs/benediff.yaml"
     threads: 1
+    params:
+        sources=config["dataset"],
+        image_size=image_size(),
+        config=stage_config(
+            "sessions", "simulate", "split", "dataset", "widefield", "behavior"
+        ),
     script:
         "../../scripts/assemble_dataset.py"

@@ -20,18 +20,18 @@ rule lvm_fit:
         "logs/lvm_fit/{session}/{region}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/lvm_fit/{session}/{region}/{model}/seed{seed}.tsv"
-    params:
-        lvm=lambda wc: lvm_targets.fit_config(config, wc),
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        checkpoint_dir=lambda wc: lvm_targets.checkpoint_dir(config, wc),
     wildcard_constraints:
         model="ours|vae|no_beha|no_tc|ssl|cebra|pivae",
         seed=r"\d+",
     conda:
         "../../envs/lvm.yaml"
     threads: 1
+    params:
+        lvm=lambda wc: lvm_targets.fit_config(config, wc),
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        checkpoint_dir=lambda wc: lvm_targets.checkpoint_dir(config, wc),
     script:
         "../../scripts/lvm_fit.py"
 
@@ -48,15 +48,15 @@ rule lvm_table:
         tex="results/tables/table{n}.tex",
     log:
         "logs/lvm_table/table{n}.log",
-    params:
-        group=lambda wc: lvm_targets.TABLE_GROUP[int(wc.n)],
-        models=lambda wc: lvm_targets.table_models(config, int(wc.n)),
-        caption=lambda wc: TABLE_CAPTIONS[wc.n],
     wildcard_constraints:
         n="[123]",
     conda:
         "../../envs/lvm.yaml"
     threads: 1
+    params:
+        group=lambda wc: lvm_targets.TABLE_GROUP[int(wc.n)],
+        models=lambda wc: lvm_targets.table_models(config, int(wc.n)),
+        caption=lambda wc: TABLE_CAPTIONS[wc.n],
     script:
         "../../scripts/lvm_table.py"
 
@@ -72,11 +72,11 @@ rule lvm_fig4:
         ),
     log:
         "logs/lvm_fig4/fig4.log",
-    params:
-        region=config["lvm"]["fig4"]["region"],
     conda:
         "../../envs/lvm.yaml"
     threads: 1
+    params:
+        region=config["lvm"]["fig4"]["region"],
     script:
         "../../scripts/lvm_fig4.py"
 
@@ -92,14 +92,14 @@ rule lvm_fig5:
         ),
     log:
         "logs/lvm_fig5/fig5.log",
+    conda:
+        "../../envs/lvm.yaml"
+    threads: 1
     params:
         region=config["lvm"]["fig5"]["region"],
         models=config["lvm"]["fig5"]["models"],
         test_trial=config["lvm"]["fig5"]["test_trial"],
         n_dims=config["lvm"]["fig5"]["n_dims"],
-    conda:
-        "../../envs/lvm.yaml"
-    threads: 1
     script:
         "../../scripts/lvm_fig5.py"
 
@@ -115,14 +115,14 @@ rule lvm_trajectories:
         ),
     log:
         "logs/lvm_trajectories/fig{n}.log",
-    params:
-        regions=list(config["regions"]),
-        factors=config["lvm"]["trajectories"]["factors"],
-        n_trials=lambda wc: config["lvm"]["trajectories"][f"fig{wc.n}_trials"],
     wildcard_constraints:
         n="7|12",
     conda:
         "../../envs/lvm.yaml"
     threads: 1
+    params:
+        regions=list(config["regions"]),
+        factors=config["lvm"]["trajectories"]["factors"],
+        n_trials=lambda wc: config["lvm"]["trajectories"][f"fig{wc.n}_trials"],
     script:
         "../../scripts/lvm_trajectories.py"

@@ -11,10 +11,10 @@ rule simulate_session:
         **raw_paths("{session}", config),
     log:
         "logs/simulate_session/{session}.log",
-    params:
-        sim=lambda wildcards: params_from_config(wildcards.session, config).to_dict(),
     conda:
         "../../envs/simulate.yaml"
     threads: 1
+    params:
+        sim=lambda wildcards: params_from_config(wildcards.session, config).to_dict(),
     script:
         "../../scripts/simulate.py"

@@ -12,15 +12,15 @@ rule train_video_ae:
         metrics="results/video/{session}/ae/metrics.json",
     log:
         "logs/train_video_ae/{session}.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
     params:
         cfg=config["video"]["autoencoder"],
         seed=config["seed"],
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
         checkpoint_dir="results/checkpoints/video/{session}/ae",
-    conda:
-        "../../envs/video.yaml"
-    threads: 2
     script:
         "../../scripts/video_train_ae.py"
 
@@ -33,12 +33,12 @@ rule encode_frame_latents:
         "results/video/{session}/frame_latents.h5",
     log:
         "logs/encode_frame_latents/{session}.log",
-    params:
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
     conda:
         "../../envs/video.yaml"
     threads: 1
+    params:
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
     script:
         "../../scripts/video_encode_frame_latents.py"
 
@@ -50,15 +50,15 @@ rule train_vdm:
         "results/video/{session}/vdm/model.pt",
     log:
         "logs/train_vdm/{session}.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
     params:
         cfg=config["video"]["diffusion"],
         seed=config["seed"],
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
         checkpoint_dir="results/checkpoints/video/{session}/vdm",
-    conda:
-        "../../envs/video.yaml"
-    threads: 2
     script:
         "../../scripts/video_train_vdm.py"
 
@@ -72,11 +72,11 @@ rule fit_linear_encoder:
         metrics="results/video/{session}/{region}/encoder_metrics.json",
     log:
         "logs/fit_linear_encoder/{session}/{region}.log",
-    params:
-        cfg=config["video"]["encoder"],
     conda:
         "../../envs/video.yaml"
     threads: 1
+    params:
+        cfg=config["video"]["encoder"],
     script:
         "../../scripts/video_fit_linear_encoder.py"
 
@@ -89,6 +89,9 @@ rule train_cfg_vdm:
         "results/video/{session}/{region}/cfg/model.pt",
     log:
         "logs/train_cfg_vdm/{session}/{region}.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
     params:
         cfg=config["video"]["diffusion"],
         cfg_cfg=config["video"]["cfg"],
@@ -96,9 +99,6 @@ rule train_cfg_vdm:
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
         checkpoint_dir="results/checkpoints/video/{session}/{region}/cfg",
-    conda:
-        "../../envs/video.yaml"
-    threads: 2
     script:
         "../../scripts/video_train_cfg_vdm.py"
 
@@ -111,37 +111,41 @@ rule train_naive_decoder:
         "results/video/{session}/{region}/naive/model.pt",
     log:
         "logs/train_naive_decoder/{session}/{region}.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 2
     params:
         cfg=config["video"]["naive"],
         seed=config["seed"],
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
-    conda:
-        "../../envs/video.yaml"
-    threads: 2
     script:
         "../../scripts/video_train_naive_decoder.py"
 
 
 rule generate:
     input:
-        unpack(lambda wc: video_targets.generate_inputs(config, wc.session, wc.region, wc.method)),
+        unpack(
+            lambda wc: video_targets.generate_inputs(
+                config, wc.session, wc.region, wc.method
+            )
+        ),
     output:
         h5="results/video/{session}/{region}/generated/{method}/{factor}.h5",
         mp4="results/video/{session}/{region}/generated/{method}/{factor}.mp4",
     log:
         "logs/generate/{session}/{region}/{method}/{factor}.log",
-    params:
-        cfg=config["video"],
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
     wildcard_constraints:
         method="ours|cfg|naive",
         factor=video_targets.factor_pattern(config),
     conda:
         "../../envs/video.yaml"
     threads: 1
+    params:
+        cfg=config["video"],
+        seed=config["seed"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
     script:
         "../../scripts/video_generate.py"
 
@@ -159,14 +163,14 @@ rule specificity:
         tex="results/tables/specificity.tex",
     log:
         "logs/specificity/specificity.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
     params:
         entries=list(video_targets.specificity_inputs(config)),
         cfg=config["video"]["specificity"],
         seed=config["seed"],
         config=config,
-    conda:
-        "../../envs/video.yaml"
-    threads: 1
     script:
         "../../scripts/video_specificity.py"
 
@@ -183,15 +187,15 @@ rule video_figure:
         ),
     log:
         "logs/video_figure/{fig}.log",
-    params:
-        entries=lambda wc: list(video_targets.figure_inputs(config, wc.fig)),
-        settings=lambda wc: video_targets.figure_settings(config, wc.fig),
-        seed=config["seed"],
-        config=config,
     wildcard_constraints:
         fig="fig6|fig8|fig9|fig10|fig11|fig13|specificity",
     conda:
         "../../envs/video.yaml"
     threads: 1
+    params:
+        entries=lambda wc: list(video_targets.figure_inputs(config, wc.fig)),
+        settings=lambda wc: video_targets.figure_settings(config, wc.fig),
+        seed=config["seed"],
+        config=config,
     script:
         "../../scripts/video_figure.py"
