@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --upgrade pip
 	# the CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build
 	$(VENV)/bin/pip install torch==2.13.0
-	$(VENV)/bin/pip install -e '.[workflow,baselines,test]'
+	$(VENV)/bin/pip install -e '.[workflow,baselines,nwb,test]'
 	$(VENV)/bin/pip install --no-deps pi-vae-pytorch==1.1.0
 	touch $@
 
