@@ -26,6 +26,33 @@ class Baseline(LatentModel):
                 for k, v in ((k, getattr(self, k)) for k in names)}
 
 
+class TorchBaseline(Baseline):
+    """A baseline whose fitted state is one torch ``network_`` built by ``_build(n_neural, n_labels)``."""
+
+    kind = None
+
+    def _check_fitted(self):
+        if not hasattr(self, "network_"):
+            raise BaselineInputError(f"{type(self).__name__} is not fitted: call fit() or load() first")
+
+    def save(self, path):
+        self._check_fitted()
+        save_checkpoint({"kind": self.kind, "params": self.get_params(),
+                         "dims": [self.n_neural_, self.n_labels_],
+                         "state_dict": self.network_.state_dict(),
+                         "history": self.history_}, path)
+
+    @classmethod
+    def load(cls, path):
+        ckpt = load_checkpoint(path, cls.kind)
+        model = cls(**ckpt["params"])
+        model._build(*ckpt["dims"])
+        model.network_.load_state_dict(ckpt["state_dict"])
+        model.network_.eval()
+        model.history_ = ckpt["history"]
+        return model
+
+
 def check_trials(X, name="X", n_dims=None) -> list[np.ndarray]:
     """Return ``X`` as a list of finite float32 (L, n) arrays with one common n; raise otherwise."""
     if isinstance(X, np.ndarray) and X.ndim == 3:

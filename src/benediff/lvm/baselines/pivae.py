@@ -19,12 +19,10 @@ from pi_vae_pytorch import ELBOLoss, PiVAE
 
 from ._common import (
     BaselineInputError,
-    Baseline,
+    TorchBaseline,
     check_pairs,
     check_trials,
-    load_checkpoint,
     resolve_device,
-    save_checkpoint,
     seeded,
     split_like,
 )
@@ -40,7 +38,7 @@ def original_loss(model: PiVAE, x: torch.Tensor, out: dict) -> torch.Tensor:
                    observation_noise_model=model.observation_noise_model)
 
 
-class PiVAEBaseline(Baseline):
+class PiVAEBaseline(TorchBaseline):
     """pi-VAE with continuous labels and a Gaussian observation model."""
 
     kind = "pivae"
@@ -147,24 +145,4 @@ class PiVAEBaseline(Baseline):
                 mean, _ = self.network_.compute_posterior(mean, enc_logvar, lab_mean, lab_logvar)
         return split_like(self.network_.decode(mean).cpu().numpy(), X)
 
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise BaselineInputError("PiVAEBaseline is not fitted: call fit() or load() first")
-
-    def save(self, path):
-        self._check_fitted()
-        save_checkpoint({"kind": self.kind, "params": self.get_params(),
-                         "dims": [self.n_neural_, self.n_labels_],
-                         "state_dict": self.network_.state_dict(),
-                         "history": self.history_}, path)
-
-    @classmethod
-    def load(cls, path):
-        ckpt = load_checkpoint(path, cls.kind)
-        model = cls(**ckpt["params"])
-        model._build(*ckpt["dims"])
-        model.network_.load_state_dict(ckpt["state_dict"])
-        model.network_.eval()
-        model.history_ = ckpt["history"]
-        return model
 

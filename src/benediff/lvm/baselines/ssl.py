@@ -22,12 +22,10 @@ from torch import nn
 
 from ._common import (
     BaselineInputError,
-    Baseline,
+    TorchBaseline,
     check_pairs,
     check_trials,
-    load_checkpoint,
     resolve_device,
-    save_checkpoint,
     seeded,
 )
 from ._training import fit_loop, trial_batches
@@ -106,7 +104,7 @@ class M2Network(nn.Module):
         return (neural_nll + kl_to_standard_normal(z_mean, z_logvar) + label_term).mean()
 
 
-class SSLBaseline(Baseline):
+class SSLBaseline(TorchBaseline):
     """Semi-supervised VAE (M2, continuous labels) on a bidirectional-GRU skeleton."""
 
     kind = "ssl"
@@ -204,24 +202,4 @@ class SSLBaseline(Baseline):
         """Label-free behaviour prediction E q(u | x), per trial (L, B)."""
         return [u[0].cpu().numpy() for u, _ in self._encode(X)]
 
-    def _check_fitted(self):
-        if not hasattr(self, "network_"):
-            raise BaselineInputError("SSLBaseline is not fitted: call fit() or load() first")
-
-    def save(self, path):
-        self._check_fitted()
-        save_checkpoint({"kind": self.kind, "params": self.get_params(),
-                         "dims": [self.n_neural_, self.n_labels_],
-                         "state_dict": self.network_.state_dict(),
-                         "history": self.history_}, path)
-
-    @classmethod
-    def load(cls, path):
-        ckpt = load_checkpoint(path, cls.kind)
-        model = cls(**ckpt["params"])
-        model._build(*ckpt["dims"])
-        model.network_.load_state_dict(ckpt["state_dict"])
-        model.network_.eval()
-        model.history_ = ckpt["history"]
-        return model
 
