@@ -1,7 +1,6 @@
 """Kill-and-resume: an interrupted fit restarted from its checkpoint ends with identical weights."""
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
