@@ -10,7 +10,9 @@ from benediff.video import targets as video_targets
 
 try:
     config.update(
-        bconfig.validate(config, schema_dir=Path(workflow.current_basedir).parent / "schemas")
+        bconfig.validate(
+            config, schema_dir=Path(workflow.current_basedir).parent / "schemas"
+        )
     )
 except bconfig.ConfigError as err:
     raise WorkflowError(str(err)) from None
