@@ -3,7 +3,8 @@ import sys
 
 import torch
 
-from benediff.widefield.pipeline import resolve_device, run_hemo, warn_to_log
+from benediff.device import resolve_device
+from benediff.widefield.pipeline import run_hemo, warn_to_log
 
 sys.stderr = open(snakemake.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)

@@ -30,21 +30,6 @@ class WidefieldError(ValueError):
     """A widefield step got unusable input; the message names file/key and the fix."""
 
 
-def resolve_device(device="cpu", gpu_fallback="warn") -> str:
-    """``cpu`` | ``cuda`` | ``auto`` → a usable torch device string."""
-    import torch
-
-    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
-        return "cpu"
-    if torch.cuda.is_available():
-        return "cuda"
-    if gpu_fallback == "fail":
-        raise WidefieldError("config key device = cuda but no GPU is visible; set device: cpu "
-                             "or gpu_fallback: warn")
-    log.warning("device cuda requested but no GPU is visible; running on cpu")
-    return "cpu"
-
-
 def movie_format(path, cfg, session_format="auto"):
     fmt = session_format if session_format not in (None, "auto") else cfg["format"]
     return guess_format(path) if fmt == "auto" else fmt
