@@ -11,7 +11,7 @@ class DeviceError(RuntimeError):
 
 
 def resolve_device(requested: str = "cpu", fallback: str = "warn") -> str:
-    """Map config ``device`` (cpu | cuda | auto) to a usable torch device string.
+    """Map config ``device`` (cpu | cuda | cuda:N | auto) to a usable torch device string.
 
     ``cuda`` without a visible GPU follows ``fallback``: ``warn`` runs on CPU with a warning
     (e.g. a SLURM node whose GPUs are not CUDA devices), ``fail`` raises.
@@ -21,7 +21,7 @@ def resolve_device(requested: str = "cpu", fallback: str = "warn") -> str:
     if requested == "cpu":
         return "cpu"
     if torch.cuda.is_available():
-        return "cuda"
+        return requested if requested.startswith("cuda") else "cuda"
     if requested == "auto":
         return "cpu"
     message = ("config device is 'cuda' but torch sees no CUDA GPU "

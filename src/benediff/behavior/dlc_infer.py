@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benediff.device import resolve_device  # noqa: E402
 from benediff.io.pose import check_model_dir, make_pose_frame, write_pose  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -27,24 +28,6 @@ log = logging.getLogger(__name__)
 
 class VideoNotFound(ValueError):
     """The video given to the DLC CLI does not exist."""
-
-
-class NoGPU(ValueError):
-    """device cuda was requested, no GPU is visible and gpu_fallback is 'fail'."""
-
-
-def resolve_device(device: str, gpu_fallback: str = "warn") -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        if gpu_fallback == "fail":
-            raise NoGPU("config key device = 'cuda' but no GPU is visible and gpu_fallback is "
-                        "'fail'; run on a GPU node or set device: auto")
-        log.warning("device cuda requested but no GPU is visible: running DeepLabCut on CPU")
-        return "cpu"
-    return device
 
 
 def scorer_name(config: dict, snapshot: Path) -> str:
