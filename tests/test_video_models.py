@@ -262,21 +262,23 @@ def test_sampling_timesteps_follow_leading_spacing():
 
 
 class LinearEps(torch.nn.Module):
-    """A fixed 'network' ε(x, t) = a·x + b·t/T, for comparing samplers with diffusers."""
+    """A fixed 'network' ε(x, t) = a·x + b·t/T, for comparing samplers with diffusers.
+
+    a = −1.5 makes x̂0 = (x − √(1−ᾱ)ε)/√ᾱ overshoot ±1, so x̂0 clipping is exercised.
+    """
+
+    def __init__(self, gain=0.3):
+        super().__init__()
+        self.gain = gain
 
     def forward(self, x, t, cond=None):
-        return 0.3 * x + 0.1 * t.float().view(-1, 1, 1, 1, 1) / 200
+        return self.gain * x + 0.1 * t.float().view(-1, 1, 1, 1, 1) / 200
 
 
-@pytest.mark.parametrize("sampler, num_steps", [("ddpm", 200), ("ddpm", 20), ("ddim", 10)])
-def test_samplers_match_diffusers(sampler, num_steps):
+def diffusers_sample(sampler, num_steps, shape, betas, gain, clip_sample):
     from diffusers import DDIMScheduler, DDPMScheduler
 
-    diffusion = GaussianDiffusion()
-    shape = (1, 1, 3, 4, 4)
-    ours = sample(LinearEps(), diffusion, shape, sampler=sampler, num_steps=num_steps,
-                  generator=torch.Generator().manual_seed(5), progress=False)  # fmt: skip
-    common = dict(num_train_timesteps=200, trained_betas=diffusion.betas.numpy(), clip_sample=True)
+    common = dict(num_train_timesteps=200, trained_betas=betas, clip_sample=clip_sample)
     if sampler == "ddpm":
         scheduler = DDPMScheduler(**common, variance_type="fixed_small")
     else:
@@ -284,10 +286,27 @@ def test_samplers_match_diffusers(sampler, num_steps):
     scheduler.set_timesteps(num_steps)
     generator = torch.Generator().manual_seed(5)
     x = torch.randn(shape, generator=generator)
+    # DDIM: ε re-derived from the clipped x̂0 (GLIDE's choice, diffusers' use_clipped_model_output)
+    options = {} if sampler == "ddpm" else {"use_clipped_model_output": True}
     for t in scheduler.timesteps:
-        eps = LinearEps()(x, t.view(1))
-        x = scheduler.step(eps, t, x, generator=generator).prev_sample
-    assert torch.allclose(ours, x, atol=1e-4)
+        eps = LinearEps(gain)(x, t.view(1))
+        x = scheduler.step(eps, t, x, generator=generator, **options).prev_sample
+    return x
+
+
+@pytest.mark.parametrize("gain", [0.3, -1.5])
+@pytest.mark.parametrize("sampler, num_steps", [("ddpm", 200), ("ddpm", 20), ("ddim", 10), ("ddim", 50)])
+def test_samplers_match_diffusers(sampler, num_steps, gain):
+    diffusion = GaussianDiffusion()
+    shape = (1, 1, 3, 4, 4)
+    ours = sample(LinearEps(gain), diffusion, shape, sampler=sampler, num_steps=num_steps,
+                  generator=torch.Generator().manual_seed(5), progress=False)  # fmt: skip
+    betas = diffusion.betas.numpy()
+    theirs = diffusers_sample(sampler, num_steps, shape, betas, gain, clip_sample=True)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    if gain < 0:  # clipping was active: without it diffusers lands elsewhere
+        unclipped = diffusers_sample(sampler, num_steps, shape, betas, gain, clip_sample=False)
+        assert not torch.allclose(ours, unclipped, atol=1e-2)
 
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])

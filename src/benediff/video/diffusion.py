@@ -1,8 +1,9 @@
 """Gaussian diffusion process (schedule, q_sample, ε-loss) and the DDPM / DDIM samplers.
 
 The samplers follow diffusers' DDPMScheduler (variance "fixed_small", x̂0 clipping) and
-DDIMScheduler (set_alpha_to_one, "leading" timestep spacing) step for step, but run on this
-module's own betas, so sampling uses exactly the schedule the model was trained with (cosine with
+DDIMScheduler (set_alpha_to_one, "leading" timestep spacing, use_clipped_model_output: with
+clipping on, ε is re-derived from the clipped x̂0 before the DDIM update, as in GLIDE, so x̂0 and
+ε stay consistent) step for step, but run on this module's own betas, so sampling uses exactly the schedule the model was trained with (cosine with
 β capped at 0.9999 as in the public code; diffusers caps at 0.999).
 """
 
@@ -151,6 +152,7 @@ def _sample_step(model, diffusion, x, t, prev_t, cond, eps_hook, update, generat
     x0 = (x - math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha_bar)
     if diffusion.clip_sample:
         x0 = x0.clamp(-diffusion.clip_sample, diffusion.clip_sample)
+        eps = (x - math.sqrt(alpha_bar) * x0) / math.sqrt(1 - alpha_bar)  # DDIM then stays consistent
     x = update(x, eps, x0, alpha_bar, alpha_bar_prev, prev_t, generator, eta)
     _check_finite(x, index, t, "the updated sample")
     return x
