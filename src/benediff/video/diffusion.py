@@ -3,8 +3,9 @@
 The samplers follow diffusers' DDPMScheduler (variance "fixed_small", x̂0 clipping) and
 DDIMScheduler (set_alpha_to_one, "leading" timestep spacing, use_clipped_model_output: with
 clipping on, ε is re-derived from the clipped x̂0 before the DDIM update, as in GLIDE, so x̂0 and
-ε stay consistent) step for step, but run on this module's own betas, so sampling uses exactly the schedule the model was trained with (cosine with
-β capped at 0.9999 as in the public code; diffusers caps at 0.999).
+ε stay consistent) step for step, but run on this module's own betas, so sampling uses exactly
+the schedule the model was trained with (cosine with β capped at 0.9999 as in the public code;
+diffusers caps at 0.999).
 """
 
 import math
