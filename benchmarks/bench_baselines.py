@@ -1,19 +1,22 @@
-"""Fit time and peak memory of the LVM baselines on a paper-size region, on CPU.
+"""Full fit time, peak memory and test R² of the LVM baselines on a paper-size region, on CPU.
 
-Region: 549 trials × 189 frames × 24 dims, 6 behaviour labels (+2 irrelevant planted factors),
-train = the first 439 trials (8:1:1 split). Each baseline runs in its own process, so the peak
-resident memory (ru_maxrss) is its own. To stay cheap on a shared machine the fits are cut
-short and the full fit time is extrapolated linearly:
-- CEBRA: paper defaults (offset10-model, batch 512, lr 3e-4), ``--cebra-iterations`` measured,
-  extrapolated to 2000 iterations; the Ridge + MLP read-out fit (timed inside fit) is added once.
-- pi-VAE: PEERS.md settings (batch 200, Adam 5e-4, z = 6), ``--pivae-epochs`` measured,
-  extrapolated to 30 and 200 epochs.
-- SSL (M2): batch 32 trials, ``--ssl-epochs`` measured, extrapolated to 100 epochs.
+Same data as benchmarks/bench_vae.py (ours): ``planted_dataset`` with 549 trials × 189 frames ×
+24 dims, 6 behaviours + 2 irrelevant planted factors, 8:1:1 split (439 train / 55 val / 55 test
+trials), z-scored with training-split statistics. Every baseline runs one full fit, no
+extrapolation, with the configured paper-size settings: the defaults of
+``workflow/schemas/lvm.schema.yaml`` (``lvm.baselines``), overridable with ``--set``:
+- CEBRA: offset10-model, batch 512, lr 3e-4, 2000 iterations, then the Ridge + MLP read-outs.
+  The InfoNCE training loss is printed every 250 iterations to show where it plateaus.
+- pi-VAE: batch 200 samples, Adam 5e-4, up to 30 epochs, early stopping on the validation ELBO.
+- SSL (M2): batch 32 trials, up to 100 epochs, early stopping on the validation loss.
 
-    .venv/bin/python benchmarks/bench_baselines.py [--threads 1] [--cebra-iterations 100]
+Each baseline runs in its own process, so the peak resident memory (ru_maxrss) is its own.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_baselines.py [--threads 1] [--baselines cebra,pivae]
+        [--set cebra.max_iterations=500 --set cebra.batch_size=256]
 
 On an oversubscribed machine use one thread: 2 OpenMP threads fighting for busy cores spin and
-inflate both wall and CPU time many-fold.
+inflate both wall and CPU time many-fold. The load average is printed before and after.
 """
 
 import argparse
@@ -24,85 +27,131 @@ import subprocess
 import sys
 import time
 
-N_TRIALS, LENGTH, N_DIMS, N_BEHAVIOURS, N_TRAIN = 549, 189, 24, 6, 439
+import yaml
+
+N_TRIALS, LENGTH, N_DIMS, N_BEHAVIOURS, N_IRRELEVANT = 549, 189, 24, 6, 2
+LOSS_EVERY = 250
 
 
 def region():
-    from benediff.lvm.baselines.synthetic import planted_region
+    """Train, validation and test (X, U) of the planted region that bench_vae.py fits."""
+    from benediff.lvm.data import region_data
+    from benediff.lvm.synthetic import planted_dataset
 
-    X, U = planted_region(n_trials=N_TRIALS, length=LENGTH, n_behaviours=N_BEHAVIOURS,
-                          n_irrelevant=2, n_dims=N_DIMS, noise=0.3, seed=0)
-    return X[:N_TRAIN], U[:N_TRAIN]
+    ds, _ = planted_dataset(n_trials=N_TRIALS, n_frames=LENGTH, n_behaviors=N_BEHAVIOURS,
+                            n_irrelevant=N_IRRELEVANT, region_dims=(N_DIMS,), seed=0)
+    rd = region_data(ds, "R0_L")
+    return rd.part("train"), rd.part("val"), rd.part("test")
 
 
-def run_one(name, args) -> dict:
+def configured_params(name: str, overrides: list[str]) -> dict:
+    """Schema defaults of ``lvm.baselines.<name>`` with ``name.key=value`` overrides applied."""
+    from benediff.config import _fill_defaults, load_schema
+
+    section = load_schema()["properties"]["lvm"]["properties"]["baselines"]
+    params: dict = {}
+    _fill_defaults(params, section["properties"][name])
+    for item in overrides:
+        key, _, value = item.partition("=")
+        baseline, _, param = key.partition(".")
+        if baseline not in section["properties"] or not value:
+            raise SystemExit(f"--set {item!r}: expected <baseline>.<key>=<value> with baseline "
+                             f"one of {sorted(section['properties'])}")
+        if baseline == name and param not in params:
+            raise SystemExit(f"--set {item!r}: expected <baseline>.<key>=<value> with key one of "
+                             f"{sorted(params)}")
+        if baseline == name:
+            params[param] = yaml.safe_load(value)
+    return params
+
+
+def loss_curve(model, every: int = LOSS_EVERY) -> dict:
+    """CEBRA's training loss averaged over the ``every`` iterations ending at each mark."""
+    losses = [float(v) for v in model.cebra_.state_dict_["loss"]]
+    return {end: sum(losses[end - every:end]) / every
+            for end in range(every, len(losses) + 1, every)}
+
+
+def test_scores(model, test) -> dict:
+    from benediff.metrics import reconstruction_metrics
+
+    x_te, _ = test
+    scores = {"r2": reconstruction_metrics(x_te, model.reconstruct(x_te))["r2"]}
+    if hasattr(model, "decoder"):
+        scores["r2_mlp"] = reconstruction_metrics(x_te, model.reconstruct(x_te, decoder="mlp"))["r2"]
+    return scores
+
+
+def run_one(name: str, args) -> dict:
     import torch
 
     from benediff.lvm.baselines import get_baseline
 
     torch.set_num_threads(args.threads)
-    X, U = region()
-    measured, full = {
-        "cebra": (args.cebra_iterations, 2000),
-        "pivae": (args.pivae_epochs, 30),
-        "ssl": (args.ssl_epochs, 100),
-    }[name]
-    params = {"cebra": dict(max_iterations=measured, batch_size=512),
-              "pivae": dict(epochs=measured, batch_size=200, learning_rate=5e-4),
-              "ssl": dict(epochs=measured, batch_size=32)}[name]
-    model = get_baseline(name, seed=0, **params)
+    train, val, test = region()
+    params = configured_params(name, args.set)
+    model = get_baseline(name, seed=0, device="cpu", **params)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall, cpu = time.perf_counter(), time.process_time()
-    model.fit(X, U)
+    model.fit(*train, *val)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    # CEBRA's read-outs cost the same whatever the iteration count: extrapolate only the rest.
-    fixed = model.timings_["decoders_s"] if name == "cebra" else 0.0
-    per_unit = (wall - fixed) / measured
-    cpu_fixed = fixed * cpu / wall  # the read-outs' share of the CPU time, at the same rate
-    result = {
-        "baseline": name, "measured_units": measured, "wall_s": wall, "cpu_s": cpu,
-        "fixed_s": fixed, "wall_per_unit_s": per_unit, "full_units": full,
-        "full_fit_wall_s_extrapolated": per_unit * full + fixed,
-        "full_fit_cpu_s_extrapolated": (cpu - cpu_fixed) / measured * full + cpu_fixed,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_before_fit_mb": rss_before / 1024,
-    }
-    if name == "pivae":
-        result["full_fit_wall_s_200_epochs"] = per_unit * 200
+    result = {"baseline": name, "params": params, "wall_s": wall, "cpu_s": cpu,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "rss_before_fit_mb": rss_before / 1024, **test_scores(model, test)}
+    if name == "cebra":
+        result |= {"iterations": params["max_iterations"], "loss_curve": loss_curve(model),
+                   **model.timings_}
+    else:
+        result["epochs_run"] = len(model.history_["train"])
+        result["max_epochs"] = params["epochs"]
     return result
+
+
+def report_line(r: dict) -> str:
+    p = r["params"]
+    if r["baseline"] == "cebra":
+        what = (f"cebra  {r['iterations']} it, batch {p['batch_size']}: embedding "
+                f"{r['embedding_s']:.0f} s + read-outs {r['decoders_s']:.0f} s")
+    else:
+        what = (f"{r['baseline']:6s} {r['epochs_run']}/{r['max_epochs']} epochs, batch "
+                f"{p['batch_size']}")
+    line = (f"{what}; full fit {r['wall_s']:.0f} s wall, {r['cpu_s']:.0f} CPU-s; peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB; test R2 {r['r2']:.1f}%")
+    if "r2_mlp" in r:
+        line += f" (ridge), {r['r2_mlp']:.1f}% (mlp)"
+    if "loss_curve" in r:
+        line += "\n       InfoNCE loss by iteration: " + ", ".join(
+            f"{k}: {v:.4f}" for k, v in r["loss_curve"].items())
+    return line
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--cebra-iterations", type=int, default=100)
-    parser.add_argument("--pivae-epochs", type=int, default=2)
-    parser.add_argument("--ssl-epochs", type=int, default=2)
     parser.add_argument("--baselines", default="cebra,pivae,ssl")
+    parser.add_argument("--set", action="append", default=[], metavar="BASELINE.KEY=VALUE",
+                        help="override a configured hyper-parameter, e.g. cebra.max_iterations=500")
+    parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
         print(json.dumps(run_one(args.only, args)))
         return
-    print(f"region {N_TRIALS} trials x {LENGTH} frames x {N_DIMS} dims, {N_BEHAVIOURS} labels; "
-          f"train {N_TRAIN} trials; torch threads {args.threads}")
-    print("load before:", os.getloadavg())
+    print(f"region {N_TRIALS} trials x {LENGTH} frames x {N_DIMS} dims, {N_BEHAVIOURS} labels "
+          f"+ {N_IRRELEVANT} planted irrelevant factors; split 8:1:1; torch threads {args.threads}")
+    print("load before:", os.getloadavg(), flush=True)
+    results = []
     for name in args.baselines.split(","):
         child = subprocess.run([sys.executable, __file__, "--only", name, *sys.argv[1:]],
-                               capture_output=True, text=True, check=True)
-        r = json.loads(child.stdout.strip().splitlines()[-1])
-        unit = {"cebra": "it", "pivae": "epoch", "ssl": "epoch"}[name]
-        line = (f"{name:6s} measured {r['measured_units']} {unit}: wall {r['wall_s']:.1f} s, "
-                f"cpu {r['cpu_s']:.1f} s, {r['wall_per_unit_s']:.3f} s/{unit}")
-        if r["fixed_s"]:
-            line += f", decoders {r['fixed_s']:.1f} s"
-        line += (f" -> full {r['full_units']} {unit}: ~{r['full_fit_wall_s_extrapolated']:.0f} s"
-                 f" wall / ~{r['full_fit_cpu_s_extrapolated']:.0f} CPU-s (extrapolated);"
-                 f" peak RSS {r['peak_rss_mb']:.0f} MB")
-        if "full_fit_wall_s_200_epochs" in r:
-            line += f"; 200 epochs ~{r['full_fit_wall_s_200_epochs']:.0f} s"
-        print(line, flush=True)
+                               capture_output=True, text=True)
+        if child.returncode:
+            sys.exit(f"{name} failed:\n{child.stderr[-3000:]}")
+        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        print(report_line(results[-1]), f"[load {os.getloadavg()}]", flush=True)
     print("load after:", os.getloadavg())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
