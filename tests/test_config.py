@@ -71,7 +71,7 @@ def test_wrong_type_and_enum():
 def test_session_source_enum():
     cfg = demo()
     cfg["sessions"]["S1"]["source"] = "disk"
-    with pytest.raises(bconfig.ConfigError, match=r"sessions.S1.source = 'disk'.*\['simulate', 'files'\]"):
+    with pytest.raises(bconfig.ConfigError, match=r"sessions.S1.source = 'disk'.*\['simulate', 'files', 'behavenet'\]"):
         bconfig.validate(cfg, SCHEMAS)
 
 

@@ -84,3 +84,20 @@ def _check_split(ds, split_path):
     if n != ds.n_trials:
         raise AssemblyError(f"{split_path}: covers {n} trials but the dataset has "
                             f"{ds.n_trials}; delete it so the split is recomputed")
+
+
+def import_behavenet_dataset(out_path, *, session, session_config, behaviors, regions, split,
+                             config) -> None:
+    """A session from a BehaveNet data.hdf5: its groups as they are, plus our seeded split."""
+    from benediff.io.behavenet import read_behavenet
+
+    ds = read_behavenet(session_config["behavenet"], session=session, behaviors=behaviors,
+                        regions=regions, label_columns=session_config.get("label_columns"),
+                        index_base=session_config.get("index_base", "auto"),
+                        frame_rate=session_config.get("frame_rate", 30.0))
+    ds.split = make_split(ds.n_trials, blocks=split["blocks"], seed=split["seed"])
+    ds.provenance = provenance(config, seed=config.get("seed"),
+                               sources={"behavenet": str(session_config["behavenet"])})
+    ds_io.write(out_path, ds)
+    log.info("imported %s: %d trials, %d neural dims, images %s", out_path, ds.n_trials,
+             ds.neural[0].shape[1], "yes" if ds.images is not None else "no")

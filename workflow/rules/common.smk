@@ -44,6 +44,19 @@ def is_simulated(session):
     return session_config(session)["source"] == "simulate"
 
 
+def is_behavenet(session):
+    return session_config(session)["source"] == "behavenet"
+
+
+def sessions_pattern(sessions):
+    """Wildcard regex matching exactly ``sessions`` (nothing at all when the list is empty)."""
+    return "|".join(sessions) if sessions else "(?!)"
+
+
+BEHAVENET_SESSIONS = [s for s in SESSIONS if is_behavenet(s)]
+RECORDED_SESSIONS = [s for s in SESSIONS if not is_behavenet(s)]
+
+
 def sim_dir(session):
     return f"resources/sessions/{session}"
 
@@ -53,7 +66,8 @@ def configured_path(session, key):
     value = session_config(session).get(key)
     if value is None:
         raise WorkflowError(
-            f"config key sessions.{session}.{key} is required for a session with source 'files'; "
+            f"config key sessions.{session}.{key} is required for a session with source "
+            f"{session_config(session)['source']!r}; "
             f"set it to the path of the {key.replace('_', ' ')} file"
         )
     if not Path(value).exists():
@@ -76,6 +90,10 @@ def raw_path(session, kind):
 
 def trials_table(wildcards):
     return raw_path(wildcards.session, "trials")
+
+
+def behavenet_file(wildcards):
+    return configured_path(wildcards.session, "behavenet")
 
 
 def dataset_sources(wildcards):
@@ -104,7 +122,9 @@ def dataset_sources(wildcards):
 
 def check_configured_paths():
     for session in SESSIONS:
-        if not is_simulated(session):
+        if is_behavenet(session):
+            configured_path(session, "behavenet")
+        elif not is_simulated(session):
             for key in ("widefield", "trials"):
                 configured_path(session, key)
 
@@ -115,7 +135,7 @@ check_configured_paths()
 def get_final_output():
     """Every artifact of the demo: datasets, QC, and each paper figure and table."""
     outputs = expand("results/{session}/dataset.h5", session=SESSIONS)
-    outputs += expand("results/{session}/widefield/qc.pdf", session=SESSIONS)
+    outputs += expand("results/{session}/widefield/qc.pdf", session=RECORDED_SESSIONS)
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
     outputs += video_targets.final_outputs()

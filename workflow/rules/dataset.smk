@@ -22,6 +22,8 @@ rule assemble_dataset:
         "results/{session}/dataset.h5",
     log:
         "logs/assemble_dataset/{session}.log",
+    wildcard_constraints:
+        session=sessions_pattern(RECORDED_SESSIONS),
     conda:
         "../../envs/benediff.yaml"
     threads: 1
@@ -33,3 +35,25 @@ rule assemble_dataset:
         ),
     script:
         "../../scripts/assemble_dataset.py"
+
+
+rule import_behavenet:
+    input:
+        behavenet_file,
+    output:
+        "results/{session}/dataset.h5",
+    log:
+        "logs/import_behavenet/{session}.log",
+    wildcard_constraints:
+        session=sessions_pattern(BEHAVENET_SESSIONS),
+    conda:
+        "../../envs/benediff.yaml"
+    threads: 1
+    params:
+        session_config=lambda w: session_config(w.session),
+        behaviors=config["behaviors"],
+        regions=config["regions"],
+        split=config["split"],
+        config=stage_config("sessions", "split", "regions", "behaviors"),
+    script:
+        "../../scripts/import_behavenet.py"

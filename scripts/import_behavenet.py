@@ -1,0 +1,17 @@
+import logging
+import sys
+
+from benediff.assemble import import_behavenet_dataset
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+
+import_behavenet_dataset(
+    snakemake.output[0],
+    session=snakemake.wildcards.session,
+    session_config=snakemake.params.session_config,
+    behaviors=snakemake.params.behaviors,
+    regions=snakemake.params.regions,
+    split=snakemake.params.split,
+    config=snakemake.params.config,
+)

@@ -1,0 +1,132 @@
+"""Import a BehaveNet ``data.hdf5`` (the paper's data source) as a session dataset.
+
+BehaveNet stores one dataset per trial, ``trial_%04i``, in the groups ``images`` (uint8
+(L, C, H, W), views stacked as channels), ``neural`` (float (L, N), LocaNMF components) and
+``labels`` (float (L, B)); region columns are ``regions/indxs_consolidate_lr/<REGION>``
+(1 × n integer arrays) whose index base differs between BehaveNet versions. Label names are not
+stored, so they come from the config's ``behaviors`` (optionally through ``label_columns``).
+"""
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from benediff.io.dataset import REGION_GROUP, Dataset
+
+INDEX_BASES = ("auto", 0, 1)
+
+
+class BehaveNetError(ValueError):
+    """A BehaveNet file does not fit the configured session; the message says how to fix it."""
+
+
+def read_behavenet(path, *, session: str, behaviors: list[str], regions: list[str],
+                   label_columns: list[int] | None = None, index_base="auto",
+                   frame_rate: float = 30.0) -> Dataset:
+    """Read neural, labels, region indices (made 0-based) and, when present, images."""
+    path = Path(path)
+    where = f"{path} (sessions.{session}.behavenet)"
+    if not path.exists():
+        raise BehaveNetError(f"{where}: file does not exist; fix the path in your config")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise BehaveNetError(f"{where}: not a readable HDF5 file ({exc})") from exc
+    with f:
+        for group in ("neural", "labels"):
+            if group not in f or not len(f[group]):
+                raise BehaveNetError(f"{where}: no {group!r} group with trial_%04i datasets; "
+                                     "a BehaveNet data.hdf5 needs neural and labels")
+        keys = _trial_keys(f, where)
+        neural = [f["neural"][k][()].astype(np.float32) for k in keys]
+        labels = [_labels(f["labels"][k][()], behaviors, label_columns, where, k) for k in keys]
+        images = [f["images"][k][()] for k in keys] if "images" in f else None
+        raw_regions = _raw_regions(f, where)
+    _check_lengths(neural, labels, images, where)
+    n_neural = neural[0].shape[1]
+    offset = _index_offset(raw_regions, n_neural, index_base, where, session)
+    return Dataset(
+        session=session, frame_rate=float(frame_rate), trial_ids=np.arange(len(keys)),
+        neural=neural, labels=labels, label_names=list(behaviors), images=images,
+        regions=_select_regions(raw_regions, regions, offset, n_neural, where),
+    )
+
+
+def _trial_keys(f, where) -> list[str]:
+    keys = sorted(f["neural"])
+    missing = [k for k in keys if k not in f["labels"] or ("images" in f and k not in f["images"])]
+    if missing:
+        raise BehaveNetError(f"{where}: trials {missing[:5]} have neural data but no labels or "
+                             "images; every group must hold the same trials")
+    return keys
+
+
+def _labels(raw, behaviors, columns, where, key) -> np.ndarray:
+    raw = np.asarray(raw, dtype=np.float32)
+    if raw.ndim != 2:
+        raise BehaveNetError(f"{where}: labels/{key} has shape {raw.shape}; expected (frames, labels)")
+    if columns is None:
+        if raw.shape[1] != len(behaviors):
+            raise BehaveNetError(
+                f"{where}: labels have {raw.shape[1]} columns but behaviors names "
+                f"{len(behaviors)} ({behaviors}); set sessions.<name>.label_columns to the "
+                "column of each behaviour, in order")
+        return raw
+    if len(columns) != len(behaviors):
+        raise BehaveNetError(f"{where}: label_columns {columns} must give one column per "
+                             f"behaviour in {behaviors}")
+    if max(columns) >= raw.shape[1] or min(columns) < 0:
+        raise BehaveNetError(f"{where}: label_columns {columns} out of range for "
+                             f"{raw.shape[1]} label columns (0-based)")
+    return raw[:, columns]
+
+
+def _raw_regions(f, where) -> dict[str, np.ndarray]:
+    if REGION_GROUP not in f:
+        raise BehaveNetError(f"{where}: no {REGION_GROUP} group; the file needs per-region "
+                             "column indices (BehaveNet's consolidated left/right regions)")
+    return {name: np.asarray(f[REGION_GROUP][name][()]).reshape(-1).astype(np.int64)
+            for name in f[REGION_GROUP]}
+
+
+def _check_lengths(neural, labels, images, where) -> None:
+    widths = {x.shape[1] for x in neural}
+    if len(widths) != 1:
+        raise BehaveNetError(f"{where}: neural trials have different widths {sorted(widths)}")
+    for i, (x, u) in enumerate(zip(neural, labels)):
+        if u.shape[0] != x.shape[0] or (images is not None and len(images[i]) != x.shape[0]):
+            raise BehaveNetError(f"{where}: trial {i} has {x.shape[0]} neural frames but "
+                                 f"{u.shape[0]} label frames"
+                                 + ("" if images is None else f" and {len(images[i])} images"))
+
+
+def _index_offset(raw_regions, n_neural, index_base, where, session) -> int:
+    """0 for 0-based indices, 1 for 1-based ones (decided from the indices if ``auto``)."""
+    if index_base not in INDEX_BASES:
+        raise BehaveNetError(f"sessions.{session}.index_base = {index_base!r}; allowed: {INDEX_BASES}")
+    used = np.concatenate(list(raw_regions.values())) if raw_regions else np.zeros(0, int)
+    if index_base != "auto":
+        return int(index_base)
+    if used.size and used.min() == 0:
+        return 0
+    if used.size and used.max() == n_neural:
+        return 1
+    raise BehaveNetError(f"{where}: cannot tell whether region indices are 0- or 1-based "
+                         f"(they span {used.min()}..{used.max()} of {n_neural} columns); set "
+                         f"sessions.{session}.index_base to 0 or 1")
+
+
+def _select_regions(raw_regions, regions, offset, n_neural, where) -> dict[str, np.ndarray]:
+    missing = [r for r in regions if r not in raw_regions]
+    if missing:
+        raise BehaveNetError(f"{where}: regions {missing} are not in the file; it has "
+                             f"{sorted(raw_regions)}; fix the config's regions")
+    selected = {}
+    for region in regions:
+        cols = raw_regions[region] - offset
+        if cols.min() < 0 or cols.max() >= n_neural:
+            raise BehaveNetError(f"{where}: region {region} indexes columns outside 0..{n_neural - 1} "
+                                 "after the index-base correction; check sessions.<name>.index_base")
+        selected[region] = cols
+    return selected
