@@ -15,4 +15,5 @@ figure5(
     n_dims=snakemake.params.n_dims,
     config=snakemake.config,
     seed=snakemake.config["seed"],
+    pooled=snakemake.params.pooled,
 )

@@ -20,4 +20,5 @@ fit_region(
     out_model=snakemake.output.model,
     out_latents=snakemake.output.latents,
     out_metrics=snakemake.output.metrics,
+    pooled=snakemake.params.pooled,
 )

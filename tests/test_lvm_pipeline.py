@@ -141,3 +141,152 @@ def test_fit_config_keeps_only_what_a_fit_depends_on():
     assert fit["region_overrides"] == {"VIS_R": {"beta": 8.0}} and "table1" not in fit
     assert vae_params(fit, "VIS_R", "ours")["beta"] == 8.0
     assert targets.checkpoint_dir(cfg, wc) == "results/checkpoints/lvm/S1/VIS_R/ours/seed0"
+
+
+def _hand_dataset(session, neural, labels, split, label_names=("Paw-x",)):
+    from benediff.io.dataset import Dataset
+
+    return Dataset(session=session, frame_rate=30.0, trial_ids=np.arange(len(neural)),
+                   neural=[np.asarray(x, np.float32) for x in neural],
+                   labels=[np.asarray(u, np.float32) for u in labels],
+                   label_names=list(label_names), regions={"R": np.arange(neural[0].shape[1])},
+                   split={k: np.asarray(v) for k, v in split.items()})
+
+
+def test_pooled_region_data_hand_case():
+    from benediff.lvm.data import pooled_region_data, region_data
+
+    # S1: trial t is constant (t, 10t); train = trials 0, 1 -> mean (0.5, 5), std (0.5, 5).
+    s1 = _hand_dataset("S1", [np.tile([t, 10 * t], (2, 1)) for t in range(4)],
+                       [np.full((2, 1), t) for t in range(4)],
+                       {"train": [0, 1], "val": [2], "test": [3]})
+    # S2: trial t is constant (100 + 2t, -t); train = trials 1, 2 -> mean (103, -1.5), std (1, 0.5).
+    s2 = _hand_dataset("S2", [np.tile([100 + 2 * t, -t], (2, 1)) for t in range(4)],
+                       [np.full((2, 1), 5 - t) for t in range(4)],
+                       {"train": [1, 2], "val": [3], "test": [0]})
+    rd = pooled_region_data([region_data(s1, "R"), region_data(s2, "R")])
+    assert rd.session == "pooled" and len(rd.X) == 8
+    assert rd.split["train"].tolist() == [0, 1, 5, 6]
+    assert rd.split["val"].tolist() == [2, 7] and rd.split["test"].tolist() == [3, 4]
+    assert np.allclose(rd.X[3], [[5, 5], [5, 5]])  # S1 trial 3 with S1's statistics
+    assert np.allclose(rd.X[4], [[-3, 3], [-3, 3]])  # S2 trial 0 with S2's own statistics
+    assert np.allclose(rd.U[4], 3.0)  # S2 labels 4, 3 on train: (5 - 3.5) / 0.5
+    assert np.allclose(rd.x_mean, [[0.5, 5], [103, -1.5]])
+    x_test, _ = rd.part("test")
+    assert [m.session for m in rd.members] == ["S1", "S2"] and len(x_test) == 2
+    wide = _hand_dataset("S3", [np.zeros((2, 3)) + t for t in range(4)],
+                         [np.full((2, 1), t) for t in range(4)], s1.split)
+    with pytest.raises(LatentModelError, match="'S1' has 2 neural dims but 'S3' has 3"):
+        pooled_region_data([region_data(s1, "R"), region_data(wide, "R")])
+    renamed = _hand_dataset("S4", s1.neural, s1.labels, s1.split, label_names=("Jaw",))
+    with pytest.raises(LatentModelError, match=r"behaviours \['Paw-x'\] but 'S4' has \['Jaw'\]"):
+        pooled_region_data([region_data(s1, "R"), region_data(renamed, "R")])
+
+
+def test_pooled_fit_reports_every_session(fitted, tmp_path):
+    root, _ = fitted
+    ds2, _ = planted_dataset(n_trials=10, n_frames=16, region_dims=(6, 5), label_names=NAMES,
+                             session="S2", seed=4)
+    dataset_io.write(tmp_path / "s2.h5", ds2)
+    paths = [root / "dataset.h5", tmp_path / "s2.h5"]
+    metrics = fit_region(paths, "R0_L", "ours", 0, LVM, out_latents=tmp_path / "l.h5",
+                         out_metrics=tmp_path / "m.json", pooled=True)
+    assert metrics["session"] == "pooled" and metrics["sessions"] == ["S1", "S2"]
+    assert metrics["n_train_trials"] == 16 + 8 and metrics["n_test_trials"] == 2 + 1
+    per = metrics["per_session"]
+    assert set(per) == {"S1", "S2"} and per["S2"]["n_test_trials"] == 1
+    assert all(np.isfinite(per[s][k]) for s in per for k in ("r2", "rmse", "mig"))
+    latents, attrs = read_latents(tmp_path / "l.h5")
+    assert len(latents) == 30 and attrs["session_trials"] == [20, 10]
+    with pytest.raises(LatentModelError, match="2 dataset files given for a single-session fit"):
+        fit_region(paths, "R0_L", "ours", 0, LVM)
+
+
+def test_pooled_targets_and_config_errors():
+    from types import SimpleNamespace
+    cfg = validate({"sessions": {"S1": {"source": "simulate"}, "S2": {"source": "simulate"},
+                                 "S3": {"source": "simulate"}},
+                    "lvm": {"seeds": [0], "pool_sessions": ["S1", "S3"],
+                            "table1": {"session": "pooled"}}})
+    assert targets.table_metrics(cfg, 1)[0] == "results/lvm/pooled/VIS_L/ssl/seed0/metrics.json"
+    pooled = SimpleNamespace(session="pooled", region="VIS_L", model="ours", seed="0")
+    single = SimpleNamespace(session="S1", region="VIS_L", model="ours", seed="0")
+    assert targets.fit_datasets(cfg, pooled) == ["results/S1/dataset.h5", "results/S3/dataset.h5"]
+    assert targets.fit_datasets(cfg, single) == "results/S1/dataset.h5"
+    assert targets.fit_config(cfg, pooled)["pool_sessions"] == ["S1", "S3"]
+    assert "pool_sessions" not in targets.fit_config(cfg, single)  # per-session fits unaffected
+    bad = cfg | {"lvm": cfg["lvm"] | {"pool_sessions": ["S1", "S9"]}}
+    with pytest.raises(LatentModelError, match=r"lvm.pool_sessions .*unknown: \['S9'\]"):
+        targets.table_metrics(bad, 1)
+    reserved = cfg | {"sessions": {"pooled": {}, "S1": {}}}
+    with pytest.raises(LatentModelError, match="'pooled' is reserved"):
+        targets.pool_sessions(reserved)
+
+
+def _write_metrics(path, model, seed, r2, rmse, mig, **extra):
+    path.write_text(json.dumps({"session": "S1", "region": "R0_L", "model": model,
+                                "run_seed": seed, "r2": r2, "rmse": rmse, "mig": mig} | extra))
+    return path
+
+
+def test_table_reports_both_cebra_readouts(tmp_path):
+    paths = [_write_metrics(tmp_path / f"c{s}.json", "cebra", s, 60.0 + s, 40.0, 10.0 + s,
+                            r2_mlp=70.0 + 2 * s, rmse_mlp=30.0 - s) for s in (0, 1)]
+    paths += [_write_metrics(tmp_path / f"o{s}.json", "ours", s, 80.0, 20.0, 30.0) for s in (0, 1)]
+    summary = write_table(paths, "region", ["cebra", "ours"], "t", tmp_path / "t.csv",
+                          tmp_path / "t.tex").set_index(["model", "metric"])
+    assert set(summary.index.get_level_values("model")) == {"cebra (ridge)", "cebra (mlp)", "ours"}
+    assert summary.loc[("cebra (ridge)", "r2"), "mean"] == 60.5
+    assert summary.loc[("cebra (mlp)", "r2"), "mean"] == 71.0
+    assert summary.loc[("cebra (mlp)", "r2"), "std"] == pytest.approx(np.sqrt(2))
+    assert summary.loc[("cebra (mlp)", "rmse"), "mean"] == 29.5
+    assert summary.loc[("cebra (mlp)", "mig"), "mean"] == summary.loc[("cebra (ridge)", "mig"), "mean"]
+    tex = (tmp_path / "t.tex").read_text()
+    assert "& CEBRA (Ridge) & CEBRA (MLP) & Ours" in tex
+    assert "71.00 $\\pm$ 1.41" in tex and "29.50 $\\pm$ 0.71" in tex
+
+
+def _dry_run_job_counts(workdir, configfile, *targets_) -> tuple[dict, str]:
+    """Rule -> job count from a Snakemake dry run's 'Job stats' table, and its stdout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "--snakefile",
+           str(root / "workflow" / "Snakefile"), "--directory", str(workdir), "--configfile",
+           str(configfile), "-n", *targets_]  # -n ends --configfile's list of files
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts, in_table = {}, False
+    for line in run.stdout.splitlines():
+        parts = line.split()
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+        elif in_table and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            counts[parts[0]] = int(parts[1])
+    return counts, run.stdout
+
+
+@pytest.mark.e2e
+def test_pooled_table_builds_exactly_the_pooled_fits(tmp_path):
+    import yaml
+    from pathlib import Path
+
+    tiny = Path(__file__).resolve().parents[1] / ".test" / "config" / "config.yaml"
+    cfg = yaml.safe_load(tiny.read_text())
+    cfg["lvm"]["table1"] = {"session": "pooled"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    counts, out = _dry_run_job_counts(tmp_path / "work", tmp_path / "config.yaml",
+                                      "results/tables/table1.csv")
+    # Table 1 defaults: 2 regions x 4 models x 1 seed, all pooled over both sessions S1, S2
+    assert counts["lvm_fit"] == 8 and counts["lvm_table"] == 1
+    assert out.count("session=pooled") == 8
+    assert counts["assemble_dataset"] == 2 and counts["simulate_session"] == 2
+    assert "results/S1/dataset.h5, results/S2/dataset.h5" in out
+    assert set(counts) - {"lvm_fit", "lvm_table"} <= {
+        "simulate_session", "behavior_clips", "behavior_pose", "split_trials", "widefield_atlas",
+        "widefield_motion", "behavior_labels", "widefield_svd", "widefield_hemo",
+        "widefield_locanmf", "widefield_neural", "assemble_dataset"}

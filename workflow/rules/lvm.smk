@@ -1,6 +1,7 @@
 # Neural latent model stage (issue 5): one fit per session × region × model × seed, then
 # Tables 1–3 and Figures 4, 5, 7, 12. Which fits each artifact needs is decided by
 # benediff.lvm.targets from config["lvm"], so asking for one artifact builds only its fits.
+# Session "pooled" = one fit per region on the trials of all lvm.pool_sessions.
 
 TABLE_CAPTIONS = {
     "1": "Neural reconstruction and disentanglement per region: baselines vs ours (mean ± std over seeds).",
@@ -11,7 +12,7 @@ TABLE_CAPTIONS = {
 
 rule lvm_fit:
     input:
-        dataset="results/{session}/dataset.h5",
+        dataset=lambda wc: lvm_targets.fit_datasets(config, wc),
     output:
         model="results/lvm/{session}/{region}/{model}/seed{seed}/model.pt",
         latents="results/lvm/{session}/{region}/{model}/seed{seed}/latents.h5",
@@ -21,6 +22,7 @@ rule lvm_fit:
     benchmark:
         "benchmarks/lvm_fit/{session}/{region}/{model}/seed{seed}.tsv"
     wildcard_constraints:
+        session=lvm_targets.fit_session_pattern(config),
         model="ours|vae|no_beha|no_tc|ssl|cebra|pivae",
         seed=r"\d+",
     conda:
@@ -32,6 +34,7 @@ rule lvm_fit:
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
         checkpoint_dir=lambda wc: lvm_targets.checkpoint_dir(config, wc),
+        pooled=lvm_targets.is_pooled,
     script:
         "../../scripts/lvm_fit.py"
 
@@ -100,6 +103,7 @@ rule lvm_fig5:
         models=config["lvm"]["fig5"]["models"],
         test_trial=config["lvm"]["fig5"]["test_trial"],
         n_dims=config["lvm"]["fig5"]["n_dims"],
+        pooled=lvm_targets.fig5_pooled(config),
     script:
         "../../scripts/lvm_fig5.py"
 

@@ -116,14 +116,15 @@ def figure4(metric_paths, path, config=None, seed=None) -> None:
 
 
 def figure5(dataset_path, region: str, latents_by_model: dict, path, test_trial=0, n_dims=4,
-            config=None, seed=None) -> None:
-    """Ground truth (z-scored with training stats, as the models saw it) vs reconstructions."""
-    from benediff.io import dataset as dataset_io
-    from benediff.lvm.data import region_data
-    from benediff.lvm.pipeline import read_latents
+            config=None, seed=None, pooled=False) -> None:
+    """Ground truth (z-scored with training stats, as the models saw it) vs reconstructions.
+
+    ``pooled``: the fits are pooled across sessions and ``dataset_path`` lists their datasets.
+    """
+    from benediff.lvm.pipeline import load_region, read_latents
     from benediff.provenance import write_sidecar
 
-    rd = region_data(dataset_io.read(dataset_path, groups=("neural", "labels")), region)
+    rd = load_region(dataset_path, region, pooled=pooled)
     recons, attrs = {}, None
     for model, lat_path in latents_by_model.items():
         arrays, attrs = read_latents(lat_path, "reconstruction")

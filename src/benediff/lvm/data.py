@@ -1,12 +1,14 @@
-"""From a session dataset to normalised per-split arrays for one region (train-split z-score)."""
+"""From a session dataset to normalised per-split arrays for one region (train-split z-score),
+and the same for several sessions pooled into one training set."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from benediff.lvm.base import LatentModelError
 
 MIN_TRIALS = {"train": 2, "val": 1, "test": 1}
+POOLED = "pooled"  # session name of a fit on several sessions' trials
 
 
 class RegionDataError(LatentModelError):
@@ -27,6 +29,7 @@ class RegionData:
     x_std: np.ndarray
     u_mean: np.ndarray
     u_std: np.ndarray
+    members: list["RegionData"] = field(default_factory=list)  # pooled: one per session
 
     def part(self, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
         idx = self.split[name]
@@ -73,4 +76,38 @@ def region_data(ds, region: str, n_latents: int | None = None, source="dataset")
         U=[((u - u_mean) / u_std).astype(np.float32) for u in ds.labels],
         split={k: np.asarray(v) for k, v in ds.split.items()},
         x_mean=x_mean, x_std=x_std, u_mean=u_mean, u_std=u_std,
+    )
+
+
+def pooled_region_data(parts: list[RegionData]) -> RegionData:
+    """Several sessions' RegionData of one region as one: trials concatenated in session order,
+    each split the union of the sessions' splits (positions shifted by the trials before them).
+
+    Each session keeps its own training-split z-scoring (the per-session means and stds are
+    stacked, one row per session), so session offsets and gains do not leak into the latents
+    and every session's test metrics are in the same units as its per-session fit.
+    """
+    if not parts:
+        raise RegionDataError("pooling needs at least one session; set lvm.pool_sessions")
+    first = parts[0]
+    for rd in parts[1:]:
+        if rd.X[0].shape[1] != first.X[0].shape[1]:
+            raise RegionDataError(
+                f"cannot pool region {first.region!r}: session {first.session!r} has "
+                f"{first.X[0].shape[1]} neural dims but {rd.session!r} has {rd.X[0].shape[1]}; "
+                "pool only sessions with the same region dims (lvm.pool_sessions)")
+        if rd.label_names != first.label_names:
+            raise RegionDataError(
+                f"cannot pool region {first.region!r}: session {first.session!r} has behaviours "
+                f"{first.label_names} but {rd.session!r} has {rd.label_names}; pool only sessions "
+                "with the same behaviours in the same order (lvm.pool_sessions)")
+    offsets = np.cumsum([0] + [len(rd.X) for rd in parts])
+    split = {name: np.concatenate([rd.split[name] + off for rd, off in zip(parts, offsets)])
+             for name in MIN_TRIALS}
+    return RegionData(
+        session=POOLED, region=first.region, label_names=first.label_names,
+        X=[x for rd in parts for x in rd.X], U=[u for rd in parts for u in rd.U], split=split,
+        x_mean=np.stack([rd.x_mean for rd in parts]), x_std=np.stack([rd.x_std for rd in parts]),
+        u_mean=np.stack([rd.u_mean for rd in parts]), u_std=np.stack([rd.u_std for rd in parts]),
+        members=list(parts),
     )

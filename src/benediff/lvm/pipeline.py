@@ -14,7 +14,7 @@ import torch
 from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
 from benediff.lvm.base import LatentModel, LatentModelError
-from benediff.lvm.data import region_data
+from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
 from benediff.metrics import mig, reconstruction_metrics, single_latent_decoding
 from benediff.provenance import provenance
@@ -31,8 +31,9 @@ BASELINES = ("ssl", "cebra", "pivae")
 MODELS = tuple(VAE_VARIANTS) + BASELINES
 HYPER_KEYS = tuple(f.name for f in dataclasses.fields(VAEParams)
                    if f.name not in RUNTIME_KEYS + ("seed", "use_behavior"))
-NORMALISATION = ("neural and labels z-scored per dim with training-split mean/std; R² (%) is the "
-                 "uniform average over dims on test trials; RMSE is x100 in z-score units")
+NORMALISATION = ("neural and labels z-scored per dim with training-split mean/std (pooled fits: "
+                 "each session with its own); R² (%) is the uniform average over dims on test "
+                 "trials; RMSE is x100 in z-score units")
 
 
 def derive_seed(base_seed: int, session: str, region: str, run_seed: int) -> int:
@@ -101,6 +102,12 @@ def write_latents(path, model: LatentModel, rd, names: list[str]) -> None:
         f.attrs["session"], f.attrs["region"] = rd.session, rd.region
         f.attrs["split"] = json.dumps({k: v.tolist() for k, v in rd.split.items()})
         f.attrs["normalisation"] = NORMALISATION
+        if rd.members:
+            f.attrs["sessions"] = json.dumps([m.session for m in rd.members])
+            f.attrs["session_trials"] = json.dumps([len(m.X) for m in rd.members])
+
+
+JSON_ATTRS = ("factor_names", "label_names", "split", "sessions", "session_trials")
 
 
 def read_latents(path, group="latents") -> tuple[list[np.ndarray], dict]:
@@ -108,33 +115,71 @@ def read_latents(path, group="latents") -> tuple[list[np.ndarray], dict]:
     with h5py.File(path, "r") as f:
         grp = f[group]
         arrays = [grp[f"trial_{i:04d}"][()] for i in range(len(grp))]
-        attrs = {k: (json.loads(v) if k in ("factor_names", "label_names", "split") else v)
-                 for k, v in f.attrs.items()}
+        attrs = {k: (json.loads(v) if k in JSON_ATTRS else v) for k, v in f.attrs.items()}
     return arrays, attrs
+
+
+def dataset_paths(paths) -> list:
+    """One dataset path or a list of them, as a list."""
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def select_region(datasets: list, sources: list, region: str, n_latents: int | None = None,
+                  pooled: bool = False) -> RegionData:
+    """One session's region data, or (``pooled``) the region pooled over several sessions."""
+    if not pooled and len(datasets) != 1:
+        raise LatentModelError(f"{len(datasets)} dataset files given for a single-session fit of "
+                               f"region {region!r}; pass one, or pool them (session {POOLED!r})")
+    parts = [region_data(ds, region, n_latents, source=src) for ds, src in zip(datasets, sources)]
+    return pooled_region_data(parts) if pooled else parts[0]
+
+
+def load_region(paths, region: str, n_latents: int | None = None, pooled: bool = False) -> RegionData:
+    """``select_region`` on dataset files (one path, or a list when ``pooled``)."""
+    paths = dataset_paths(paths)
+    datasets = [dataset_io.read(p, groups=("neural", "labels")) for p in paths]
+    return select_region(datasets, paths, region, n_latents, pooled)
+
+
+def evaluate_sessions(model: LatentModel, rd: RegionData) -> dict:
+    """Test metrics of every session of a pooled fit, each on its own split and z-scoring."""
+    return {m.session: evaluate(model, m) | {"n_train_trials": len(m.split["train"]),
+                                             "n_test_trials": len(m.split["test"])}
+            for m in rd.members}
 
 
 def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cfg: dict,
                base_seed: int = 0, device: str = "cpu", checkpoint_dir=None,
-               out_model=None, out_latents=None, out_metrics=None) -> dict:
-    """Fit one model on one region of one session and write its three outputs."""
-    ds = dataset_io.read(dataset_path, groups=("neural", "labels"))
-    n_latents = len(ds.label_names or []) + lvm_cfg.get("n_unsupervised", 0)
-    rd = region_data(ds, region, n_latents if model_name in VAE_VARIANTS else None, source=dataset_path)
-    seed = derive_seed(base_seed, ds.session, region, run_seed)
+               out_model=None, out_latents=None, out_metrics=None, pooled: bool = False) -> dict:
+    """Fit one model on one region of one session (or of pooled sessions); write its outputs.
+
+    ``pooled``: ``dataset_path`` is a list of session datasets; the model is fitted on all their
+    training trials (early stopping on all validation trials) and evaluated on the pooled test
+    trials (top-level metrics) and on each session's test trials (``per_session``).
+    """
+    paths = dataset_paths(dataset_path)
+    datasets = [dataset_io.read(p, groups=("neural", "labels")) for p in paths]
+    n_latents = len(datasets[0].label_names or []) + lvm_cfg.get("n_unsupervised", 0)
+    rd = select_region(datasets, paths, region, n_latents if model_name in VAE_VARIANTS else None,
+                       pooled)
+    seed = derive_seed(base_seed, rd.session, region, run_seed)
     model = build_model(model_name, lvm_cfg, region, seed, device, checkpoint_dir)
     start = time.perf_counter()
     model.fit(*rd.part("train"), *rd.part("val"))
     fit_seconds = time.perf_counter() - start
     metrics = evaluate(model, rd)
+    if pooled:
+        metrics["sessions"] = [m.session for m in rd.members]
+        metrics["per_session"] = evaluate_sessions(model, rd)
     z0 = model.transform(rd.X[:1])[0]
     names = factor_names(rd.label_names, z0.shape[1])
-    metrics |= {"session": ds.session, "region": region, "model": model_name, "run_seed": run_seed,
+    metrics |= {"session": rd.session, "region": region, "model": model_name, "run_seed": run_seed,
                 "seed": seed, "fit_seconds": fit_seconds, "label_names": rd.label_names,
                 "factor_names": names, "n_train_trials": len(rd.split["train"]),
                 "n_test_trials": len(rd.split["test"]), "normalisation": NORMALISATION,
                 "epochs": len(getattr(model, "history_", []) or []),
                 "provenance": provenance(lvm_cfg, seed=seed, device=device)}
-    log.info("%s %s %s seed %d: R2 %.2f RMSE %.2f MIG %.2f (%.1f s)", ds.session, region, model_name,
+    log.info("%s %s %s seed %d: R2 %.2f RMSE %.2f MIG %.2f (%.1f s)", rd.session, region, model_name,
              run_seed, metrics["r2"], metrics["rmse"], metrics["mig"], fit_seconds)
     if out_model is not None:
         with atomic_output(out_model) as tmp:

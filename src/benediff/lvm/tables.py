@@ -11,15 +11,40 @@ from benediff.io.atomic import atomic_output
 METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"))
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
                 "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
+READOUTS = (("ridge", "r2", "rmse"), ("mlp", "r2_mlp", "rmse_mlp"))  # CEBRA's two read-outs
+READOUT_LABELS = {"ridge": "Ridge", "mlp": "MLP"}
+
+
+def metric_rows(m: dict) -> list[dict]:
+    """Table rows of one metrics.json: one, or one per read-out (``<model> (ridge|mlp)``) for a
+    model without a decoder of its own (CEBRA), whose MIG is that of its embedding."""
+    base = {k: m[k] for k in ("session", "region", "model", "run_seed", "mig")}
+    if "r2_mlp" not in m:
+        return [base | {"r2": m["r2"], "rmse": m["rmse"]}]
+    return [base | {"model": f"{m['model']} ({name})", "r2": m[r2], "rmse": m.get(rmse, np.nan)}
+            for name, r2, rmse in READOUTS]
 
 
 def load_metrics(paths) -> pd.DataFrame:
-    """One row per metrics.json: session, region, model, run_seed, r2, rmse, mig."""
-    rows = []
-    for path in paths:
-        m = json.loads(Path(path).read_text())
-        rows.append({k: m[k] for k in ("session", "region", "model", "run_seed", "r2", "rmse", "mig")})
-    return pd.DataFrame(rows)
+    """Rows of session, region, model, run_seed, r2, rmse, mig (``metric_rows`` per file)."""
+    rows = [row for path in paths for row in metric_rows(json.loads(Path(path).read_text()))]
+    return pd.DataFrame(rows, columns=["session", "region", "model", "run_seed", "r2", "rmse", "mig"])
+
+
+def table_columns(models: list[str], summary: pd.DataFrame) -> list[str]:
+    """``models`` with each one reported per read-out replaced by its ``(ridge)``/``(mlp)`` columns."""
+    present = set(summary["model"])
+    columns = []
+    for model in models:
+        split = [f"{model} ({name})" for name, _, _ in READOUTS]
+        columns += [c for c in split if c in present] or [model]
+    return columns
+
+
+def model_label(column: str) -> str:
+    model, _, readout = column.partition(" (")
+    label = MODEL_LABELS.get(model, model)
+    return f"{label} ({READOUT_LABELS.get(readout[:-1], readout[:-1])})" if readout else label
 
 
 def summarise(df: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -35,11 +60,13 @@ def summarise(df: pd.DataFrame, group: str) -> pd.DataFrame:
 
 
 def to_latex(summary: pd.DataFrame, group: str, models: list[str], caption: str) -> str:
-    """Paper-style table: rows (group, metric), columns models, cells mean ± std, best MIG bold."""
+    """Paper-style table: rows (group, metric), columns models (CEBRA: one per read-out), cells
+    mean ± std, best MIG bold."""
     labels = dict(METRICS)
+    models = table_columns(models, summary)
     lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{caption}}}",
              r"\begin{tabular}{ll" + "c" * len(models) + "}", r"\toprule",
-             f"{group} & metric & " + " & ".join(MODEL_LABELS.get(m, m) for m in models) + r" \\",
+             f"{group} & metric & " + " & ".join(model_label(m) for m in models) + r" \\",
              r"\midrule"]
     for key in dict.fromkeys(summary[group]):
         for metric, _ in METRICS:
@@ -47,7 +74,7 @@ def to_latex(summary: pd.DataFrame, group: str, models: list[str], caption: str)
             best = rows["mean"].idxmax() if metric == "mig" and len(rows) else None
             cells = []
             for model in models:
-                if model not in rows.index:
+                if model not in rows.index or not np.isfinite(rows.at[model, "mean"]):
                     cells.append("--")
                     continue
                 cell = f"{rows.at[model, 'mean']:.2f} $\\pm$ {rows.at[model, 'std']:.2f}"

@@ -1,10 +1,13 @@
 """Snakemake target paths of the LVM stage, computed from the validated config.
 
 Each table/figure names its sessions/regions/models in ``config["lvm"]``, so requesting one
-artifact builds only the fits it needs.
+artifact builds only the fits it needs. The session ``pooled`` names one fit per region on the
+training trials of all sessions of ``lvm.pool_sessions`` (empty = every configured session); it
+is built only when an artifact names it.
 """
 
 from benediff.lvm.base import LatentModelError
+from benediff.lvm.data import POOLED
 
 FIT_DIR = "results/lvm/{session}/{region}/{model}/seed{seed}"
 TABLE_GROUP = {1: "region", 2: "session", 3: "region"}
@@ -14,8 +17,8 @@ def fit_path(session, region, model, seed, name) -> str:
     return f"{FIT_DIR.format(session=session, region=region, model=model, seed=seed)}/{name}"
 
 
-ARTIFACT_KEYS = ("seeds", "checkpoint_every", "checkpoint_root", "table1", "table2", "table3", "fig4",
-                 "fig5", "trajectories")
+ARTIFACT_KEYS = ("seeds", "checkpoint_every", "checkpoint_root", "pool_sessions", "table1", "table2",
+                 "table3", "fig4", "fig5", "trajectories")
 
 
 def fit_config(config, wildcards) -> dict:
@@ -26,7 +29,45 @@ def fit_config(config, wildcards) -> dict:
     out["region_overrides"] = {wildcards.region: lvm["region_overrides"].get(wildcards.region, {})}
     out["baselines"] = {wildcards.model: lvm["baselines"].get(wildcards.model, {})}
     out["checkpoint_every"] = lvm["checkpoint_every"]
+    if wildcards.session == POOLED:
+        out["pool_sessions"] = pool_sessions(config)
     return out
+
+
+def pool_sessions(config) -> list[str]:
+    """Sessions whose trials the ``pooled`` fits use (``lvm.pool_sessions``, empty = all)."""
+    sessions = list(config["sessions"])
+    if POOLED in sessions:
+        raise LatentModelError(f"session name {POOLED!r} is reserved for fits pooled across "
+                               "sessions; rename that session in sessions")
+    chosen = list(config["lvm"].get("pool_sessions") or sessions)
+    unknown = [s for s in chosen if s not in sessions]
+    if unknown or len(set(chosen)) != len(chosen):
+        raise LatentModelError(f"config key lvm.pool_sessions = {chosen}: list distinct sessions "
+                               f"of sessions {sessions} (unknown: {unknown}), or leave it empty "
+                               "to pool them all")
+    return chosen
+
+
+def session_datasets(config, session: str):
+    """Dataset file(s) of a session: its own, or (``pooled``) every pooled session's, a list."""
+    if session == POOLED:
+        return [f"results/{s}/dataset.h5" for s in pool_sessions(config)]
+    return f"results/{session}/dataset.h5"
+
+
+def fit_datasets(config, wildcards):
+    """Dataset file(s) one fit reads."""
+    return session_datasets(config, wildcards.session)
+
+
+def fit_session_pattern(config) -> str:
+    """Regex of a fit's session wildcard: a configured session or ``pooled``."""
+    return "|".join([*config["sessions"], POOLED])
+
+
+def is_pooled(wildcards) -> bool:
+    return wildcards.session == POOLED
 
 
 def checkpoint_dir(config, wildcards) -> str:
@@ -39,9 +80,12 @@ def _session(config, name: str) -> str:
     sessions = list(config["sessions"])
     if not name:
         return sessions[0]
+    if name == POOLED:
+        pool_sessions(config)  # fail early on a bad lvm.pool_sessions
+        return name
     if name not in sessions:
         raise LatentModelError(f"lvm config names session {name!r}, which is not in sessions "
-                               f"{sessions}; fix the lvm section")
+                               f"{sessions} and is not {POOLED!r}; fix the lvm section")
     return name
 
 
@@ -86,9 +130,13 @@ def fig5_inputs(config) -> dict:
     f = config["lvm"]["fig5"]
     session, region = _session(config, f["session"]), _regions(config, [f["region"]], "fig5.region")[0]
     seed = config["lvm"]["seeds"][0]
-    inputs = {"dataset": f"results/{session}/dataset.h5"}
+    inputs = {"dataset": session_datasets(config, session)}
     inputs |= {m: fit_path(session, region, m, seed, "latents.h5") for m in f["models"]}
     return inputs
+
+
+def fig5_pooled(config) -> bool:
+    return _session(config, config["lvm"]["fig5"]["session"]) == POOLED
 
 
 def trajectory_latents(config) -> dict:
