@@ -37,10 +37,11 @@ def setup():
     return encoder, diffusion, GaussianDenoiser(diffusion)
 
 
-def factor_variances(setup, hook):
+def factor_variances(setup, hook, sampler="ddpm"):
     encoder, diffusion, model = setup
-    x = sample(model, diffusion, SHAPE, sampler="ddpm", num_steps=20,
+    x = sample(model, diffusion, SHAPE, sampler=sampler, num_steps=20,
                generator=torch.Generator().manual_seed(1), eps_hook=hook, progress=False)
+    assert torch.isfinite(x).all()
     return trajectory_variance(encoder.torch_forward(x.double())).mean(0).numpy()
 
 
@@ -49,18 +50,20 @@ def guide(setup, factor, **kwargs):
     return VarianceGuidance(encoder.torch_forward, factor, 3, seed=2, **kwargs)
 
 
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
 @pytest.mark.parametrize("factor", [0, 2])
-def test_guidance_raises_target_and_lowers_other_factors(setup, factor):
-    unguided = factor_variances(setup, None)
-    guided = factor_variances(setup, guide(setup, factor, scale=30, tau=0.1))
+def test_guidance_raises_target_and_lowers_other_factors(setup, factor, sampler):
+    unguided = factor_variances(setup, None, sampler)
+    guided = factor_variances(setup, guide(setup, factor, scale=100, tau=0.1), sampler)
     others = [j for j in range(3) if j != factor]
     assert guided[factor] > 3 * unguided[factor]
     assert guided[others].mean() < unguided[others].mean()
 
 
-def test_guidance_on_predicted_x0_raises_target(setup):
-    unguided = factor_variances(setup, None)
-    guided = factor_variances(setup, guide(setup, 0, scale=30, tau=0.1, input="x0"))
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_guidance_on_predicted_x0_raises_target(setup, sampler):
+    unguided = factor_variances(setup, None, sampler)
+    guided = factor_variances(setup, guide(setup, 0, scale=30, tau=0.1, input="x0"), sampler)
     assert guided[0] > 3 * unguided[0]
 
 
