@@ -101,6 +101,25 @@ def test_cebra_decoders_differ_and_are_checked(fitted, data):
         model.reconstruct(X_test[:1], decoder="knn")
 
 
+def test_cebra_kdtree_search_finds_the_brute_force_neighbours(data):
+    import cebra
+
+    from benediff.lvm.baselines.cebra_baseline import _KDTreeIndex
+
+    labels = torch.from_numpy(np.concatenate(data[1]))
+    noise = torch.randn(len(labels[::7]), N_BEHAV, generator=torch.Generator().manual_seed(0))
+    query = labels[::7] + 0.3 * noise
+    brute = cebra.distributions.ContinuousIndex(labels).search(query)
+    assert torch.equal(_KDTreeIndex(labels).search(query), brute)
+    assert torch.equal(_KDTreeIndex(labels).search(labels[[5, 40]]), torch.tensor([5, 40]))
+    X, U, X_test, _ = data
+    fits = [get_baseline("cebra", seed=0, neighbour_search=search, **TINY["cebra"]).fit(X, U)
+            for search in ("kdtree", "brute")]
+    np.testing.assert_array_equal(*(f.transform(X_test[:1])[0] for f in fits))
+    with pytest.raises(BaselineInputError, match="neighbour_search = 'faiss'"):
+        get_baseline("cebra", neighbour_search="faiss")
+
+
 def test_ssl_predicts_behaviour_label_free(fitted, data):
     _, _, X_test, U_test = data
     predicted = fitted("ssl").predict_labels(X_test)
