@@ -57,6 +57,20 @@ def test_encoder_save_load_roundtrip(tmp_path):
     assert back.frame_shape_ == (1, 2, 2) and back.metadata_ == {"region": "VIS_R"}
 
 
+def test_standardised_encoder_outputs_factors_in_their_own_units(tmp_path):
+    rng = np.random.default_rng(4)
+    frames = rng.normal(size=(2000, 1, 2, 2))
+    latents = frames.reshape(2000, -1)[:, :2] * np.array([0.1, 10.0])  # scales differ 100×
+    enc = LinearEncoder(alpha=1e-6, standardise=True).fit(frames, latents)
+    np.testing.assert_allclose(enc.predict(frames).std(0), [1.0, 1.0], rtol=1e-3)
+    raw = LinearEncoder(alpha=1e-6).fit(frames, latents)
+    np.testing.assert_allclose(enc.predict(frames) * enc.latent_scale_, raw.predict(frames), atol=1e-6)
+    assert enc.score(frames, latents)["r2"] > 0.999
+    enc.save(tmp_path / "enc.h5")
+    back = LinearEncoder.load(tmp_path / "enc.h5")
+    assert back.standardise and np.allclose(back.predict(frames), enc.predict(frames))
+
+
 def test_trajectory_variance_is_population_variance():
     z = torch.tensor([[[0.0, 1.0], [2.0, 1.0]]])  # (1, F=2, D=2)
     assert trajectory_variance(z).tolist() == [[1.0, 0.0]]

@@ -3,6 +3,11 @@
 Fitted per region by ridge regression from (compressed) frames to the region's VAE posterior
 means on training trials and then frozen. ``torch_forward`` is the differentiable mean map used
 by guidance; q does not depend on Y so it never enters the gradient.
+
+``standardise=True`` fits the map to latents divided by their training standard deviation, so
+every factor's trajectory variance is in units of that factor's own spread (the VAE prior is
+N(0, I); a fitted posterior can have factors of very different scale, and eq. 8's softmax over raw
+variances would then always favour the widest factor).
 """
 
 import json
@@ -23,10 +28,10 @@ class EncoderError(ValueError):
 class LinearEncoder:
     """Ridge map from one frame (any shape, flattened to M values) to D latent factors."""
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0, standardise: bool = False):
         if alpha < 0:
             raise EncoderError(f"video.encoder.alpha must be >= 0, got {alpha}")
-        self.alpha = float(alpha)
+        self.alpha, self.standardise = float(alpha), bool(standardise)
 
     def fit(self, frames, latents):
         """``frames`` (n, *frame_shape) and ``latents`` (n, D): one row per time bin."""
@@ -40,6 +45,8 @@ class LinearEncoder:
                 f"{latents.shape[0]} time bins; frames and latents must come from the same "
                 "trials and frames_per_trial")
         x = frames.reshape(len(frames), -1)
+        self.latent_scale_ = latents.std(0) + 1e-12 if self.standardise else np.ones(latents.shape[1])
+        latents = latents / self.latent_scale_
         x_mean, z_mean = x.mean(0), latents.mean(0)
         xc, zc = x - x_mean, latents - z_mean
         gram = xc.T @ xc + self.alpha * np.eye(x.shape[1])
@@ -69,9 +76,9 @@ class LinearEncoder:
         return mean + noise
 
     def score(self, frames, latents) -> dict:
-        """Uniform-average and per-factor R² of the mean map."""
+        """Uniform-average and per-factor R² of the mean map (latents in the fit's units)."""
         pred = self.predict(frames)
-        latents = np.asarray(latents, dtype=np.float64)
+        latents = np.asarray(latents, dtype=np.float64) / self.latent_scale_
         return {"r2": float(r2_score(latents, pred)),
                 "r2_per_factor": r2_score(latents, pred, multioutput="raw_values").tolist()}
 
@@ -88,15 +95,17 @@ class LinearEncoder:
         self._check_fitted()
         with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
             f["W_enc"], f["bias"], f["Q"] = self.W_enc_, self.bias_, self.Q_
-            f.attrs["alpha"] = self.alpha
+            f["latent_scale"] = self.latent_scale_
+            f.attrs["alpha"], f.attrs["standardise"] = self.alpha, self.standardise
             f.attrs["frame_shape"] = json.dumps(list(self.frame_shape_))
             f.attrs["metadata"] = json.dumps(metadata, default=str)
 
     @classmethod
     def load(cls, path) -> "LinearEncoder":
         with h5py.File(path, "r") as f:
-            enc = cls(alpha=float(f.attrs["alpha"]))
+            enc = cls(alpha=float(f.attrs["alpha"]), standardise=bool(f.attrs["standardise"]))
             enc.W_enc_, enc.bias_, enc.Q_ = f["W_enc"][()], f["bias"][()], f["Q"][()]
+            enc.latent_scale_ = f["latent_scale"][()]
             enc.frame_shape_ = tuple(json.loads(f.attrs["frame_shape"]))
             enc.metadata_ = json.loads(f.attrs["metadata"])
         return enc

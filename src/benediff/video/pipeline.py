@@ -158,7 +158,7 @@ def fit_linear_encoder(latents_path, vae_path, out_path, metrics_path, cfg: dict
         frames = np.concatenate([clips[i].transpose(1, 0, 2, 3) for i in split[part]])
         return frames, np.concatenate([z[i] for i in split[part]])
 
-    encoder = LinearEncoder(alpha=cfg["alpha"]).fit(*stack("train"))
+    encoder = LinearEncoder(alpha=cfg["alpha"], standardise=cfg["standardise"]).fit(*stack("train"))
     metrics = {"train": encoder.score(*stack("train")), "test": encoder.score(*stack("test")),
                "factor_names": names}
     encoder.save(out_path, factor_names=names)
