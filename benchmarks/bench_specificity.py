@@ -29,7 +29,7 @@ import yaml
 from benediff import config as config_mod
 from benediff.io import dataset as dataset_io
 from benediff.io.split import make_split
-from benediff.lvm.pipeline import fit_region
+from benediff.lvm.pipeline import fit_region, vae_params
 from benediff.simulate import truth as sim_truth
 from benediff.simulate.params import params_from_config
 from benediff.simulate.session import plant_truth, random_streams
@@ -96,7 +96,8 @@ def build_dataset(config, work: Path) -> Path:
 
 def region_latents(config, dataset_path, work: Path, kind: str) -> Path:
     """The region's latents file: a BehaviorVAE fit (lvm 'ours') or labels + noise."""
-    path = work / f"latents_{kind}_{tag(config['lvm'])}.h5"
+    fit_keys = vae_params(config["lvm"], REGION, "ours"), config["lvm"].get("n_unsupervised")
+    path = work / f"latents_{kind}_{tag(*fit_keys, config['seed'], config['video']['lvm_seed'])}.h5"
     if path.exists():
         return path
     if kind == "vae":
@@ -119,7 +120,7 @@ def region_latents(config, dataset_path, work: Path, kind: str) -> Path:
 # models
 
 
-def train_models(config, dataset_path, latents_path, work: Path) -> dict:
+def train_models(config, dataset_path, latents_path, work: Path, methods) -> dict:
     video, seed = config["video"], config["seed"]
     ae_tag = tag(video["autoencoder"])
     paths = {"ae": work / f"ae_{ae_tag}.pt", "frames": work / f"frame_latents_{ae_tag}.h5"}
@@ -140,10 +141,10 @@ def train_models(config, dataset_path, latents_path, work: Path) -> dict:
     if not paths["vdm"].exists():
         timed(f"VDM ({video['diffusion']['steps']} steps)", vp.train_vdm, paths["frames"],
               paths["vdm"], video["diffusion"], seed=seed, device="cpu")
-    if not paths["cfg"].exists():
+    if "cfg" in methods and not paths["cfg"].exists():
         timed(f"CFG VDM ({video['cfg']['steps']} steps)", vp.train_cfg_vdm, paths["frames"],
               latents_path, paths["cfg"], video["diffusion"], video["cfg"], seed=seed, device="cpu")
-    if not paths["naive"].exists():
+    if "naive" in methods and not paths["naive"].exists():
         timed("naive decoder", vp.train_naive, paths["frames"], latents_path, paths["naive"],
               video["naive"], seed=seed, device="cpu")
     return paths
@@ -232,7 +233,7 @@ def main():
     start = time.perf_counter()
     dataset_path = build_dataset(config, work)
     latents_path = region_latents(config, dataset_path, work, args.latents)
-    paths = train_models(config, dataset_path, latents_path, work)
+    paths = train_models(config, dataset_path, latents_path, work, args.methods)
     names = LinearEncoder.load(paths["encoder"]).metadata_["factor_names"]
     enc_metrics = json.loads((work / f"{paths['encoder'].stem}.json").read_text())
     print(f"latents: {args.latents}; linear encoder test R² {enc_metrics['test']['r2']:.3f} "
