@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,7 @@ from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import RegionDataError, region_data
 from benediff.lvm.model import BehaviorVAE
 from benediff.lvm.synthetic import planted_dataset
-from benediff.lvm.train import loss_terms
+from benediff.lvm.train import loss_terms, significant_improvement
 
 torch.set_num_threads(1)
 FAST = dict(max_epochs=2, warmup_epochs=1, patience=5, batch_size=8, n_unsupervised=1)
@@ -104,3 +106,24 @@ def test_too_few_trials_for_split(small):
                                                   "test": np.array([2])}}))
     with pytest.raises(RegionDataError, match="split 'train' has 1 trials"):
         region_data(tiny, "R0_L")
+
+
+def test_significant_improvement_is_relative():
+    assert significant_improvement(5.0, math.inf, 0.5)
+    assert significant_improvement(9.8, 10.0, 0.01)
+    assert not significant_improvement(9.95, 10.0, 0.01)
+    assert not significant_improvement(10.0, 10.0, 0.0)
+
+
+def test_min_delta_stops_on_small_improvements(small):
+    _, rd = small
+    (X, U), (Xv, Uv) = rd.part("train"), rd.part("val")
+    params = FAST | dict(max_epochs=10, warmup_epochs=1, patience=2, lr=1e-2)
+    # no relative improvement can exceed 100 % of a positive loss: stop after patience epochs
+    strict = BehaviorVAE(seed=3, min_delta=1.0, **params).fit(X, U, Xv, Uv)
+    assert len(strict.history_) == 3
+    # min_delta = 0 keeps going while the validation loss still falls
+    lenient = BehaviorVAE(seed=3, min_delta=0.0, **params).fit(X, U, Xv, Uv)
+    assert len(lenient.history_) > 3
+    # the first epochs are identical: min_delta only changes when the fit stops
+    assert lenient.history_[:3] == strict.history_

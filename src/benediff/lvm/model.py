@@ -30,6 +30,7 @@ class VAEParams:
     warmup_epochs: int = 10
     max_epochs: int = 200
     patience: int = 20
+    min_delta: float = 0.0  # relative validation improvement that restarts the patience count
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0

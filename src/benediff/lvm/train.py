@@ -40,6 +40,7 @@ class TrainState:
     batch: int = 0  # next batch of ``epoch`` to run
     best_loss: float = math.inf
     best_state: dict | None = None
+    stall_loss: float = math.inf  # validation loss at the last improvement by more than min_delta
     bad_epochs: int = 0
     finished: bool = False
     history: list = field(default_factory=list)
@@ -149,13 +150,24 @@ def _end_epoch(net, x_val, u_val, params, state, n_data):
     # early stopping starts once the warm-up is over: before it the objective keeps changing
     past_warmup = state.epoch + 1 >= params.warmup_epochs
     if val < state.best_loss or state.best_state is None or not past_warmup:
-        state.best_loss, state.bad_epochs = val, 0
+        state.best_loss = val
         state.best_state = copy.deepcopy(net.state_dict())
+    # patience restarts only on a relative improvement larger than min_delta (Keras-style
+    # min_delta, but the best weights still follow every improvement)
+    if significant_improvement(val, state.stall_loss, params.min_delta) or not past_warmup:
+        state.stall_loss, state.bad_epochs = val, 0
     else:
         state.bad_epochs += 1
     state.finished = past_warmup and state.bad_epochs >= params.patience
     state.epoch += 1
     state.batch = 0
+
+
+def significant_improvement(val: float, reference: float, min_delta: float) -> bool:
+    """``val`` beats ``reference`` by more than the relative margin ``min_delta``."""
+    if not math.isfinite(reference):
+        return True
+    return val < reference - min_delta * abs(reference)
 
 
 def _seed_all(seed: int) -> None:
