@@ -103,9 +103,11 @@ class LinearEncoder:
     @classmethod
     def load(cls, path) -> "LinearEncoder":
         with h5py.File(path, "r") as f:
-            enc = cls(alpha=float(f.attrs["alpha"]), standardise=bool(f.attrs["standardise"]))
+            enc = cls(alpha=float(f.attrs["alpha"]),
+                      standardise=bool(f.attrs.get("standardise", False)))
             enc.W_enc_, enc.bias_, enc.Q_ = f["W_enc"][()], f["bias"][()], f["Q"][()]
-            enc.latent_scale_ = f["latent_scale"][()]
+            scale = f["latent_scale"][()] if "latent_scale" in f else np.ones(len(enc.bias_))
+            enc.latent_scale_ = scale
             enc.frame_shape_ = tuple(json.loads(f.attrs["frame_shape"]))
             enc.metadata_ = json.loads(f.attrs["metadata"])
         return enc
