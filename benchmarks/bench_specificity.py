@@ -59,7 +59,9 @@ def load_config(path, overrides) -> dict:
         node = raw
         *parents, leaf = key.split(".")
         for part in parents:
-            node = node.setdefault(part, {}) or {}
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
         node[leaf] = yaml.safe_load(value)
     return config_mod.validate(raw)
 
@@ -157,7 +159,8 @@ def generate_all(config, latents_path, paths, work: Path, methods, names) -> dic
     for method in methods:
         model = {"ours": "vdm", "cfg": "cfg", "naive": "naive"}[method]
         for factor in names:
-            stem = work / "generated" / f"{method}_{factor}_{tag(gen_tag, paths[model].name)}"
+            uses = [paths[model].name] + ([paths["encoder"].name] if method == "ours" else [])
+            stem = work / "generated" / f"{method}_{factor}_{tag(gen_tag, *uses)}"
             stem.parent.mkdir(exist_ok=True)
             h5 = stem.with_suffix(".h5")
             if not h5.exists():
@@ -172,7 +175,8 @@ def generate_all(config, latents_path, paths, work: Path, methods, names) -> dic
 
 def unguided(config, latents_path, paths, work: Path, factor) -> Path:
     video = {**config["video"], "guidance": {**config["video"]["guidance"], "scale": 0.0}}
-    stem = work / "generated" / f"unguided_{tag(video['guidance'], video['generation'], paths['vdm'].name)}"
+    key = tag(video["guidance"], video["generation"], paths["vdm"].name, paths["encoder"].name)
+    stem = work / "generated" / f"unguided_{key}"
     h5 = stem.with_suffix(".h5")
     if not h5.exists():
         vp.generate("ours", region=REGION, factor=factor, latents_path=paths["frames"],
@@ -192,7 +196,7 @@ def print_table(table, names):
     print("\n| target | " + " | ".join(cols) + " | ours ≥ 60 % | ours beats both |")
     print("|---" * (len(cols) + 3) + "|")
     for name, row in pivot.iterrows():
-        best = all(row["ours"] > row[m] for m in cols if m != "ours") if "ours" in cols else False
+        best = "ours" in cols and len(cols) == 3 and all(row["ours"] > row[m] for m in cols[1:])
         cells = " | ".join(f"{100 * row[m]:.1f}" for m in cols)
         ok = "yes" if "ours" in cols and row["ours"] >= 0.6 else "no"
         print(f"| {name} | {cells} | {ok} | {'yes' if best else 'no'} |")
