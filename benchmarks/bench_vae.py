@@ -15,9 +15,9 @@ import time
 import torch
 
 from benediff.lvm.data import region_data
-from benediff.lvm.model import BehaviorVAE
+from benediff.lvm.model import BehaviorVAE, VAEParams
 from benediff.lvm.synthetic import planted_dataset
-from benediff.metrics import mig
+from benediff.metrics import mig, reconstruction_metrics
 import numpy as np
 
 
@@ -25,7 +25,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-epochs", type=int, default=200)
-    p.add_argument("--patience", type=int, default=20)
+    p.add_argument("--patience", type=int, default=VAEParams.patience)
+    p.add_argument("--min-delta", type=float, default=VAEParams.min_delta)
+    p.add_argument("--lr", type=float, default=VAEParams.lr)
     p.add_argument("--tc-estimator", default="mws")
     p.add_argument("--baselines", nargs="*", default=[])
     args = p.parse_args()
@@ -36,7 +38,8 @@ def main():
     rd = region_data(ds, "R0_L", n_latents=8)
     (x, u), (xv, uv) = rd.part("train"), rd.part("val")
     model = BehaviorVAE(n_unsupervised=2, batch_size=32, max_epochs=args.max_epochs,
-                        patience=args.patience, tc_estimator=args.tc_estimator, seed=0,
+                        patience=args.patience, min_delta=args.min_delta, lr=args.lr,
+                        tc_estimator=args.tc_estimator, seed=0,
                         progress=True)
     start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(x, u, xv, uv)
@@ -44,10 +47,12 @@ def main():
     epochs = len(model.history_)
     xt, ut = rd.part("test")
     score = mig(np.concatenate(model.transform(xt)).T, np.concatenate(ut).T)
+    r2 = reconstruction_metrics(xt, model.reconstruct(xt))["r2"]
     print(f"train trials {len(x)}, frames 189, dims 24, latents 8, batch 32, threads {args.threads}")
     print(f"seconds/epoch {total / epochs:.2f}; epochs run {epochs} (best epoch {model.best_epoch_}, "
           f"stopped early: {epochs < args.max_epochs}); full fit {total:.1f} s wall, {cpu:.1f} s CPU "
-          f"({cpu / epochs:.2f} CPU s/epoch); test MIG {score:.3f}")
+          f"({cpu / epochs:.2f} CPU s/epoch); test MIG {100 * score:.1f} %, test R² {r2:.1f} % "
+          f"(lr {args.lr}, patience {args.patience}, min_delta {args.min_delta})")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     for name in args.baselines:
         from benediff.lvm.baselines import get_baseline

@@ -30,9 +30,9 @@ class VAEParams:
     warmup_epochs: int = 10
     max_epochs: int = 200
     patience: int = 20
-    min_delta: float = 0.0  # relative validation improvement that restarts the patience count
+    min_delta: float = 0.01  # relative validation improvement that restarts the patience count
     batch_size: int = 32
-    lr: float = 1e-3
+    lr: float = 3e-3
     seed: int = 0
     # run-time settings: they do not change the result, so they are not fingerprinted
     device: str = "cpu"
