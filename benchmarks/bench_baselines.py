@@ -5,7 +5,8 @@ Same data as benchmarks/bench_vae.py (ours): ``planted_dataset`` with 549 trials
 trials), z-scored with training-split statistics. Every baseline runs one full fit, no
 extrapolation, with the configured paper-size settings: the defaults of
 ``workflow/schemas/lvm.schema.yaml`` (``lvm.baselines``), overridable with ``--set``:
-- CEBRA: offset10-model, batch 512, lr 3e-4, 2000 iterations, then the Ridge + MLP read-outs.
+- CEBRA: offset10-model, batch 512, lr 3e-4, 2000 iterations, then the Ridge + MLP read-outs;
+  positive pairs by KD-tree (``--set cebra.neighbour_search=brute`` for CEBRA's own search).
   The InfoNCE training loss is printed every 250 iterations to show where it plateaus.
 - pi-VAE: batch 200 samples, Adam 5e-4, up to 30 epochs, early stopping on the validation ELBO.
 - SSL (M2): batch 32 trials, up to 100 epochs, early stopping on the validation loss.
@@ -110,8 +111,9 @@ def run_one(name: str, args) -> dict:
 def report_line(r: dict) -> str:
     p = r["params"]
     if r["baseline"] == "cebra":
-        what = (f"cebra  {r['iterations']} it, batch {p['batch_size']}: embedding "
-                f"{r['embedding_s']:.0f} s + read-outs {r['decoders_s']:.0f} s")
+        what = (f"cebra  {r['iterations']} it, batch {p['batch_size']}, {p['neighbour_search']} "
+                f"search: embedding {r['embedding_s']:.0f} s ({r['embedding_cpu_s']:.0f} CPU-s) + "
+                f"read-outs {r['decoders_s']:.0f} s ({r['decoders_cpu_s']:.0f} CPU-s)")
     else:
         what = (f"{r['baseline']:6s} {r['epochs_run']}/{r['max_epochs']} epochs, batch "
                 f"{p['batch_size']}")
