@@ -198,6 +198,11 @@ def test_pooled_fit_reports_every_session(fitted, tmp_path):
     assert all(np.isfinite(per[s][k]) for s in per for k in ("r2", "rmse", "mig"))
     latents, attrs = read_latents(tmp_path / "l.h5")
     assert len(latents) == 30 and attrs["session_trials"] == [20, 10]
+    figure5(paths, "R0_L", {"ours": tmp_path / "l.h5"}, tmp_path / "fig5.pdf", test_trial=2,
+            n_dims=2, pooled=True)  # the last test trial: S2's
+    trajectory_figure({"R0_L": tmp_path / "l.h5"}, ["Paw-x", "Paw-y"], 3, tmp_path / "fig7.pdf")
+    assert json.loads((tmp_path / "fig5.pdf.json").read_text())["trial_position"] == 20 + 4
+    assert (tmp_path / "fig7.pdf").read_bytes()[:4] == b"%PDF"
     with pytest.raises(LatentModelError, match="2 dataset files given for a single-session fit"):
         fit_region(paths, "R0_L", "ours", 0, LVM)
 
