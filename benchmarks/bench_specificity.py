@@ -154,13 +154,15 @@ def train_models(config, dataset_path, latents_path, work: Path, methods) -> dic
 
 def generate_all(config, latents_path, paths, work: Path, methods, names) -> dict:
     video = config["video"]
-    gen_tag = tag(video["guidance"], video["generation"], video["cfg"]["weight"])
+    sampler = {k: video["guidance"][k] for k in ("sampler", "steps")}  # what baselines use
     out = {}
     for method in methods:
         model = {"ours": "vdm", "cfg": "cfg", "naive": "naive"}[method]
+        uses = [paths[model].name, sampler, video["generation"], video["cfg"]["weight"]]
+        if method == "ours":
+            uses += [video["guidance"], paths["encoder"].name]
         for factor in names:
-            uses = [paths[model].name] + ([paths["encoder"].name] if method == "ours" else [])
-            stem = work / "generated" / f"{method}_{factor}_{tag(gen_tag, *uses)}"
+            stem = work / "generated" / f"{method}_{factor}_{tag(*uses)}"
             stem.parent.mkdir(exist_ok=True)
             h5 = stem.with_suffix(".h5")
             if not h5.exists():
@@ -215,7 +217,7 @@ def diagnostics(generated, unguided_h5, names, regressor, real_frames):
         if key not in generated:
             continue
         var = vp.read_generated(generated[key])["readout"].var(axis=1).mean(0)
-        others = [j for j in range(len(names)) if j != d]
+        others = [j for j in range(len(var)) if j != d]
         print(f"| {name} | {var[d]:.3f} | {base_var[d]:.3f} | {var[others].mean():.3f} | "
               f"{base_var[others].mean():.3f} |")
     real = np.mean([regressor.predict(c).var(0) for c in real_frames], axis=0)
@@ -238,7 +240,8 @@ def main():
     dataset_path = build_dataset(config, work)
     latents_path = region_latents(config, dataset_path, work, args.latents)
     paths = train_models(config, dataset_path, latents_path, work, args.methods)
-    names = LinearEncoder.load(paths["encoder"]).metadata_["factor_names"]
+    factors = LinearEncoder.load(paths["encoder"]).metadata_["factor_names"]
+    names = [f for f in factors if f in config["behaviors"]]  # free latents have no behaviour
     enc_metrics = json.loads((work / f"{paths['encoder'].stem}.json").read_text())
     print(f"latents: {args.latents}; linear encoder test R² {enc_metrics['test']['r2']:.3f} "
           f"per factor {np.round(enc_metrics['test']['r2_per_factor'], 2).tolist()}")
