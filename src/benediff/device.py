@@ -18,6 +18,9 @@ def resolve_device(requested: str = "cpu", fallback: str = "warn") -> str:
     """
     import torch
 
+    requested = "auto" if requested is None else str(requested)
+    if requested not in ("cpu", "cuda", "auto") and not requested.startswith("cuda:"):
+        raise DeviceError(f"device {requested!r} is not one of cpu, cuda, cuda:N, auto")
     if requested == "cpu":
         return "cpu"
     if torch.cuda.is_available():
@@ -32,6 +35,14 @@ def resolve_device(requested: str = "cpu", fallback: str = "warn") -> str:
                           "or set device: cpu (or gpu_fallback: warn)")
     log.warning("%s; falling back to CPU (gpu_fallback: warn)", message)
     return "cpu"
+
+
+def torch_device(requested="cpu"):
+    """``resolve_device`` for library code: a ``torch.device``, and an error (no silent
+    fallback) when CUDA is asked for but absent; the job scripts decide fallbacks first."""
+    import torch
+
+    return torch.device(resolve_device(requested, fallback="fail"))
 
 
 def job_environment() -> dict:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benediff.device import torch_device
 from benediff.lvm.base import LatentModel, LatentModelError, check_trials
 from benediff.lvm.tc import ESTIMATORS
 
@@ -78,14 +79,6 @@ class SeqVAENet(nn.Module):
         return z[..., : self.n_behavior] * self.beh_gain + self.beh_bias
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise LatentModelError("device 'cuda' requested but no GPU is visible; set device: cpu or auto")
-    return torch.device(device)
-
-
 def stack_trials(X, what="X") -> np.ndarray:
     lengths = {x.shape[0] for x in X}
     if len(lengths) != 1:
@@ -133,7 +126,7 @@ class BehaviorVAE(LatentModel):
         xv = None if X_val is None else stack_trials(X_val, "X_val")
         uv = None if U_val is None else stack_trials(U_val, "U_val")
         self.n_neural_, self.n_behavior_ = x.shape[2], u.shape[2]
-        self.device_ = resolve_device(self.params.device)
+        self.device_ = torch_device(self.params.device)
         self.net_ = self._build(self.n_neural_, self.n_behavior_).to(self.device_)
         self.history_ = train(self.net_, x, u, xv, uv, self.params, self.device_)
         self.best_epoch_ = min(self.history_, key=lambda h: h["val_loss"])["epoch"] if self.history_ else 0
@@ -173,7 +166,7 @@ class BehaviorVAE(LatentModel):
         blob = torch.load(path, map_location="cpu", weights_only=False)
         est = cls(**(blob["params"] | {"device": device}))
         est.n_neural_, est.n_behavior_ = blob["n_neural"], blob["n_behavior"]
-        est.device_ = resolve_device(device)
+        est.device_ = torch_device(device)
         est.net_ = est._build(est.n_neural_, est.n_behavior_).to(est.device_)
         est.net_.load_state_dict(blob["state_dict"])
         est.history_ = blob["history"]

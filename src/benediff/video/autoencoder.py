@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from benediff.device import torch_device
 from benediff.video.checkpoint import (
     array_digest,
     check_same_config,
     load_file,
-    resolve_device,
     save_atomic,
 )
 
@@ -136,7 +136,7 @@ def train_autoencoder(
     a restarted run resumes from there (same config required) and ends with the same weights.
     """
     images_train = _check_frames(images_train)
-    device = resolve_device(device)
+    device = torch_device(device)
     _, channels, size, _ = images_train.shape
     model_kwargs = {**(model_config or {}), "in_channels": channels, "image_size": size}
     torch.manual_seed(seed)
@@ -229,7 +229,7 @@ def _map_batches(model, fn, array: np.ndarray, batch_size: int, device) -> np.nd
         raise AutoencoderConfigError(
             "no frames/latents to encode or decode: the input array is empty"
         )
-    device = resolve_device(device)
+    device = torch_device(device)
     was_training = model.training
     model.eval().to(device)
     parts = [

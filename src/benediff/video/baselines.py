@@ -9,7 +9,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from benediff.video.checkpoint import resolve_device
+from benediff.device import torch_device
 
 
 class BaselineError(ValueError):
@@ -70,7 +70,7 @@ def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=50, ba
             f"naive decoder needs latents (n, F, D) and clips (n, C, F, h, w) with the same n and "
             f"F; got {tuple(latents.shape)} and {tuple(clips.shape)}")
     torch.manual_seed(seed)
-    device = resolve_device(device)
+    device = torch_device(device)
     model = NaiveDecoder(latents.shape[2], (clips.shape[1], *clips.shape[3:]), hidden, channels)
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -88,7 +88,7 @@ def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=50, ba
 def naive_generate(model: NaiveDecoder, trajectory, device="cpu") -> np.ndarray:
     """Decode one manipulated trajectory (F, D) into a clip (C, F, h, w)."""
     z = torch.as_tensor(np.asarray(trajectory), dtype=torch.float32)[None]
-    return model.to(resolve_device(device))(z.to(resolve_device(device)))[0].cpu().numpy()
+    return model.to(torch_device(device))(z.to(torch_device(device)))[0].cpu().numpy()
 
 
 class GuidedByCondition(nn.Module):

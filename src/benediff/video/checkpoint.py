@@ -1,4 +1,4 @@
-"""Checkpoint plumbing shared by the video trainers: atomic torch files, config checks, devices."""
+"""Checkpoint plumbing shared by the video trainers: atomic torch files, config checks."""
 
 import hashlib
 from pathlib import Path
@@ -11,18 +11,6 @@ from benediff.io.atomic import atomic_output
 
 class CheckpointError(ValueError):
     """A checkpoint or model file is missing, unreadable or was written under another config."""
-
-
-def resolve_device(device) -> torch.device:
-    """``cpu``, ``cuda[:n]`` or ``auto`` (cuda when available) → torch.device."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={str(device)!r} but CUDA is not available; set config 'device' to 'cpu' or 'auto'"
-        )
-    return device
 
 
 def array_digest(array: np.ndarray) -> str:

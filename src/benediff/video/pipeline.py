@@ -20,12 +20,13 @@ import pandas as pd
 import torch
 
 from benediff.behavior.video import write_gray_video
+from benediff.device import torch_device
 from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
 from benediff.provenance import write_sidecar
 from benediff.video import autoencoder as ae
 from benediff.video import baselines
-from benediff.video.checkpoint import load_file, resolve_device, save_atomic
+from benediff.video.checkpoint import load_file, save_atomic
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import VarianceGuidance
@@ -284,7 +285,7 @@ def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, d
         model = load_naive(model_path)
         return np.stack([baselines.naive_generate(model, c, device) for c in conditions])
     model, meta = load_model(model_path)
-    device = resolve_device(device)
+    device = torch_device(device)
     model.to(device)
     diffusion = GaussianDiffusion(**meta["diffusion"])
     g = cfg["guidance"]

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benediff.device import torch_device
 from benediff.video.autoencoder import FrameAutoencoder
 from benediff.video.checkpoint import (
     CheckpointError,
     array_digest,
     check_same_config,
     load_file,
-    resolve_device,
     save_atomic,
 )
 from benediff.video.diffusion import GaussianDiffusion
@@ -60,7 +60,7 @@ def train_diffusion(
     """
     diffusion = GaussianDiffusion(**diffusion_config)
     clips, cond = _check_data(latent_clips, cond, model_config, diffusion.clip_sample)
-    device = resolve_device(device)
+    device = torch_device(device)
     torch.manual_seed(seed)
     model = UNet3D(**model_config).to(device)
     ema = copy.deepcopy(model).requires_grad_(False)

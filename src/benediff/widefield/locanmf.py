@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
+from benediff.device import torch_device
 from benediff.io.atomic import atomic_output
 from benediff.widefield.locanmf_fit import Problem, Settings, in_region_fraction, rank_search
 from benediff.widefield.locanmf_kernels import use_numba
@@ -58,7 +59,7 @@ class LocaNMF:
         self._check_params()
         U, V, atlas, mask = _check_inputs(U, V, atlas, mask)
         labels, dropped = _regions(atlas, mask, self.min_pixels)
-        device = _device(self.device)
+        device = torch_device(self.device)
         Um = torch.as_tensor(U[mask], dtype=torch.float32, device=device)
         V64 = torch.as_tensor(V, dtype=torch.float64, device=device)
         W = V64 if self.nnt else torch.linalg.qr(V64.T).R.T
@@ -118,7 +119,7 @@ class LocaNMF:
         Um = U[self.mask_]
         if not (np.isfinite(Um).all() and np.isfinite(V).all()):
             raise LocaNMFError("LocaNMF.transform: U (inside the fitted mask) and V must be finite")
-        device = _device(self.device)
+        device = torch_device(self.device)
         A = torch.as_tensor(self.spatial_[:, self.mask_], dtype=torch.float64, device=device)
         Um = torch.as_tensor(Um, dtype=torch.float64, device=device)
         V = torch.as_tensor(V, dtype=torch.float64, device=device)
@@ -177,12 +178,6 @@ class LocaNMF:
 
 
 # ---------------------------------------------------------------- helpers
-def _device(name):
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _check_inputs(U, V, atlas, mask):
     U, V, atlas = np.asarray(U), np.asarray(V), np.asarray(atlas)
     if U.ndim != 3:

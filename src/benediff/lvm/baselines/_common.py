@@ -92,15 +92,6 @@ def check_pairs(X, U, x_name="X", u_name="U"):
     return X, U
 
 
-def resolve_device(device: str) -> str:
-    """Map the config's device (cpu, cuda, auto) to a torch device string."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise BaselineInputError(f"device: {device!r} is not one of cpu, cuda, auto")
-    return device
-
-
 @contextlib.contextmanager
 def seeded(seed: int):
     """Seed torch's global RNG inside the block and restore the caller's RNG state afterwards."""

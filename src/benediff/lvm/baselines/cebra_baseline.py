@@ -25,13 +25,14 @@ from scipy.spatial import cKDTree
 from sklearn.linear_model import Ridge
 from sklearn.neural_network import MLPRegressor
 
+from benediff.device import torch_device
+
 from ._common import (
     BaselineInputError,
     Baseline,
     check_pairs,
     check_trials,
     load_checkpoint,
-    resolve_device,
     save_checkpoint,
     seeded,
 )
@@ -110,7 +111,7 @@ class CebraBaseline(Baseline):
             learning_rate=self.learning_rate, temperature=self.temperature,
             output_dimension=self.n_latents or n_labels, max_iterations=self.max_iterations,
             distance=self.distance, conditional="time_delta", time_offsets=self.time_offsets,
-            num_hidden_units=self.num_hidden_units, device=resolve_device(self.device),
+            num_hidden_units=self.num_hidden_units, device=str(torch_device(self.device)),
             verbose=self.progress)
         model.sampling_seed = self.seed
         model.neighbour_search = self.neighbour_search

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 from pi_vae_pytorch import ELBOLoss, PiVAE
 
+from benediff.device import torch_device
+
 from ._common import (
     BaselineInputError,
     TorchBaseline,
     check_pairs,
     check_trials,
-    resolve_device,
     seeded,
     split_like,
 )
@@ -75,7 +76,7 @@ class PiVAEBaseline(TorchBaseline):
     def _build(self, n_neural, n_labels):
         n_latents = self._check_dims(n_neural, n_labels)
         self.n_neural_, self.n_labels_, self.n_latents_ = n_neural, n_labels, n_latents
-        self.device_ = resolve_device(self.device)
+        self.device_ = torch_device(self.device)
         self.network_ = PiVAE(
             x_dim=n_neural, u_dim=n_labels, z_dim=n_latents, discrete_labels=False,
             encoder_n_hidden_layers=self.encoder_layers,

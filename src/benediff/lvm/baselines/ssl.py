@@ -20,12 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from benediff.device import torch_device
+
 from ._common import (
     BaselineInputError,
     TorchBaseline,
     check_pairs,
     check_trials,
-    resolve_device,
     seeded,
 )
 from ._training import fit_loop, trial_batches
@@ -137,7 +138,7 @@ class SSLBaseline(TorchBaseline):
         self.n_latents_ = self.n_latents or n_labels
         self.network_ = M2Network(n_neural, n_labels, self.n_latents_, self.hidden_size,
                                   self.n_layers, self.bidirectional, self.dropout)
-        self.device_ = resolve_device(self.device)
+        self.device_ = torch_device(self.device)
         self.network_.to(self.device_)
 
     def _tensors(self, trials):
