@@ -258,3 +258,16 @@ def test_early_stopping_keeps_best_validation_epoch(name, data):
     assert 1 <= len(history) <= 4 and len(model.history_["train"]) == len(history)
     with torch.no_grad():
         assert model._val_loss(X_val, U_val)() == pytest.approx(min(history), rel=1e-6)
+
+
+@pytest.mark.parametrize("min_delta, epochs_run", [(0.0, 8), (0.01, 4)])
+def test_patience_restarts_only_on_relative_improvement(min_delta, epochs_run):
+    from benediff.lvm.baselines._training import fit_loop
+
+    # the validation loss creeps down by 0.1 % per epoch after a first real drop
+    losses = iter([10.0, 5.0, 4.995, 4.990, 4.985, 4.980, 4.975, 4.970])
+    module = torch.nn.Linear(1, 1)
+    history = fit_loop(module, lambda batch: module.weight.sum() ** 2, lambda epoch: [None],
+                       lambda: next(losses), epochs=8, lr=1e-3, patience=2,
+                       min_delta=min_delta)
+    assert len(history["val"]) == epochs_run

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benediff.lvm.train import significant_improvement
+
 
 def trial_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Shuffled batches of trial indices; trials of one batch share a length so they stack."""
@@ -18,16 +20,18 @@ def trial_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[np
 
 
 def fit_loop(module, batch_loss, epoch_batches, val_loss=None, *, epochs, lr, patience,
-             progress=False, desc="fit") -> dict:
+             min_delta=0.0, progress=False, desc="fit") -> dict:
     """Train ``module`` with Adam; keep the weights of the best validation epoch.
 
     ``epoch_batches(epoch)`` yields batches, ``batch_loss(batch)`` returns a scalar tensor and
     ``val_loss()`` (optional) a float. Without ``val_loss`` all epochs run and the last weights
-    are kept. Returns the per-epoch history.
+    are kept. Patience restarts only on a validation loss better than the one at the last such
+    restart by the relative margin ``min_delta`` (as in the VAE's loop); the kept weights follow
+    every improvement. Returns the per-epoch history.
     """
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     history = {"train": [], "val": []}
-    best, best_state, waited = math.inf, None, 0
+    best, best_state, stall, waited = math.inf, None, math.inf, 0
     for epoch in tqdm(range(epochs), desc=desc, disable=not progress):
         module.train()
         losses = []
@@ -45,7 +49,9 @@ def fit_loop(module, batch_loss, epoch_batches, val_loss=None, *, epochs, lr, pa
             current = float(val_loss())
         history["val"].append(current)
         if current < best:
-            best, best_state, waited = current, copy.deepcopy(module.state_dict()), 0
+            best, best_state = current, copy.deepcopy(module.state_dict())
+        if significant_improvement(current, stall, min_delta):
+            stall, waited = current, 0
         else:
             waited += 1
             if waited >= patience:

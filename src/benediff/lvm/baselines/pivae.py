@@ -45,14 +45,15 @@ class PiVAEBaseline(TorchBaseline):
     kind = "pivae"
 
     def __init__(self, n_latents=None, epochs=30, batch_size=200, learning_rate=5e-4,
-                 patience=10, encoder_hidden=128, encoder_layers=2, label_prior_hidden=32,
-                 decoder_hidden=30, n_gin_blocks=2, gin_block_depth=2, seed=0, device="cpu",
-                 progress=False):
+                 patience=10, min_delta=0.01, encoder_hidden=128, encoder_layers=2,
+                 label_prior_hidden=32, decoder_hidden=30, n_gin_blocks=2, gin_block_depth=2,
+                 seed=0, device="cpu", progress=False):
         self.n_latents = n_latents
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.patience = patience
+        self.min_delta = min_delta
         self.encoder_hidden = encoder_hidden
         self.encoder_layers = encoder_layers
         self.label_prior_hidden = label_prior_hidden
@@ -106,7 +107,7 @@ class PiVAEBaseline(TorchBaseline):
             self.history_ = fit_loop(
                 self.network_, batch_loss, epoch_batches, self._val_loss(X_val, U_val),
                 epochs=self.epochs, lr=self.learning_rate, patience=self.patience,
-                progress=self.progress, desc="pi-VAE")
+                min_delta=self.min_delta, progress=self.progress, desc="pi-VAE")
         return self
 
     def _flat(self, trials):

@@ -112,7 +112,8 @@ class SSLBaseline(TorchBaseline):
 
     def __init__(self, n_latents=None, hidden_size=32, n_layers=1, bidirectional=True,
                  dropout=0.1, label_weight=10.0, unlabelled_fraction=0.0, epochs=100,
-                 batch_size=32, learning_rate=1e-3, patience=10, seed=0, device="cpu",
+                 batch_size=32, learning_rate=1e-3, patience=10, min_delta=0.01, seed=0,
+                 device="cpu",
                  progress=False):
         if not 0.0 <= unlabelled_fraction < 1.0:
             raise BaselineInputError(
@@ -129,6 +130,7 @@ class SSLBaseline(TorchBaseline):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.patience = patience
+        self.min_delta = min_delta
         self.seed = seed
         self.device = device
         self.progress = progress
@@ -163,7 +165,8 @@ class SSLBaseline(TorchBaseline):
             self.history_ = fit_loop(
                 self.network_, batch_loss, epoch_batches,
                 self._val_loss(X_val, U_val), epochs=self.epochs, lr=self.learning_rate,
-                patience=self.patience, progress=self.progress, desc="SSL (M2)")
+                patience=self.patience, min_delta=self.min_delta, progress=self.progress,
+                desc="SSL (M2)")
         return self
 
     def _val_loss(self, X_val, U_val):
