@@ -20,7 +20,7 @@ rule lvm_fit:
     log:
         "logs/lvm_fit/{session}/{region}/{model}/seed{seed}.log",
     benchmark:
-        "benchmarks/lvm_fit/{session}/{region}/{model}/seed{seed}.tsv"
+        "logs/benchmarks/lvm_fit/{session}/{region}/{model}/seed{seed}.tsv"
     wildcard_constraints:
         session=lvm_targets.fit_session_pattern(config),
         model="ours|vae|no_beha|no_tc|ssl|cebra|pivae",
