@@ -166,6 +166,23 @@ def test_forcing_one_region_reruns_only_its_downstream(tiny_run):
     assert "region=VIS_R" in run.stdout
 
 
+def test_changing_a_video_setting_reruns_only_video_jobs(tiny_run, tmp_path):
+    """Rules get only the config sections they use, so tuning guidance keeps the upstream work."""
+    import yaml
+
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["video"].setdefault("guidance", {})["scale"] = 123.0
+    changed = tmp_path / "config.yaml"
+    changed.write_text(yaml.safe_dump(cfg, sort_keys=False))  # key order is part of params
+    run = snakemake(tiny_run, "-n", configfile=changed)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts.get("generate", 0) > 0
+    upstream = {"simulate_session", "widefield_neural", "widefield_qc", "assemble_dataset",
+                "lvm_fit", "lvm_table", "train_vdm", "train_video_ae"}
+    assert not upstream & set(counts), counts
+
+
 def test_same_seed_gives_identical_tables(tiny_run, tmp_path):
     """Refit every model from the same datasets in a fresh directory: identical tables (CPU)."""
     for sub in ("resources", "results/S1", "results/S2"):

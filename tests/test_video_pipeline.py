@@ -113,6 +113,36 @@ def test_fig6_needs_one_region_three_methods():
                                                            "view": "side"}}), "fig6")
 
 
+def test_pooled_lvm_fit_is_a_vae_latents_source():
+    pooled = targets.vae_latents(demo_config(lvm_session="pooled"), "S1", "VIS_R")
+    assert pooled == "results/lvm/pooled/VIS_R/ours/seed0/latents.h5"
+    assert targets.vae_latents(demo_config(), "S1", "VIS_R").startswith("results/lvm/S1/")
+    with pytest.raises(targets.TargetError, match="video.lvm_session = 'S2'"):
+        targets.vae_latents(demo_config(lvm_session="S2"), "S1", "VIS_R")
+
+
+def write_pooled_pair(tmp_path, video_session):
+    """A pooled lvm latents file (sessions A: 2 trials, B: 3) and B's frame latents."""
+    with h5py.File(tmp_path / "pooled.h5", "w") as f:
+        f.attrs["factor_names"] = json.dumps(["x"])
+        f.attrs["sessions"], f.attrs["session_trials"] = json.dumps(["A", "B"]), json.dumps([2, 3])
+        for i in range(5):
+            f[f"latents/trial_{i:04d}"] = np.full((4, 1), i, dtype=np.float32)
+    with h5py.File(tmp_path / "frames.h5", "w") as f:
+        f.attrs["scale"], f.attrs["session"] = json.dumps({}), video_session
+        for i in range(3):
+            f[f"latents/trial_{i:04d}"] = np.zeros((1, 4, 2, 2), dtype=np.float32)
+        f["split/train"], f["split/val"], f["split/test"] = [0], [1], [2]
+    return tmp_path / "frames.h5", tmp_path / "pooled.h5"
+
+
+def test_pooled_latents_are_cut_to_the_video_session(tmp_path):
+    _, _, _, z, names = pipeline.read_paired(*write_pooled_pair(tmp_path, "B"))
+    assert names == ["x"] and [float(t[0, 0]) for t in z] == [2.0, 3.0, 4.0]
+    with pytest.raises(pipeline.VideoPipelineError, match="does not include the video session 'C'"):
+        pipeline.read_paired(*write_pooled_pair(tmp_path, "C"))
+
+
 # ---------------------------------------------------------------------------- end to end
 
 

@@ -44,8 +44,12 @@ class VideoPipelineError(ValueError):
 # file helpers
 
 
-def read_vae_latents(path) -> tuple[list[np.ndarray], list[str]]:
-    """Per-trial VAE posterior means (L, D) and the factor names of one region."""
+def read_vae_latents(path, session: str | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Per-trial VAE posterior means (L, D) and the factor names of one region.
+
+    A fit pooled across sessions holds every pooled session's trials in order; ``session``
+    picks that session's trials out of it.
+    """
     with h5py.File(path, "r") as f:
         if "latents" not in f:
             raise VideoPipelineError(f"{path}: no 'latents' group; expected latents/trial_0000 "
@@ -53,12 +57,35 @@ def read_vae_latents(path) -> tuple[list[np.ndarray], list[str]]:
         keys = sorted(f["latents"])
         trials = [f["latents"][k][()].astype(np.float32) for k in keys]
         raw = f.attrs.get("factor_names", f["latents"].attrs.get("factor_names"))
+        members = f.attrs.get("sessions"), f.attrs.get("session_trials")
     if raw is None:
         raise VideoPipelineError(f"{path}: attribute 'factor_names' is missing; rerun the lvm stage")
     names = json.loads(raw)
     if trials and trials[0].shape[1] != len(names):
         raise VideoPipelineError(f"{path}: {len(names)} factor names for {trials[0].shape[1]} latent dims")
+    if members[0] is not None and session is not None:
+        trials = _session_trials(trials, json.loads(members[0]), json.loads(members[1]), session,
+                                 path)
     return trials, names
+
+
+def _session_trials(trials, sessions, counts, session, path):
+    if session not in sessions:
+        raise VideoPipelineError(f"{path} is a fit pooled over sessions {sessions}, which does "
+                                 f"not include the video session {session!r}; add it to "
+                                 "lvm.pool_sessions or set video.lvm_session to ''")
+    start = sum(counts[: sessions.index(session)])
+    return trials[start : start + counts[sessions.index(session)]]
+
+
+def read_paired(latents_path, vae_path):
+    """Frame-latent clips, their scale and split, and the same trials' VAE latents and names."""
+    clips, scale, split = read_frame_latents(latents_path)
+    with h5py.File(latents_path, "r") as f:
+        session = f.attrs.get("session")
+    z, names = read_vae_latents(vae_path, session)
+    _paired(clips, z, latents_path, vae_path)
+    return clips, scale, split, z, names
 
 
 def read_frame_latents(path) -> tuple[list[np.ndarray], dict, dict]:
@@ -151,9 +178,7 @@ def encode_frame_latents(dataset_path, ae_path, out_path, *, device) -> None:
 
 def fit_linear_encoder(latents_path, vae_path, out_path, metrics_path, cfg: dict) -> dict:
     """Ridge from one normalised frame latent (c, h, w) to the region's VAE latents (D,)."""
-    clips, _, split = read_frame_latents(latents_path)
-    z, names = read_vae_latents(vae_path)
-    _paired(clips, z, latents_path, vae_path)
+    clips, _, split, z, names = read_paired(latents_path, vae_path)
 
     def stack(part):
         frames = np.concatenate([clips[i].transpose(1, 0, 2, 3) for i in split[part]])
@@ -203,9 +228,7 @@ def train_vdm(latents_path, model_path, cfg: dict, *, seed, device, checkpoint_d
 def train_cfg_vdm(latents_path, vae_path, model_path, cfg: dict, cfg_cfg: dict, *, seed, device,
                   checkpoint_dir=None):
     """Conditional VDM on (clip, whole Z trajectory) with condition dropout (CFG baseline)."""
-    clips, _, split = read_frame_latents(latents_path)
-    z, names = read_vae_latents(vae_path)
-    _paired(clips, z, latents_path, vae_path)
+    clips, _, split, z, names = read_paired(latents_path, vae_path)
     train = np.stack([clips[i] for i in split["train"]])
     cond = np.stack([z[i] for i in split["train"]])
     steps_cfg = {**cfg, "steps": cfg_cfg["steps"]}
@@ -217,9 +240,7 @@ def train_cfg_vdm(latents_path, vae_path, model_path, cfg: dict, cfg_cfg: dict, 
 
 def train_naive(latents_path, vae_path, model_path, cfg: dict, *, seed, device):
     """Naive-manipulation decoder p(Y | Z) on training trials."""
-    clips, _, split = read_frame_latents(latents_path)
-    z, names = read_vae_latents(vae_path)
-    _paired(clips, z, latents_path, vae_path)
+    clips, _, split, z, names = read_paired(latents_path, vae_path)
     model = baselines.train_naive_decoder(
         np.stack([z[i] for i in split["train"]]), np.stack([clips[i] for i in split["train"]]),
         hidden=cfg["hidden"], channels=cfg["channels"], epochs=cfg["epochs"],
@@ -257,9 +278,7 @@ def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder
     """Generate ``cfg['generation']['n_videos']`` videos of one factor by one method."""
     if method not in METHODS:
         raise VideoPipelineError(f"generation method {method!r} is unknown; use one of {METHODS}")
-    clips, scale, split = read_frame_latents(latents_path)
-    z, names = read_vae_latents(vae_path)
-    _paired(clips, z, latents_path, vae_path)
+    clips, scale, split, z, names = read_paired(latents_path, vae_path)
     d = factor_index(names, factor, vae_path)
     encoder = LinearEncoder.load(encoder_path)
     if encoder.n_factors != len(names):

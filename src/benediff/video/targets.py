@@ -30,7 +30,11 @@ def stage_dir(session: str) -> str:
 
 def vae_latents(config: dict, session: str, region: str) -> str:
     v = config["video"]
-    return f"results/lvm/{session}/{region}/{v['lvm_model']}/seed{v['lvm_seed']}/latents.h5"
+    fit = v.get("lvm_session") or session
+    if fit not in (session, "pooled"):
+        raise TargetError(f"config key video.lvm_session = {fit!r}: use '' (the video session "
+                          f"{session!r}'s own lvm fit) or 'pooled'")
+    return f"results/lvm/{fit}/{region}/{v['lvm_model']}/seed{v['lvm_seed']}/latents.h5"
 
 
 def generated(session, region, method, factor, ext="h5") -> str:
