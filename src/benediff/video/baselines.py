@@ -88,7 +88,8 @@ def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=50, ba
 def naive_generate(model: NaiveDecoder, trajectory, device="cpu") -> np.ndarray:
     """Decode one manipulated trajectory (F, D) into a clip (C, F, h, w)."""
     z = torch.as_tensor(np.asarray(trajectory), dtype=torch.float32)[None]
-    return model.to(torch_device(device))(z.to(torch_device(device)))[0].cpu().numpy()
+    device = torch_device(device)
+    return model.to(device)(z.to(device))[0].cpu().numpy()
 
 
 class GuidedByCondition(nn.Module):

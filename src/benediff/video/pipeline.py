@@ -74,15 +74,14 @@ def _session_trials(trials, sessions, counts, session, path):
         raise VideoPipelineError(f"{path} is a fit pooled over sessions {sessions}, which does "
                                  f"not include the video session {session!r}; add it to "
                                  "lvm.pool_sessions or set video.lvm_session to ''")
-    start = sum(counts[: sessions.index(session)])
-    return trials[start : start + counts[sessions.index(session)]]
+    k = sessions.index(session)
+    start = sum(counts[:k])
+    return trials[start : start + counts[k]]
 
 
 def read_paired(latents_path, vae_path):
     """Frame-latent clips, their scale and split, and the same trials' VAE latents and names."""
-    clips, scale, split = read_frame_latents(latents_path)
-    with h5py.File(latents_path, "r") as f:
-        session = f.attrs.get("session")
+    clips, scale, split, session = _read_frame_file(latents_path)
     z, names = read_vae_latents(vae_path, session)
     _paired(clips, z, latents_path, vae_path)
     return clips, scale, split, z, names
@@ -90,11 +89,16 @@ def read_paired(latents_path, vae_path):
 
 def read_frame_latents(path) -> tuple[list[np.ndarray], dict, dict]:
     """Per-trial normalised frame-latent clips (c, L, h, w), the latent scale and the split."""
+    return _read_frame_file(path)[:3]
+
+
+def _read_frame_file(path):
     with h5py.File(path, "r") as f:
         trials = [f["latents"][k][()] for k in sorted(f["latents"])]
         scale = json.loads(f.attrs["scale"])
         split = {k: f["split"][k][()] for k in f["split"]}
-    return trials, scale, split
+        session = f.attrs.get("session")
+    return trials, scale, split, session
 
 
 def factor_index(names: list[str], factor: str, source) -> int:

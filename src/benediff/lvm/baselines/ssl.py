@@ -113,8 +113,7 @@ class SSLBaseline(TorchBaseline):
     def __init__(self, n_latents=None, hidden_size=32, n_layers=1, bidirectional=True,
                  dropout=0.1, label_weight=10.0, unlabelled_fraction=0.0, epochs=100,
                  batch_size=32, learning_rate=1e-3, patience=10, min_delta=0.01, seed=0,
-                 device="cpu",
-                 progress=False):
+                 device="cpu", progress=False):
         if not 0.0 <= unlabelled_fraction < 1.0:
             raise BaselineInputError(
                 f"ssl.unlabelled_fraction = {unlabelled_fraction}: must be in [0, 1)"
