@@ -78,3 +78,20 @@ def test_session_source_enum():
 def test_config_hash_ignores_key_order():
     assert bconfig.config_hash({"a": 1, "b": 2}) == bconfig.config_hash({"b": 2, "a": 1})
     assert bconfig.config_hash({"a": 1}) != bconfig.config_hash({"a": 2})
+
+
+def _reversed_keys(node):
+    if isinstance(node, dict):
+        return {k: _reversed_keys(node[k]) for k in reversed(list(node))}
+    return node
+
+
+def test_validated_config_does_not_depend_on_key_order():
+    """Snakemake sees params by repr: a reordered config file must not look like a new config."""
+    cfg = demo()
+    assert list(cfg["sessions"]) == ["S1", "S2"]
+    a = bconfig.validate(cfg, SCHEMAS)
+    b = bconfig.validate(_reversed_keys(cfg), SCHEMAS)
+    assert repr(a["video"]) == repr(b["video"]) and repr(a["sessions"]["S1"]) == repr(b["sessions"]["S1"])
+    assert list(a) == list(b)
+    assert list(b["sessions"]) == ["S2", "S1"]  # user-named keys keep the file's order

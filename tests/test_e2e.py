@@ -183,6 +183,40 @@ def test_changing_a_video_setting_reruns_only_video_jobs(tiny_run, tmp_path):
     assert not upstream & set(counts), counts
 
 
+def test_reordered_config_file_reruns_nothing(tiny_run, tmp_path):
+    """Snakemake compares params by repr; the validated config has the schema's key order.
+
+    Session order is kept: it is meaningful (the first session is the default video session).
+    """
+    import yaml
+
+    def reverse(node, keep_order=False):
+        if not isinstance(node, dict):
+            return node
+        keys = list(node) if keep_order else reversed(list(node))
+        return {k: reverse(node[k], keep_order=k == "sessions") for k in keys}
+
+    reordered = tmp_path / "config.yaml"
+    reordered.write_text(yaml.safe_dump(reverse(yaml.safe_load(TINY.read_text())), sort_keys=False))
+    run = snakemake(tiny_run, "-n", configfile=reordered)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert job_counts(run.stdout) == {}, run.stdout[-3000:]
+
+
+def test_editing_one_session_keeps_the_others_work(tiny_run, tmp_path):
+    """Per-session jobs see only their own session's config."""
+    import yaml
+
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["sessions"]["S2"]["seed"] = 7
+    changed = tmp_path / "config.yaml"
+    changed.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    run = snakemake(tiny_run, "-n", configfile=changed)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "session=S2" in run.stdout
+    assert "session=S1" not in run.stdout, run.stdout[-3000:]
+
+
 def test_same_seed_gives_identical_tables(tiny_run, tmp_path):
     """Refit every model from the same datasets in a fresh directory: identical tables (CPU)."""
     for sub in ("resources", "results/S1", "results/S2"):

@@ -37,7 +37,12 @@ def load_schema(schema_dir=None) -> dict:
 
 
 def validate(config: dict, schema_dir=None) -> dict:
-    """Return a copy of ``config`` with schema defaults filled in; raise ConfigError if invalid."""
+    """Return a copy of ``config`` with schema defaults filled in; raise ConfigError if invalid.
+
+    Keys of every schema-defined section come back in the schema's order (user-named keys such
+    as session names keep the file's order), so reordering a config file changes nothing:
+    Snakemake compares params by their repr, in which dict order shows.
+    """
     schema = load_schema(schema_dir)
     config = copy.deepcopy(config)
     _fill_defaults(config, schema)
@@ -73,6 +78,15 @@ def _fill_defaults(node, schema):
         for key, value in node.items():
             if key not in schema.get("properties", {}):
                 _fill_defaults(value, extra)
+    _schema_order(node, schema.get("properties", {}))
+
+
+def _schema_order(node: dict, properties: dict) -> None:
+    """Reorder ``node`` in place: schema keys in schema order, then any others as given."""
+    ordered = [k for k in properties if k in node] + [k for k in node if k not in properties]
+    items = [(k, node[k]) for k in ordered]
+    node.clear()
+    node.update(items)
 
 
 def _explain(error) -> str:

@@ -9,11 +9,11 @@ from benediff.lvm import targets as lvm_targets
 from benediff.video import targets as video_targets
 
 try:
-    config.update(
-        bconfig.validate(
-            config, schema_dir=Path(workflow.current_basedir).parent / "schemas"
-        )
+    _validated = bconfig.validate(
+        config, schema_dir=Path(workflow.current_basedir).parent / "schemas"
     )
+    config.clear()  # take the validated key order too, not only the values
+    config.update(_validated)
 except bconfig.ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -153,9 +153,16 @@ def image_size():
     return config["behavior"]["clips"]["size"]
 
 
-def stage_config(*sections):
-    """Config sections a job depends on; passed as params they drive provenance and reruns."""
-    return {key: config[key] for key in ("seed", "device", *sections) if key in config}
+def stage_config(*sections, session=None):
+    """Config sections a job depends on; passed as params they drive provenance and reruns.
+
+    With ``session``, ``sessions`` holds that session alone: a per-session job does not rerun
+    when another session is edited, added or moved in the file.
+    """
+    part = {key: config[key] for key in ("seed", "device", *sections) if key in config}
+    if session is not None:
+        part["sessions"] = {session: session_config(session)}
+    return part
 
 
 # --- behaviour stage ---

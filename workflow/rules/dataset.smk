@@ -30,8 +30,8 @@ rule assemble_dataset:
     params:
         sources=config["dataset"],
         image_size=image_size(),
-        config=stage_config(
-            "sessions", "simulate", "split", "dataset", "widefield", "behavior"
+        config=lambda wc: stage_config(
+            "simulate", "split", "dataset", "widefield", "behavior", session=wc.session
         ),
     script:
         "../../scripts/assemble_dataset.py"
@@ -54,6 +54,8 @@ rule import_behavenet:
         behaviors=config["behaviors"],
         regions=config["regions"],
         split=config["split"],
-        config=stage_config("sessions", "split", "regions", "behaviors"),
+        config=lambda wc: stage_config(
+            "split", "regions", "behaviors", session=wc.session
+        ),
     script:
         "../../scripts/import_behavenet.py"

@@ -113,7 +113,7 @@ rule widefield_neural:
     threads: 1
     params:
         cfg=config["widefield"],
-        config=stage_config("sessions", "simulate", "widefield"),
+        config=lambda wc: stage_config("simulate", "widefield", session=wc.session),
     script:
         "../../scripts/widefield_neural.py"
 
@@ -138,6 +138,6 @@ rule widefield_qc:
     threads: 1
     params:
         cfg=config["widefield"],
-        config=stage_config("sessions", "simulate", "widefield"),
+        config=lambda wc: stage_config("simulate", "widefield", session=wc.session),
     script:
         "../../scripts/widefield_qc.py"
