@@ -11,7 +11,9 @@ pipeline functions, generates every factor with all three methods and prints
   vs unguided, and the behaviour readout variance of unguided samples vs real clips.
 
 Every trained model is cached in ``--work`` under a name hashed from its settings, so reruns with
-other guidance settings only resample. ``--set video.guidance.scale=300`` overrides config keys.
+other guidance settings only resample. ``--set video.guidance.scale=300`` overrides config keys;
+``--seeds 0 1 2`` retrains every model and resamples once per seed (same simulated session) and
+prints the table's mean ± sd over seeds.
 
     nice -n 5 .venv/bin/python benchmarks/bench_specificity.py --work /tmp/bench_spec
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 
@@ -47,6 +50,8 @@ def parse_args():
     p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
     p.add_argument("--latents", choices=("vae", "surrogate"), default="vae")
     p.add_argument("--methods", nargs="+", default=list(vp.METHODS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[],
+                   help="run the whole benchmark once per seed and print mean ± sd over seeds")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="config overrides, e.g. video.diffusion.steps=1000 (YAML values)")
     return p.parse_args()
@@ -124,7 +129,7 @@ def region_latents(config, dataset_path, work: Path, kind: str) -> Path:
 
 def train_models(config, dataset_path, latents_path, work: Path, methods) -> dict:
     video, seed = config["video"], config["seed"]
-    ae_tag = tag(video["autoencoder"])
+    ae_tag = tag(video["autoencoder"], seed)  # the seed in every tag: --set seed=N replicates
     paths = {"ae": work / f"ae_{ae_tag}.pt", "frames": work / f"frame_latents_{ae_tag}.h5"}
     vdm_tag = tag(ae_tag, video["diffusion"])
     paths["vdm"] = work / f"vdm_{vdm_tag}.pt"
@@ -230,13 +235,8 @@ def diagnostics(generated, unguided_h5, names, regressor, real_frames):
         print(f"| {name} | {real[b] / lv:.3f} | {fake[b] / lv:.3f} |")
 
 
-def main():
-    args = parse_args()
-    torch.set_num_threads(1)
-    config = load_config(args.config, args.set)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+def run_seed(config, args, work: Path):
+    """Train (or reuse) every model for ``config['seed']``, generate, score; print; return the table."""
     dataset_path = build_dataset(config, work)
     latents_path = region_latents(config, dataset_path, work, args.latents)
     paths = train_models(config, dataset_path, latents_path, work, args.methods)
@@ -246,7 +246,7 @@ def main():
     print(f"latents: {args.latents}; linear encoder test R² {enc_metrics['test']['r2']:.3f} "
           f"per factor {np.round(enc_metrics['test']['r2_per_factor'], 2).tolist()}")
     generated = timed("generation", generate_all, config, latents_path, paths, work, args.methods, names)
-    table_csv = work / f"specificity_{args.latents}_{tag(config['video'])}.csv"
+    table_csv = work / f"specificity_{args.latents}_{tag(config['video'], config['seed'])}.csv"
     table = vp.specificity(dataset_path, generated, table_csv, table_csv.with_suffix(".tex"),
                            config["video"]["specificity"], config=config, seed=config["seed"])
     regressor_r2 = json.loads(Path(f"{table_csv}.json").read_text()).get("regressor_r2_test")
@@ -261,6 +261,41 @@ def main():
     if "ours" in args.methods:
         diagnostics(generated, unguided(config, latents_path, paths, work, names[0]), names,
                     regressor, [ds.images[i] for i in ds.split["test"]])
+    return table, names
+
+
+def print_seed_summary(tables: dict, names):
+    """Mean ± sd over seeds per target × method, and in how many seeds ours passes."""
+    both = pd.concat([t.assign(seed=s) for s, t in tables.items()])
+    pivot = both.pivot_table(index=["target", "seed"], columns="method", values="specificity")
+    cols = [m for m in ("ours", "naive", "cfg") if m in pivot.columns]
+    n = len(tables)
+    print(f"\nover {n} seeds {sorted(tables)}: mean ± sd specificity %")
+    print("| target | " + " | ".join(cols) + " | ours ≥ 60 % | ours beats both |")
+    print("|---" * (len(cols) + 3) + "|")
+    for name in names + ["mean"]:
+        rows = pivot.groupby("seed").mean() if name == "mean" else pivot.loc[name]
+        cells = " | ".join(f"{100 * rows[m].mean():.1f} ± {100 * rows[m].std(ddof=1):.1f}" for m in cols)
+        passed = int((rows["ours"] >= 0.6).sum()) if "ours" in cols else 0
+        beats = (int((rows["ours"] > rows[cols[1:]].max(axis=1)).sum())
+                 if "ours" in cols and len(cols) == 3 else 0)
+        print(f"| {name} | {cells} | {passed}/{n} | {beats}/{n} |")
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(1)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    tables = {}
+    for seed in args.seeds or [None]:
+        overrides = args.set + ([] if seed is None else [f"seed={seed}"])
+        config = load_config(args.config, overrides)
+        print(f"\n=== seed {config['seed']} ===", flush=True)
+        tables[config["seed"]], names = run_seed(config, args, work)
+    if len(tables) > 1:
+        print_seed_summary(tables, names)
     print(f"\nsettings: guidance {config['video']['guidance']}, diffusion steps "
           f"{config['video']['diffusion']['steps']}, cfg steps {config['video']['cfg']['steps']}, "
           f"naive epochs {config['video']['naive']['epochs']}")

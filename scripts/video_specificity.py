@@ -6,6 +6,11 @@ from benediff.video.pipeline import specificity
 sys.stderr = open(snakemake.log[0], "w")
 logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
+pose = None
+if snakemake.params.extractor == "dlc":
+    pose = {"pose_h5": snakemake.input.pose, "index_json": snakemake.input.index,
+            "labels_h5": snakemake.input.labels, "labels": snakemake.params.labels,
+            "pcutoff": snakemake.params.pcutoff}
 specificity(
     snakemake.input.dataset,
     {tuple(key.split("|")): path for key, path in zip(snakemake.params.entries, snakemake.input.generated)},
@@ -14,4 +19,5 @@ specificity(
     snakemake.params.cfg,
     config=snakemake.params.config,
     seed=snakemake.params.seed,
+    pose=pose,
 )

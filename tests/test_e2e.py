@@ -155,6 +155,25 @@ def test_figure6_builds_only_what_it_needs(tmp_path):
     assert not {"lvm_table", "specificity", "behavior_fig1b", "lvm_trajectories"} & set(counts)
 
 
+def test_specificity_uses_the_dlc_model_when_pose_inference_is_configured(tmp_path):
+    import yaml
+
+    (tmp_path / "model").mkdir()
+    for name in ("pytorch_config.yaml", "snapshot-010.pt"):  # the folder layout is all -n needs
+        (tmp_path / "model" / name).write_text("")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["behavior"]["pose"] = {"mode": "infer", "model_dir": str(tmp_path / "model")}
+    changed = tmp_path / "config.yaml"
+    changed.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    run = snakemake(tmp_path, "-n", "results/tables/specificity.csv", configfile=changed)
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["specificity_canvas"] == 1 and counts["specificity_pose"] == 1
+    assert counts["dlc_infer"] == 1  # the video session's own pose, for its labels
+    plain = job_counts(snakemake(tmp_path, "-n", "results/tables/specificity.csv").stdout)
+    assert "specificity" in plain and not {"specificity_canvas", "specificity_pose"} & set(plain)
+
+
 def test_forcing_one_region_reruns_only_its_downstream(tiny_run):
     fit = "results/lvm/S1/VIS_R/ours/seed0/model.pt"
     run = snakemake(tiny_run, "-n", "--forcerun", fit)

@@ -1,6 +1,7 @@
 """Baselines, specificity score, figure helpers, rule targets and the video pipeline end to end."""
 
 import json
+import os
 
 import h5py
 import numpy as np
@@ -12,6 +13,8 @@ from benediff import config as bconfig
 from benediff.figures import video as figs
 from benediff.io import dataset as dio
 from benediff.video import baselines, pipeline, targets
+from benediff.io.pose import make_pose_frame
+from benediff.video import specificity as spec
 from benediff.video.specificity import BehaviorRegressor, behaviour_shares, specificity_table
 
 torch.set_num_threads(1)
@@ -82,6 +85,61 @@ def test_specificity_table_scores_target_share():
     table = specificity_table(regressor, {("R", "ours", "A"): video, ("R", "ours", "B"): video})
     assert table.set_index("target").loc["A", "specificity"] > 0.99
     assert table.set_index("target").loc["B", "specificity"] < 0.01
+
+
+VIEWS = [{"name": "side", "x": 0, "y": 0, "width": 8, "height": 8},
+         {"name": "bottom", "x": 8, "y": 2, "width": 6, "height": 5}]
+
+
+def test_views_canvas_pastes_each_view_into_its_box():
+    clip = np.zeros((3, 2, 4, 4), dtype=np.uint8)
+    clip[:, 0], clip[:, 1] = 200, 50
+    clip[1, 0, :2, :2] = 0  # top-left quarter of view 0 → top-left 4×4 block, blended at its edge
+    canvas = spec.views_canvas(clip, VIEWS)
+    assert canvas.shape == (3, 8, 14) and spec.canvas_shape(VIEWS) == (8, 14)
+    assert (canvas[:, :8, :8][[0, 2]] == 200).all()
+    assert (canvas[1, :3, :3] == 0).all() and (canvas[1, 5:, 5:8] == 200).all()
+    assert (canvas[:, 2:7, 8:14] == 50).all()
+    assert (canvas[:, :2, 8:] == 0).all() and (canvas[:, 7:, 8:] == 0).all()  # outside the boxes
+    with pytest.raises(spec.SpecificityError, match="expected \\(frames, 2 views"):
+        spec.views_canvas(clip[:, :1], VIEWS)
+
+
+def test_pose_readouts_map_split_and_zscore_hand_case():
+    # two keys × one video × 4 frames; Levers = −y of lever (sign −1), Jaw = x of jaw
+    x = np.array([1.0, 2, 3, 4, 9, 9, 9, 9])
+    lever = np.c_[x, 10 * x, np.r_[1, 1, 0.1, 1, 1, 1, 1, 1]]  # frame 2 untracked → interpolated
+    jaw = np.c_[x, x, np.r_[1, 1, 1, 1, 0, 0, 0, 0.9]]  # second video: tracked once only
+    pose = make_pose_frame("DLC_test", ["lever", "jaw"], np.stack([lever, jaw], axis=1))
+    index = [{"key": ["R", "ours", "Jaw"], "n_videos": 1, "n_frames": 4},
+             {"key": ["R", "ours", "Levers"], "n_videos": 1, "n_frames": 4}]
+    mapping = {"Levers": {"bodypart": "lever", "coord": "y", "sign": -1},
+               "Jaw": {"bodypart": "jaw", "coord": "x"}}
+    readouts, tracked, names = spec.pose_readouts(
+        pose, index, mapping=mapping, behaviors=["Levers", "Jaw"], pcutoff=0.6, smoothing=0,
+        zscore={"mean": [-20.0, 2.0], "std": [10.0, 1.0]})
+    assert names == ["Levers", "Jaw"]
+    np.testing.assert_allclose(readouts[("R", "ours", "Jaw")][0],
+                               [[1.0, -1], [0, 0], [-1, 1], [-2, 2]])
+    np.testing.assert_allclose(readouts[("R", "ours", "Levers")][0], [[-7, -2]] * 4)
+    assert tracked[("R", "ours", "Jaw")] == pytest.approx(7 / 8)
+    assert tracked[("R", "ours", "Levers")] == pytest.approx(5 / 8)
+    with pytest.raises(spec.SpecificityError, match="pose has 8 frames but the canvas index lists 12"):
+        spec.pose_readouts(pose, index + [index[0]], mapping=mapping, behaviors=["Jaw"],
+                           pcutoff=0.6, smoothing=0, zscore={"mean": [0], "std": [1]})
+
+
+def test_specificity_extractor_follows_pose_inference():
+    def config(extractor="auto", mode="import", model_dir=None):
+        return bconfig.validate({"sessions": {"S1": {"source": "simulate"}},
+                                 "behavior": {"pose": {"mode": mode, "model_dir": model_dir}},
+                                 "video": {"specificity": {"extractor": extractor}}})
+
+    assert targets.specificity_extractor(config()) == "regressor"
+    assert targets.specificity_extractor(config(mode="infer", model_dir="m")) == "dlc"
+    assert targets.specificity_extractor(config("regressor", "infer", "m")) == "regressor"
+    with pytest.raises(targets.TargetError, match="extractor = 'dlc' needs .*pose.model_dir is not set"):
+        targets.specificity_extractor(config("dlc", mode="infer"))
 
 
 # ---------------------------------------------------------------------------- figures
@@ -257,6 +315,46 @@ def test_specificity_table_and_figures(trained, tmp_path):
     for name in ("fig6", "fig8", "spec"):
         assert (tmp_path / f"{name}.pdf").read_bytes()[:4] == b"%PDF"
         assert (tmp_path / f"{name}.pdf.json").exists()
+
+
+def test_specificity_with_the_dlc_extractor(trained, tmp_path):
+    """Canvas video → DeepLabCut (random-init model, its own venv, as the rule runs it) → table."""
+    from test_behavior_infer import DLC_PYTHON, dlc_available, run_dlc
+
+    if not dlc_available():
+        message = f"DeepLabCut venv absent ({DLC_PYTHON}); see README, make dlc-env"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI installs it, so this must not skip there)")
+        pytest.skip(message)
+    tmp, dataset, _, cfg = trained
+    for method in ("ours", "naive"):
+        run_generate(trained, method)
+    generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "naive")}
+    views = [{"name": "side", "x": 0, "y": 0, "width": 32, "height": 32},
+             {"name": "bottom", "x": 32, "y": 0, "width": 32, "height": 32}]
+    index = pipeline.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
+                                              tmp_path / "canvas.json", fps=30)
+    assert [e["n_videos"] * e["n_frames"] for e in index] == [32, 32]
+    run_dlc("benediff.behavior.dlc_model", "--out", str(tmp_path / "model"), "--bodyparts", "p1", "p2")
+    run_dlc("benediff.behavior.dlc_infer", "--model-dir", str(tmp_path / "model"), "--video",
+            str(tmp_path / "canvas.mp4"), "--out", str(tmp_path / "pose.h5"), "--batch-size", "16")
+    labels = dio.read(dataset)
+    labels.provenance = {"zscore": {"mean": [0.0] * 3, "std": [1.0] * 3}}
+    dio.write(tmp_path / "labels.h5", labels)
+    mapping = {"A": {"bodypart": "p1", "coord": "x"}, "B": {"bodypart": "p1", "coord": "y"},
+               "C": {"bodypart": "p2", "coord": "x"}}
+    pose = {"pose_h5": tmp_path / "pose.h5", "index_json": tmp_path / "canvas.json",
+            "labels_h5": tmp_path / "labels.h5", "labels": {"mapping": mapping}, "pcutoff": 0.0}
+    table = pipeline.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
+                                 cfg["specificity"], config={}, seed=0, pose=pose)
+    assert sorted(table["method"]) == ["naive", "ours"] and (table["tracked"] == 1.0).all()
+    np.testing.assert_allclose(table[[f"share_{n}" for n in NAMES]].sum(axis=1), 1.0)
+    assert json.loads((tmp_path / "s.csv.json").read_text())["extractor"] == "dlc"
+    with pytest.raises(pipeline.VideoPipelineError, match="lists other generated videos"):
+        only_ours = {("R", "ours", "B"): generated[("R", "ours", "B")]}
+        pipeline.specificity(dataset, only_ours, tmp_path / "t.csv", tmp_path / "t.tex",
+                             cfg["specificity"], config={}, seed=0, pose=pose)
+    assert not (tmp_path / "t.csv").exists()
 
 
 def test_busiest_window_picks_most_active_columns():

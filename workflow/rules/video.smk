@@ -150,8 +150,62 @@ rule generate:
         "../../scripts/video_generate.py"
 
 
+SPEC_EXTRACTOR = video_targets.specificity_extractor(config)
+SPEC_POSE = video_targets.specificity_pose_files(config)
+
+
+rule specificity_canvas:
+    input:
+        list(video_targets.specificity_inputs(config).values()),
+    output:
+        video=SPEC_POSE["canvas"],
+        index=SPEC_POSE["index"],
+    log:
+        "logs/specificity/canvas.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    params:
+        entries=list(video_targets.specificity_inputs(config)),
+        views=config["behavior"]["clips"]["views"],
+        fps=config["behavior"]["neural_rate"],
+    script:
+        "../../scripts/video_specificity_canvas.py"
+
+
+rule specificity_pose:
+    input:
+        video=SPEC_POSE["canvas"],
+        model=config["behavior"]["pose"]["model_dir"] or [],
+    output:
+        SPEC_POSE["pose"],
+    log:
+        "logs/specificity/pose.log",
+    conda:
+        "../../envs/dlc.yaml"
+    threads: 2
+    params:
+        python=config["behavior"]["pose"]["dlc_python"],
+        device=config["device"],
+        gpu_fallback=config["gpu_fallback"],
+        batch_size=config["behavior"]["pose"]["batch_size"],
+    shell:
+        "HF_HUB_OFFLINE=1 {params.python} -m benediff.behavior.dlc_infer"
+        " --model-dir {input.model} --video {input.video} --out {output}"
+        " --device {params.device} --gpu-fallback {params.gpu_fallback}"
+        " --batch-size {params.batch_size} --threads {threads}"
+        " 2> {log}"
+
+
+def specificity_pose_inputs(wildcards):
+    if SPEC_EXTRACTOR != "dlc":
+        return {}
+    return {k: SPEC_POSE[k] for k in ("index", "pose", "labels")}
+
+
 rule specificity:
     input:
+        unpack(specificity_pose_inputs),
         generated=list(video_targets.specificity_inputs(config).values()),
         dataset=f"results/{video_targets.video_session(config)}/dataset.h5",
     output:
@@ -169,6 +223,9 @@ rule specificity:
     params:
         entries=list(video_targets.specificity_inputs(config)),
         cfg=config["video"]["specificity"],
+        extractor=SPEC_EXTRACTOR,
+        labels=config["behavior"]["labels"],
+        pcutoff=config["behavior"]["pose"]["pcutoff"],
         seed=config["seed"],
         config=config,
     script:

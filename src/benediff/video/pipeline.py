@@ -12,6 +12,7 @@ File formats written here:
 
 import json
 import zlib
+from pathlib import Path
 
 import einops
 import h5py
@@ -30,6 +31,7 @@ from benediff.video.checkpoint import load_file, save_atomic
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import VarianceGuidance
+from benediff.video import specificity as spec_mod
 from benediff.video.specificity import BehaviorRegressor, specificity_table, summary
 from benediff.video.train import load_model, save_model, train_diffusion
 
@@ -372,31 +374,90 @@ def read_generated(path) -> dict:
 
 
 def specificity(dataset_path, generated: dict, table_csv, table_tex, cfg: dict, *,
-                config: dict, seed: int) -> pd.DataFrame:
-    """Train the frame → behaviour regressor on real training frames, score generated videos.
+                config: dict, seed: int, pose: dict | None = None) -> pd.DataFrame:
+    """Score generated videos: share of behaviour variance on the targeted behaviour.
 
-    ``generated[(region, method, factor)]`` = path of a generated-video file.
+    ``generated[(region, method, factor)]`` = path of a generated-video file. Without ``pose``
+    the extractor is the frame → behaviour regressor trained on real training frames; with it,
+    the DeepLabCut pose of the canvas video (``pose``: ``pose_h5``, ``index_json``,
+    ``labels_h5`` and the behaviour stage's ``labels`` and ``pcutoff`` settings).
     """
     ds = dataset_io.read(dataset_path, groups=("images", "labels"))
     if ds.label_names is None:
         raise VideoPipelineError(f"{dataset_path}: labels have no names; the specificity score "
                                  "needs to know which behaviour each label column is")
+    targets = {key: _target(key, path, ds.label_names) for key, path in generated.items()}
+    if pose is None:
+        table, extra = _regressor_table(ds, generated, targets, cfg, seed)
+    else:
+        table, extra = _pose_table(ds, generated, targets, pose)
+    _write_table(table, table_csv, table_tex)
+    for path in (table_csv, table_tex):
+        write_sidecar(path, config, seed, **extra)
+    return table
+
+
+def _target(key, path, label_names) -> str:
+    factor = key[2]
+    if factor in label_names:
+        return factor
+    with h5py.File(path, "r") as f:
+        return label_names[int(f.attrs["factor_index"])]
+
+
+def _regressor_table(ds, generated, targets, cfg, seed):
     rng = np.random.default_rng(seed)
     frames, labels = _frames_and_labels(ds, "train", cfg["max_train_frames"], rng)
     regressor = BehaviorRegressor(alpha=cfg["alpha"], pool=cfg["pool"])
     regressor.fit(frames, labels, ds.label_names)
     r2_test = regressor.score(*_frames_and_labels(ds, "test", cfg["max_train_frames"], rng))
-    videos = {}
-    for (region, method, factor), path in generated.items():
-        video = read_generated(path)
-        target = factor if factor in ds.label_names else ds.label_names[int(video["factor_index"])]
-        videos[(region, method, target)] = video["frames"]
-    table = specificity_table(regressor, videos)
-    _write_table(table, table_csv, table_tex)
-    extra = {"regressor_r2_test": dict(zip(ds.label_names, r2_test))}
-    for path in (table_csv, table_tex):
-        write_sidecar(path, config, seed, **extra)
-    return table
+    videos = {(r, m, targets[(r, m, f)]): read_generated(path)["frames"]
+              for (r, m, f), path in generated.items()}
+    extra = {"extractor": "regressor", "regressor_r2_test": dict(zip(ds.label_names, r2_test))}
+    return specificity_table(regressor, videos), extra
+
+
+def _pose_table(ds, generated, targets, pose):
+    """DeepLabCut extractor: pose of the canvas video → labels in the real labels' units."""
+    from benediff.io.pose import read_pose
+
+    index = json.loads(Path(pose["index_json"]).read_text())
+    if {tuple(e["key"]) for e in index} != set(generated):
+        raise VideoPipelineError(f"{pose['index_json']} lists other generated videos than the "
+                                 "specificity table scores; rerun the specificity_canvas rule")
+    zscore = dataset_io.read(pose["labels_h5"], groups=("labels",)).provenance.get("zscore") or {}
+    if not zscore:
+        raise VideoPipelineError(f"{pose['labels_h5']} has no z-score statistics; the DLC "
+                                 "extractor needs behavior labels built with zscore on")
+    readouts, tracked, names = spec_mod.pose_readouts(
+        read_pose(pose["pose_h5"]), index, mapping=pose["labels"]["mapping"],
+        behaviors=ds.label_names, pcutoff=pose["pcutoff"],
+        smoothing=pose["labels"].get("smoothing", 0), zscore=zscore)
+    train = np.concatenate([ds.labels[i] for i in _split(ds, "train")])
+    readouts = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in readouts.items()}
+    tracked = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in tracked.items()}
+    table = spec_mod.shares_table(readouts, names, train.var(axis=0) + 1e-12)
+    table["tracked"] = [tracked[(row.region, row.method, row.target)] for row in table.itertuples()]
+    return table, {"extractor": "dlc", "pose": str(pose["pose_h5"])}
+
+
+def write_specificity_canvas(generated: dict, views, out_mp4, out_json, fps: float) -> list[dict]:
+    """All generated videos, each view pasted back into its box, as one video for the pose model.
+
+    ``generated[(region, method, factor)]`` = generated-video file; ``out_json`` indexes the
+    concatenated videos in order (key, n_videos, n_frames).
+    """
+    index, canvases = [], []
+    for key, path in sorted(generated.items()):
+        frames = read_generated(path)["frames"]
+        canvases += [spec_mod.views_canvas(clip, views) for clip in frames]
+        index.append({"key": list(key), "n_videos": int(frames.shape[0]),
+                      "n_frames": int(frames.shape[1])})
+    with atomic_output(out_mp4) as tmp:
+        write_gray_video(tmp, np.concatenate(canvases), fps=fps)
+    with atomic_output(out_json) as tmp:
+        tmp.write_text(json.dumps(index, indent=1))
+    return index
 
 
 def _frames_and_labels(ds, split, limit, rng):

@@ -1,9 +1,16 @@
 """Specificity score (beyond the paper): how much of a generated video's behaviour is the target.
 
-A frame → behaviour ridge regressor is trained on real frames and their labels (train split),
-then read out on generated videos. For each behaviour b the temporal variance of its readout,
-in units of that behaviour's variance in real data, is v_b; the specificity of a video generated
-for behaviour d is v_d / Σ_b v_b (1 = only the target moves, 1/B = no preference).
+Behaviour is read out of generated videos by one of two extractors:
+
+* ``regressor``: a frame → behaviour ridge regressor trained on real frames and their labels
+  (train split), when no pose model is configured;
+* ``dlc``: the session's DeepLabCut model run on the generated clips pasted back into their view
+  boxes (:func:`views_canvas`), the pose mapped to labels exactly as the behaviour stage does
+  and z-scored with the session's label statistics (:func:`pose_readouts`).
+
+For each behaviour b the temporal variance of its readout, in units of that behaviour's variance
+in real data, is v_b; the specificity of a video generated for behaviour d is v_d / Σ_b v_b
+(1 = only the target moves, 1/B = no preference).
 """
 
 import numpy as np
@@ -65,18 +72,101 @@ def specificity_table(regressor: BehaviorRegressor, videos: dict) -> pd.DataFram
     One row per (region, method, target): the mean share of the target behaviour and the share
     of every behaviour (columns ``share_<name>``).
     """
+    readouts = {key: [regressor.predict(clip) for clip in clips] for key, clips in videos.items()}
+    return shares_table(readouts, regressor.names_, regressor.label_var_)
+
+
+def shares_table(readouts: dict, names, label_var) -> pd.DataFrame:
+    """``readouts[(region, method, behaviour)]`` = per-video behaviour readouts, each (F, B)."""
+    names = list(names)
     rows = []
-    for (region, method, target), clips in sorted(videos.items()):
-        if target not in regressor.names_:
-            raise SpecificityError(f"target behaviour {target!r} is not among the regressor's "
-                                   f"labels {regressor.names_}; check the factor names")
-        shares = np.mean([behaviour_shares(regressor.predict(clip), regressor.label_var_)
-                          for clip in clips], axis=0)
+    for (region, method, target), videos in sorted(readouts.items()):
+        if target not in names:
+            raise SpecificityError(f"target behaviour {target!r} is not among the extractor's "
+                                   f"labels {names}; check the factor names")
+        shares = np.mean([behaviour_shares(r, label_var) for r in videos], axis=0)
         row = {"region": region, "method": method, "target": target,
-               "specificity": float(shares[regressor.names_.index(target)])}
-        row.update({f"share_{name}": float(s) for name, s in zip(regressor.names_, shares)})
+               "specificity": float(shares[names.index(target)])}
+        row.update({f"share_{name}": float(s) for name, s in zip(names, shares)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# DeepLabCut extractor
+
+
+def canvas_shape(views) -> tuple[int, int]:
+    """(height, width) covering every view box, rounded up to even sizes (H.264 needs them)."""
+    height = max(v["y"] + v["height"] for v in views)
+    width = max(v["x"] + v["width"] for v in views)
+    return height + height % 2, width + width % 2
+
+
+def views_canvas(clip, views) -> np.ndarray:
+    """Clip frames (F, C, S, S) uint8 → (F, H, W) uint8 video frames, view c resized into its box.
+
+    The inverse of the behaviour stage's crop-and-resize, so a pose model trained on the full
+    video sees every view where it was recorded (the rest of the frame is black).
+    """
+    clip = np.asarray(clip)
+    if clip.ndim != 4 or clip.shape[1] != len(views):
+        raise SpecificityError(f"generated clip has shape {clip.shape}, expected (frames, "
+                               f"{len(views)} views, S, S) for views {[v['name'] for v in views]}")
+    canvas = np.zeros((len(clip), *canvas_shape(views)), dtype=np.uint8)
+    x = torch.as_tensor(clip, dtype=torch.float32)
+    for c, box in enumerate(views):
+        view = torch.nn.functional.interpolate(x[:, c:c + 1], size=(box["height"], box["width"]),
+                                               mode="bilinear", align_corners=False)
+        view = view[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+        canvas[:, box["y"]:box["y"] + box["height"], box["x"]:box["x"] + box["width"]] = view
+    return canvas
+
+
+def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behaviors,
+                  pcutoff: float, smoothing: int, zscore: dict) -> tuple[dict, dict, list]:
+    """Split the pose of the concatenated canvas video back into videos and map it to labels.
+
+    ``index`` lists ``{"key": [region, method, behaviour], "n_videos", "n_frames"}`` in video
+    order. Labels use the behaviour stage's mapping and smoothing and its z-score statistics
+    (``{"mean", "std"}``), so they are in the units of the real labels. Points below ``pcutoff``
+    are interpolated however long the gap (a generated video is scored, not turned into data); a
+    body part never tracked in a video counts as not moving. Returns the readouts, the tracked
+    fraction of points per key, and the behaviour names.
+    """
+    from benediff.behavior.labels import parse_mapping, smooth
+    from benediff.io.pose import pose_array
+
+    expected = sum(e["n_videos"] * e["n_frames"] for e in index)
+    if len(pose) != expected:
+        raise SpecificityError(f"the pose has {len(pose)} frames but the canvas index lists "
+                               f"{expected}; rerun the specificity_pose rule")
+    sources = parse_mapping(mapping, behaviors)
+    mean, std = np.asarray(zscore["mean"], dtype=float), np.asarray(zscore["std"], dtype=float)
+    readouts, tracked, start = {}, {}, 0
+    for entry in index:
+        key, videos, fractions = tuple(entry["key"]), [], []
+        for _ in range(entry["n_videos"]):
+            part = pose.iloc[start:start + entry["n_frames"]]
+            start += entry["n_frames"]
+            columns = []
+            for name, src in sources.items():
+                xyl = pose_array(part, src.bodypart, "canvas pose")
+                values, valid = xyl[:, "xy".index(src.coord)], xyl[:, 2] >= pcutoff
+                valid &= np.isfinite(values)
+                fractions.append(valid.mean())
+                columns.append(src.sign * _fill(values, valid))
+            videos.append((smooth(np.stack(columns, axis=1), smoothing) - mean) / std)
+        readouts[key], tracked[key] = videos, float(np.mean(fractions))
+    return readouts, tracked, list(sources)
+
+
+def _fill(values, valid) -> np.ndarray:
+    """Linear interpolation over untracked frames; all-untracked → constant (no motion)."""
+    if valid.sum() < 2:
+        return np.zeros(len(values))
+    idx = np.arange(len(values))
+    return np.interp(idx, idx[valid], values[valid])
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:

@@ -78,6 +78,40 @@ def specificity_inputs(config: dict) -> dict:
             for r in spec["regions"] for m in METHODS for f in factors}
 
 
+def specificity_extractor(config: dict) -> str:
+    """``regressor`` or ``dlc``: what reads behaviour out of generated videos.
+
+    ``auto`` takes the session's DeepLabCut model when the behaviour stage runs one (pose mode
+    ``infer`` with a ``model_dir``) and the labels come from that pose; otherwise the regressor.
+    """
+    choice = config["video"]["specificity"]["extractor"]
+    if choice == "regressor":
+        return choice
+    pose, session = config["behavior"]["pose"], video_session(config)
+    missing = [why for why, bad in (
+        ("behavior.pose.mode is not 'infer'", pose["mode"] != "infer"),
+        ("behavior.pose.model_dir is not set", not pose["model_dir"]),
+        ("dataset.labels is not 'pose'", config["dataset"]["labels"] != "pose"),
+        (f"session {session!r} is a BehaveNet import (no video, no pose)",
+         config["sessions"][session]["source"] == "behavenet"),
+    ) if bad]
+    if not missing:
+        return "dlc"
+    if choice == "dlc":
+        raise TargetError("config key video.specificity.extractor = 'dlc' needs the session's "
+                          f"DeepLabCut model, but {'; '.join(missing)}; set it to 'auto' or "
+                          "'regressor', or configure pose inference")
+    return "regressor"
+
+
+def specificity_pose_files(config: dict) -> dict:
+    """Canvas video of every scored generated video, its index, its pose and the real labels."""
+    session = video_session(config)
+    base = f"{stage_dir(session)}/specificity"
+    return {"canvas": f"{base}/canvas.mp4", "index": f"{base}/canvas.json",
+            "pose": f"{base}/canvas_pose.h5", "labels": f"results/{session}/behavior/labels.h5"}
+
+
 def figure_settings(config: dict, fig: str) -> dict:
     """Kind (methods / regions / specificity) and drawing settings of one figure."""
     figs = config["video"]["figures"]
