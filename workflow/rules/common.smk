@@ -218,3 +218,15 @@ def widefield_atlas(wildcards):
 
 def widefield_format(wildcards):
     return session_config(wildcards.session).get("widefield_format", "auto")
+
+
+# --- video stage: specificity extractor ---
+
+SPEC_EXTRACTOR = video_targets.specificity_extractor(config)
+SPEC_POSE = video_targets.specificity_pose_files(config)
+
+
+def specificity_pose_inputs(wildcards):
+    if SPEC_EXTRACTOR != "dlc":
+        return {}
+    return {k: SPEC_POSE[k] for k in ("index", "pose", "labels")}

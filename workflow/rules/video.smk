@@ -150,10 +150,6 @@ rule generate:
         "../../scripts/video_generate.py"
 
 
-SPEC_EXTRACTOR = video_targets.specificity_extractor(config)
-SPEC_POSE = video_targets.specificity_pose_files(config)
-
-
 rule specificity_canvas:
     input:
         list(video_targets.specificity_inputs(config).values()),
@@ -195,12 +191,6 @@ rule specificity_pose:
         " --device {params.device} --gpu-fallback {params.gpu_fallback}"
         " --batch-size {params.batch_size} --threads {threads}"
         " 2> {log}"
-
-
-def specificity_pose_inputs(wildcards):
-    if SPEC_EXTRACTOR != "dlc":
-        return {}
-    return {k: SPEC_POSE[k] for k in ("index", "pose", "labels")}
 
 
 rule specificity:
