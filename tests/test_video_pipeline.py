@@ -91,6 +91,14 @@ VIEWS = [{"name": "side", "x": 0, "y": 0, "width": 8, "height": 8},
          {"name": "bottom", "x": 8, "y": 2, "width": 6, "height": 5}]
 
 
+def test_real_rows_are_the_shares_of_real_labels():
+    trials = [np.array([[0.0, 0], [2, 1]]), np.array([[0.0, 0], [0, 2]])]  # variances (1, .25), (0, 1)
+    rows = spec.real_rows(trials, ["A", "B"], np.array([1.0, 1.0]), ["B"])
+    assert rows[["region", "method", "target"]].values.tolist() == [["data", "real", "B"]]
+    assert rows["specificity"].item() == pytest.approx((0.2 + 1.0) / 2)
+    assert rows["share_A"].item() == pytest.approx((0.8 + 0.0) / 2)
+
+
 def test_views_canvas_pastes_each_view_into_its_box():
     clip = np.zeros((3, 2, 4, 4), dtype=np.uint8)
     clip[:, 0], clip[:, 1] = 200, 50
@@ -300,10 +308,10 @@ def test_specificity_table_and_figures(trained, tmp_path):
     generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "cfg", "naive")}
     table = pipeline.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
                                  cfg["specificity"], config={"x": 1}, seed=0)
-    assert sorted(table["method"]) == ["cfg", "naive", "ours"]
+    assert sorted(table["method"]) == ["cfg", "naive", "ours", "real"]
     shares = table[[f"share_{n}" for n in NAMES]].to_numpy()
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
-    assert pd.read_csv(tmp_path / "s.csv").shape[0] == 3
+    assert pd.read_csv(tmp_path / "s.csv").shape[0] == 4
     assert (tmp_path / "s.csv.json").exists() and r"\toprule" in (tmp_path / "s.tex").read_text()
     settings = {"kind": "methods", "region": "R", "factor": "B", "view": "bottom", "n_columns": 3}
     figs.make_figure("methods", {m: str(p) for (_, m, _), p in generated.items()},
@@ -347,7 +355,8 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
             "labels_h5": tmp_path / "labels.h5", "labels": {"mapping": mapping}, "pcutoff": 0.0}
     table = pipeline.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
                                  cfg["specificity"], config={}, seed=0, pose=pose)
-    assert sorted(table["method"]) == ["naive", "ours"] and (table["tracked"] == 1.0).all()
+    assert sorted(table["method"]) == ["naive", "ours", "real"]
+    assert (table.loc[table["method"] != "real", "tracked"] == 1.0).all()
     np.testing.assert_allclose(table[[f"share_{n}" for n in NAMES]].sum(axis=1), 1.0)
     assert json.loads((tmp_path / "s.csv.json").read_text())["extractor"] == "dlc"
     with pytest.raises(pipeline.VideoPipelineError, match="lists other generated videos"):

@@ -17,7 +17,8 @@ from benediff.io.atomic import atomic_output  # noqa: E402
 from benediff.provenance import write_sidecar  # noqa: E402
 
 VIEWS = {"side": 0, "bottom": 1}
-METHOD_LABELS = {"naive": "Naive manipulation", "cfg": "Classifier-free guidance", "ours": "BeNeDiff (ours)"}
+METHOD_LABELS = {"naive": "Naive manipulation", "cfg": "Classifier-free guidance",
+                 "ours": "BeNeDiff (ours)", "real": "real test trials"}
 
 
 class FigureError(ValueError):

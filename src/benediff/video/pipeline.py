@@ -387,10 +387,14 @@ def specificity(dataset_path, generated: dict, table_csv, table_tex, cfg: dict, 
         raise VideoPipelineError(f"{dataset_path}: labels have no names; the specificity score "
                                  "needs to know which behaviour each label column is")
     targets = {key: _target(key, path, ds.label_names) for key, path in generated.items()}
+    label_var = np.concatenate([ds.labels[i] for i in _split(ds, "train")]).var(axis=0) + 1e-12
     if pose is None:
         table, extra = _regressor_table(ds, generated, targets, cfg, seed)
     else:
-        table, extra = _pose_table(ds, generated, targets, pose)
+        table, extra = _pose_table(ds, generated, targets, pose, label_var)
+    real = spec_mod.real_rows([ds.labels[i] for i in _split(ds, "test")], ds.label_names,
+                              label_var, sorted(set(table["target"])))
+    table = pd.concat([table, real], ignore_index=True)
     _write_table(table, table_csv, table_tex)
     for path in (table_csv, table_tex):
         write_sidecar(path, config, seed, **extra)
@@ -417,7 +421,7 @@ def _regressor_table(ds, generated, targets, cfg, seed):
     return specificity_table(regressor, videos), extra
 
 
-def _pose_table(ds, generated, targets, pose):
+def _pose_table(ds, generated, targets, pose, label_var):
     """DeepLabCut extractor: pose of the canvas video → labels in the real labels' units."""
     from benediff.io.pose import read_pose
 
@@ -433,10 +437,9 @@ def _pose_table(ds, generated, targets, pose):
         read_pose(pose["pose_h5"]), index, mapping=pose["labels"]["mapping"],
         behaviors=ds.label_names, pcutoff=pose["pcutoff"],
         smoothing=pose["labels"].get("smoothing", 0), zscore=zscore)
-    train = np.concatenate([ds.labels[i] for i in _split(ds, "train")])
     readouts = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in readouts.items()}
     tracked = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in tracked.items()}
-    table = spec_mod.shares_table(readouts, names, train.var(axis=0) + 1e-12)
+    table = spec_mod.shares_table(readouts, names, label_var)
     table["tracked"] = [tracked[(row.region, row.method, row.target)] for row in table.itertuples()]
     return table, {"extractor": "dlc", "pose": str(pose["pose_h5"])}
 

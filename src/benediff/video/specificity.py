@@ -10,7 +10,8 @@ Behaviour is read out of generated videos by one of two extractors:
 
 For each behaviour b the temporal variance of its readout, in units of that behaviour's variance
 in real data, is v_b; the specificity of a video generated for behaviour d is v_d / Σ_b v_b
-(1 = only the target moves, 1/B = no preference).
+(1 = only the target moves, 1/B = no preference). Rows of method ``real`` give the same shares
+for the real test trials' labels, the reference for what the data themselves show.
 """
 
 import numpy as np
@@ -90,6 +91,21 @@ def shares_table(readouts: dict, names, label_var) -> pd.DataFrame:
         row.update({f"share_{name}": float(s) for name, s in zip(names, shares)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def real_rows(label_trials, names, label_var, targets) -> pd.DataFrame:
+    """Reference rows (region ``data``, method ``real``): the shares of real trials' labels.
+
+    Real behaviours move together, so a real trial's target share is what "specific" means
+    for this data; a guided sampler that keeps to the data distribution is measured against it.
+    """
+    shares = np.mean([behaviour_shares(np.asarray(x, dtype=float), label_var)
+                      for x in label_trials], axis=0)
+    names = list(names)
+    return pd.DataFrame([{"region": "data", "method": "real", "target": t,
+                          "specificity": float(shares[names.index(t)]),
+                          **{f"share_{n}": float(v) for n, v in zip(names, shares)}}
+                         for t in targets])
 
 
 # ---------------------------------------------------------------------------------------------
