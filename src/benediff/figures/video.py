@@ -125,7 +125,9 @@ def specificity_figure(table, out_path):
     width = 0.8 / max(len(summary.columns), 1)
     x = np.arange(len(summary))
     for k, method in enumerate(summary.columns):
-        ax.bar(x + k * width, summary[method], width, label=METHOD_LABELS.get(method, method))
+        style = {"color": "0.7", "hatch": "//"} if method == "real" else {}
+        ax.bar(x + k * width, summary[method], width, label=METHOD_LABELS.get(method, method),
+               **style)
     ax.axhline(1 / max(n_behaviours, 1), color="gray", ls="--", lw=0.8, label="chance")
     ax.set_xticks(x + width * (len(summary.columns) - 1) / 2, summary.index)
     ax.set_ylabel("share of generated\nbehaviour variance")
