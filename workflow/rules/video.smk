@@ -169,7 +169,7 @@ rule specificity_canvas:
         "../../scripts/video_specificity_canvas.py"
 
 
-rule specificity_pose:
+use rule dlc_infer as specificity_pose with:
     input:
         video=SPEC_POSE["canvas"],
         model=config["behavior"]["pose"]["model_dir"] or [],
@@ -177,20 +177,6 @@ rule specificity_pose:
         SPEC_POSE["pose"],
     log:
         "logs/specificity/pose.log",
-    conda:
-        "../../envs/dlc.yaml"
-    threads: 2
-    params:
-        python=config["behavior"]["pose"]["dlc_python"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        batch_size=config["behavior"]["pose"]["batch_size"],
-    shell:
-        "HF_HUB_OFFLINE=1 {params.python} -m benediff.behavior.dlc_infer"
-        " --model-dir {input.model} --video {input.video} --out {output}"
-        " --device {params.device} --gpu-fallback {params.gpu_fallback}"
-        " --batch-size {params.batch_size} --threads {threads}"
-        " 2> {log}"
 
 
 rule specificity:

@@ -382,7 +382,8 @@ def specificity(dataset_path, generated: dict, table_csv, table_tex, cfg: dict, 
     the DeepLabCut pose of the canvas video (``pose``: ``pose_h5``, ``index_json``,
     ``labels_h5`` and the behaviour stage's ``labels`` and ``pcutoff`` settings).
     """
-    ds = dataset_io.read(dataset_path, groups=("images", "labels"))
+    groups = ("labels",) if pose else ("images", "labels")  # the pose path needs no frames
+    ds = dataset_io.read(dataset_path, groups=groups)
     if ds.label_names is None:
         raise VideoPipelineError(f"{dataset_path}: labels have no names; the specificity score "
                                  "needs to know which behaviour each label column is")

@@ -178,11 +178,12 @@ def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behav
 
 
 def _fill(values, valid) -> np.ndarray:
-    """Linear interpolation over untracked frames; all-untracked → constant (no motion)."""
+    """Interpolate over untracked frames, any gap length; < 2 tracked → constant (no motion)."""
+    from benediff.behavior.labels import interpolate_gaps
+
     if valid.sum() < 2:
         return np.zeros(len(values))
-    idx = np.arange(len(values))
-    return np.interp(idx, idx[valid], values[valid])
+    return interpolate_gaps(values, valid, max_gap=len(values))
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
