@@ -9,13 +9,13 @@ CORES ?= 2
 .PHONY: demo test env dlc-env report lint clean
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml
 
 test: $(VENV)/.installed $(DLC_VENV)/.installed
 	$(VENV)/bin/pytest
 
 report: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES) --report report.html
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml --report report.html
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint

@@ -48,7 +48,7 @@ SESSION, REGION = "S1", "VIS_R"
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", default="/tmp/bench_specificity")
-    p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    p.add_argument("--config", default=str(ROOT / "config" / "demo.yaml"))
     p.add_argument("--latents", choices=("vae", "surrogate"), default="vae")
     p.add_argument("--methods", nargs="+", default=list(vp.METHODS))
     p.add_argument("--seeds", nargs="+", type=int, default=[],

@@ -10,7 +10,7 @@ SCHEMAS = ROOT / "workflow" / "schemas"
 
 
 def demo():
-    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    return yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
 
 
 def test_demo_config_is_valid_and_defaults_filled():

@@ -72,7 +72,7 @@ def test_rerun_is_noop(tiny_run):
 
 
 def test_lint_is_clean(tmp_path):
-    run = snakemake(tmp_path, "--lint", configfile=ROOT / "config" / "config.yaml")
+    run = snakemake(tmp_path, "--lint", configfile=ROOT / "config" / "demo.yaml")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "Congratulations" in run.stdout + run.stderr
 

@@ -42,14 +42,128 @@ def validate(config: dict, schema_dir=None) -> dict:
     Keys of every schema-defined section come back in the schema's order (user-named keys such
     as session names keep the file's order), so reordering a config file changes nothing:
     Snakemake compares params by their repr, in which dict order shows.
+
+    Keys that name a session, region or behaviour (figure, table and video keys) are checked
+    against ``sessions``, ``regions`` and ``behaviors``. Left unset, such a key takes the
+    schema's (the paper's) choice where the config has it, else the config's first entries, so
+    a config with regions or behaviours of its own needs none of them set by hand. Every
+    problem of a config is reported in one error.
     """
     schema = load_schema(schema_dir)
     config = copy.deepcopy(config)
-    _fill_defaults(config, schema)
+    defaulted: set[tuple] = set()
+    _fill_defaults(config, schema, (), defaulted)
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
-    if errors:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_explain(e) for e in errors))
+    problems = [_explain(e) for e in errors]
+    if not problems:
+        problems = resolve_references(config, defaulted)
+    if problems:
+        raise ConfigError("invalid configuration (" + _count(problems) + "):\n  "
+                          + "\n  ".join(problems))
     return config
+
+
+def _count(problems) -> str:
+    return f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+
+
+# ---------------------------------------------------------------- cross-references
+
+POOLED = "pooled"  # the session name of fits pooled across sessions (lvm.pool_sessions)
+_FIGS = ("fig6", "fig9", "fig10", "fig11")
+_REGION_FIGS = ("fig8", "fig13")
+
+# key path -> what it names; ``one`` = a single name, ``list`` = a list of names
+REGION_KEYS = ([(("lvm", t, "regions"), "list") for t in ("table1", "table3")]
+               + [(("lvm", k, "region"), "one") for k in ("table2", "fig4", "fig5")]
+               + [(("video", "specificity", "regions"), "list")]
+               + [(("video", "figures", f, "region"), "one") for f in _FIGS]
+               + [(("video", "figures", f, "regions"), "list") for f in _REGION_FIGS])
+BEHAVIOR_KEYS = ([(("lvm", "trajectories", "factors"), "pair"),
+                  (("video", "specificity", "factors"), "list")]
+                 + [(("video", "figures", f, "factor"), "one") for f in _FIGS]
+                 + [(("video", "figures", f, "factors"), "list") for f in _REGION_FIGS])
+# session keys -> whether they may name the pooled fits
+SESSION_KEYS = ([(("lvm", k, "session"), True)
+                 for k in ("table1", "table3", "fig4", "fig5", "trajectories")]
+                + [(("lvm", "table2", "sessions"), True), (("lvm", "pool_sessions"), False),
+                   (("video", "session"), False), (("behavior", "fig1b", "session"), False)])
+
+
+def _get(node, path):
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _set(node, path, value):
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+def _was_defaulted(path, defaulted) -> bool:
+    return any(path[:i] in defaulted for i in range(1, len(path) + 1))
+
+
+def _pick(default, kind, available):
+    """A default that names what this config has: the schema's choice if present, else the
+    config's first entries (as many as the default named)."""
+    if kind == "one":
+        return default if default in available else available[0]
+    kept = [x for x in default if x in available]
+    if kind == "pair":
+        return kept if len(kept) == 2 else available[:2]
+    return kept or available[:max(1, len(default))]
+
+
+def resolve_references(config: dict, defaulted=frozenset()) -> list[str]:
+    """Fill defaulted name keys from what the config has; return every dangling name."""
+    problems = []
+    lists = {"region": list(config.get("regions", [])),
+             "behaviour": list(config.get("behaviors", []))}
+    sessions = list(config.get("sessions", {}))
+    if POOLED in sessions:
+        problems.append(f"session name {POOLED!r} under sessions is reserved for fits pooled "
+                        "across sessions; rename that session")
+    for what, keys in (("region", REGION_KEYS), ("behaviour", BEHAVIOR_KEYS)):
+        available = lists[what]
+        top = "regions" if what == "region" else "behaviors"
+        for path, kind in keys:
+            value = _get(config, path)
+            if value is None or value == [] and kind == "list" and what == "behaviour":
+                continue  # absent, or empty = every behaviour
+            if _was_defaulted(path, defaulted) and available:
+                value = _pick(value, kind, available)
+                _set(config, path, value)
+            names = [value] if kind == "one" else list(value)
+            unknown = [n for n in names if n not in available]
+            if unknown:
+                problems.append(f"config key {'.'.join(path)} names {what}(s) {unknown} that are "
+                                f"not in `{top}` {available}; use names from `{top}` or remove "
+                                "the key to take the default")
+            elif kind == "pair" and len(names) != 2:
+                problems.append(f"config key {'.'.join(path)} must name two behaviours of "
+                                f"`behaviors` {available}")
+    for path, poolable in SESSION_KEYS:
+        value = _get(config, path)
+        names = [value] if isinstance(value, str) else list(value or [])
+        allowed = sessions + [POOLED] if poolable else sessions
+        unknown = [n for n in names if n and n not in allowed]
+        if unknown:
+            problems.append(f"config key {'.'.join(path)} names session(s) {unknown} that are not "
+                            f"in `sessions` {sessions}" + ("" if POOLED not in allowed else
+                                                           f" (or {POOLED!r})")
+                            + "; leave it empty for the first configured session(s)")
+    overrides = _get(config, ("lvm", "region_overrides")) or {}
+    unknown = [r for r in overrides if r not in lists["region"]]
+    if unknown:
+        problems.append(f"config key lvm.region_overrides names region(s) {unknown} that are not "
+                        f"in `regions` {lists['region']}; fix the region name or remove the "
+                        "override")
+    return problems
 
 
 def load(path, schema_dir=None) -> dict:
@@ -65,19 +179,22 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _fill_defaults(node, schema):
+def _fill_defaults(node, schema, path=(), defaulted=None):
+    """Fill schema defaults into ``node`` in place; record the paths filled in ``defaulted``."""
     if not isinstance(node, dict) or schema.get("type") != "object":
         return
     for key, sub in schema.get("properties", {}).items():
         if key not in node and "default" in sub:
             node[key] = copy.deepcopy(sub["default"])
+            if defaulted is not None:
+                defaulted.add(path + (key,))
         if key in node:
-            _fill_defaults(node[key], sub)
+            _fill_defaults(node[key], sub, path + (key,), defaulted)
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict):
         for key, value in node.items():
             if key not in schema.get("properties", {}):
-                _fill_defaults(value, extra)
+                _fill_defaults(value, extra, path + (key,), defaulted)
     _schema_order(node, schema.get("properties", {}))
 
 
@@ -105,3 +222,16 @@ def _explain(error) -> str:
     if error.validator == "required":
         return f"config section {where} is missing a required key: {error.message}"
     return f"config key {where}: {error.message}"
+
+
+def write_resolved(config: dict, path) -> Path:
+    """Write the validated config (every default filled in) as YAML, for provenance."""
+    from benediff.io.atomic import atomic_output
+
+    path = Path(path)
+    header = ("# The configuration this run used, every unset key filled with its schema default.\n"
+              "# Written by the rule resolved_config; edit your own config file, not this one.\n")
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(header + yaml.safe_dump(json.loads(json.dumps(config, default=str)),
+                                                     sort_keys=False))
+    return path

@@ -48,6 +48,21 @@ def is_behavenet(session):
     return session_config(session)["source"] == "behavenet"
 
 
+def is_pose_only(session):
+    """A ``source: files`` session with pose + trials but neither a widefield movie nor a
+    behaviour video: its behaviour stage ends at labels.h5 (no clips, no dataset)."""
+    cfg = session_config(session)
+    return (
+        cfg["source"] == "files"
+        and not cfg.get("widefield")
+        and not cfg.get("behavior_video")
+    )
+
+
+def has_behavior_video(session):
+    return is_simulated(session) or bool(session_config(session).get("behavior_video"))
+
+
 def sessions_pattern(sessions):
     """Wildcard regex matching exactly ``sessions`` (nothing at all when the list is empty)."""
     return "|".join(sessions) if sessions else "(?!)"
@@ -124,6 +139,8 @@ def check_configured_paths():
     for session in SESSIONS:
         if is_behavenet(session):
             configured_path(session, "behavenet")
+        elif is_pose_only(session):
+            configured_path(session, "trials")  # the behaviour checks cover the rest
         elif not is_simulated(session):
             for key in ("widefield", "trials"):
                 configured_path(session, key)
@@ -134,7 +151,8 @@ check_configured_paths()
 
 def get_final_output():
     """Every artifact of the demo: datasets, QC, and each paper figure and table."""
-    outputs = expand("results/{session}/dataset.h5", session=SESSIONS)
+    outputs = ["results/config.resolved.yaml"]
+    outputs += expand("results/{session}/dataset.h5", session=SESSIONS)
     outputs += expand("results/{session}/widefield/qc.pdf", session=RECORDED_SESSIONS)
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
@@ -172,6 +190,25 @@ def behavior_video(wildcards):
     return raw_path(wildcards.session, "behavior_video")
 
 
+def behavior_pose_video(wildcards):
+    """Video the pose is checked against; [] for a session without one (rate from the config)."""
+    return behavior_video(wildcards) if has_behavior_video(wildcards.session) else []
+
+
+def session_timestamps(session):
+    """Configured timestamp files of a session: {"video": path | None, "neural": path | None}."""
+    cfg = session_config(session)
+    return {
+        "video": cfg.get("video_timestamps"),
+        "neural": cfg.get("neural_timestamps"),
+    }
+
+
+def timestamp_files(wildcards):
+    """Timestamp files a labels/clips job reads (tracked as inputs so edits rerun it)."""
+    return [path for path in session_timestamps(wildcards.session).values() if path]
+
+
 def behavior_pose_source(wildcards):
     """DLC file to normalise (infer output, sessions.<s>.pose, dlc_dir or the simulator)."""
     session, pose = wildcards.session, config["behavior"]["pose"]
@@ -182,8 +219,10 @@ def behavior_pose_source(wildcards):
             pose["model_dir"]
         )  # a bad model folder fails before any job runs
         return f"results/{session}/behavior/dlc_infer.h5"
-    if session_config(session).get("pose") or not (
-        pose["dlc_dir"] or is_simulated(session)
+    if (
+        session_config(session).get("pose")
+        or not (pose["dlc_dir"] or is_simulated(session))
+        or not has_behavior_video(session)
     ):
         return configured_path(session, "pose")
     if pose["dlc_dir"]:
@@ -196,7 +235,67 @@ def behavior_pose_source(wildcards):
 
 
 def fig1b_dataset(wildcards):
-    return f"results/{config['behavior']['fig1b']['session'] or SESSIONS[0]}/dataset.h5"
+    default = next((s for s in SESSIONS if not is_pose_only(s)), SESSIONS[0])
+    return f"results/{config['behavior']['fig1b']['session'] or default}/dataset.h5"
+
+
+def check_behavior_sessions():
+    """Parse-time checks of the behaviour inputs: label mapping forms, sessions without a
+    behaviour video (pose file, frame rate or timestamps), timestamp files, and body parts
+    named by the mapping against the header of each configured pose file."""
+    from benediff.behavior.labels import LabelError, check_bodyparts, parse_entry
+    from benediff.io.pose import PoseError, read_bodyparts
+
+    mapping = config["behavior"]["labels"]["mapping"]
+    try:
+        sources = {name: parse_entry(name, entry) for name, entry in mapping.items()}
+    except LabelError as err:
+        raise WorkflowError(str(err)) from None
+    used = {b: sources[b] for b in config["behaviors"] if b in sources}
+    pose_mode = config["behavior"]["pose"]["mode"]
+    for session in SESSIONS:
+        cfg = session_config(session)
+        if is_behavenet(session):
+            continue
+        if cfg.get("neural_timestamps") and not cfg.get("video_timestamps"):
+            raise WorkflowError(
+                f"config key sessions.{session}.neural_timestamps needs "
+                f"sessions.{session}.video_timestamps (both on the same clock); add the video "
+                "timestamps or remove the neural ones"
+            )
+        for key in ("video_timestamps", "neural_timestamps"):
+            if cfg.get(key):
+                configured_path(session, key)
+        if not has_behavior_video(session):
+            if pose_mode == "infer":
+                raise WorkflowError(
+                    f"config key behavior.pose.mode is 'infer' but session {session!r} has no "
+                    f"sessions.{session}.behavior_video to run DeepLabCut on; set the video, "
+                    f"or use mode 'import' with sessions.{session}.pose"
+                )
+            if not cfg.get("pose"):
+                raise WorkflowError(
+                    f"config key sessions.{session}.pose is required for a session without "
+                    f"sessions.{session}.behavior_video; set it to the DeepLabCut .h5/.csv"
+                )
+            configured_path(session, "pose")
+            if cfg.get("video_frame_rate") is None and not cfg.get("video_timestamps"):
+                raise WorkflowError(
+                    f"config key sessions.{session}.video_frame_rate is required for a session "
+                    f"without sessions.{session}.behavior_video: set it to the behaviour "
+                    f"camera rate in Hz (e.g. video_frame_rate: 60), or set "
+                    f"sessions.{session}.video_timestamps to a .npy/.csv of one time in "
+                    "seconds per pose row"
+                )
+        pose_file = cfg.get("pose")
+        if pose_mode == "import" and pose_file and Path(pose_file).exists():
+            try:
+                check_bodyparts(used, read_bodyparts(pose_file), pose_file)
+            except PoseError as err:
+                raise WorkflowError(str(err)) from None
+
+
+check_behavior_sessions()
 
 
 # --- widefield stage ---
