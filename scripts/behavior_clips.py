@@ -18,5 +18,7 @@ build_clips(
     neural_rate=snakemake.params.neural_rate,
     expected_fps=snakemake.params.video_fps,
     fps_tolerance=snakemake.params.fps_tolerance,
+    video_timestamps=snakemake.params.timestamps["video"],
+    neural_timestamps=snakemake.params.timestamps["neural"],
     provenance=provenance(snakemake.params.stage_config),
 )

@@ -21,5 +21,7 @@ build_labels(
     max_gap=labels["max_gap"],
     smoothing=labels["smoothing"],
     zscore=labels["zscore"],
+    video_timestamps=snakemake.params.timestamps["video"],
+    neural_timestamps=snakemake.params.timestamps["neural"],
     provenance=provenance(snakemake.params.stage_config),
 )

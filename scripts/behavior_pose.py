@@ -8,11 +8,14 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 
 normalise_pose(
     snakemake.input.pose,
-    snakemake.input.video,
+    snakemake.params.video,  # None for a pose-only session
     snakemake.output.h5,
     snakemake.output.meta,
     pcutoff=snakemake.params.pcutoff,
     expected_fps=snakemake.params.video_fps,
     fps_tolerance=snakemake.params.fps_tolerance,
+    frame_rate=snakemake.params.frame_rate,
+    timestamps=snakemake.params.video_timestamps,
+    session=snakemake.wildcards.session,
     mode=snakemake.params.mode,
 )

@@ -27,10 +27,16 @@ def snakemake(workdir, configfile, *args, timeout=1500):
 def files_session(tmp_path) -> dict:
     paths = {}
     for key, name in (("widefield", "movie.dat"), ("landmarks", "landmarks.json"),
-                      ("behavior_video", "behavior.mp4"), ("pose", "pose.h5"),
+                      ("behavior_video", "behavior.mp4"), ("pose", "pose.csv"),
                       ("trials", "trials.csv")):
         (tmp_path / name).write_bytes(b"")
         paths[key] = str(tmp_path / name)
+    parts = ["lever_tip", "spout_tip", "paw_side", "jaw", "chest"]
+    (tmp_path / "pose.csv").write_text(  # a DeepLabCut CSV header and one row
+        "scorer" + ",DLC" * 3 * len(parts) + "\nbodyparts" + "".join(f",{p}" * 3 for p in parts)
+        + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n0" + ",1.0" * 3 * len(parts) + "\n")
+    (tmp_path / "trials.csv").write_text("trial_id,start_frame,n_frames\n" + "".join(
+        f"{t},{t * 200},189\n" for t in range(20)))
     (tmp_path / "atlas").mkdir()
     return {"sessions": {"M1": {"source": "files", **paths}},
             "widefield": {"atlas": {"path": str(tmp_path / "atlas")}}}
@@ -105,7 +111,7 @@ def test_targets_after_configfile_with_equals_sign(tmp_path):
     """`--configfile=mine.yaml target` (the README's form) takes the target as a target."""
     cfg = tmp_path / "mine.yaml"
     cfg.write_text(yaml.safe_dump(files_session(tmp_path)))
-    run = snakemake(tmp_path, cfg, "-n", "--quiet", "rules", "results/M1/split.json")
+    run = snakemake(tmp_path, cfg, "-n", "results/M1/split.json")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "split_trials" in run.stdout and "lvm_fit" not in run.stdout
     assert "--configfile=" in (ROOT / "README.md").read_text()

@@ -1,4 +1,5 @@
 # Behaviour stage: DeepLabCut pose (import | infer) → labels U, clips Y; Figure 1B.
+# A pose-only session (is_pose_only: pose + trials, no video, no widefield) stops at labels.h5.
 
 
 rule dlc_infer:
@@ -28,7 +29,8 @@ rule dlc_infer:
 rule behavior_pose:
     input:
         pose=behavior_pose_source,
-        video=behavior_video,
+        video=behavior_pose_video,  # [] for a session without a video
+        timestamps=timestamp_files,
     output:
         h5="results/{session}/behavior/pose.h5",
         meta="results/{session}/behavior/pose.json",
@@ -42,6 +44,9 @@ rule behavior_pose:
         pcutoff=config["behavior"]["pose"]["pcutoff"],
         video_fps=config["behavior"]["video_fps"],
         fps_tolerance=config["behavior"]["fps_tolerance"],
+        video=lambda wc: behavior_pose_video(wc) or None,
+        frame_rate=lambda wc: session_config(wc.session).get("video_frame_rate"),
+        video_timestamps=lambda wc: session_timestamps(wc.session)["video"],
     script:
         "../../scripts/behavior_pose.py"
 
@@ -52,6 +57,7 @@ rule behavior_labels:
         meta="results/{session}/behavior/pose.json",
         trials=trials_table,
         split="results/{session}/split.json",
+        timestamps=timestamp_files,
     output:
         "results/{session}/behavior/labels.h5",
     log:
@@ -63,6 +69,7 @@ rule behavior_labels:
         behaviors=config["behaviors"],
         labels=config["behavior"]["labels"],
         neural_rate=config["behavior"]["neural_rate"],
+        timestamps=lambda wc: session_timestamps(wc.session),
         stage_config={"behaviors": config["behaviors"], "behavior": config["behavior"]},
     script:
         "../../scripts/behavior_labels.py"
@@ -72,6 +79,7 @@ rule behavior_clips:
     input:
         video=behavior_video,
         trials=trials_table,
+        timestamps=timestamp_files,
     output:
         "results/{session}/behavior/clips.h5",
     log:
@@ -84,6 +92,7 @@ rule behavior_clips:
         neural_rate=config["behavior"]["neural_rate"],
         video_fps=config["behavior"]["video_fps"],
         fps_tolerance=config["behavior"]["fps_tolerance"],
+        timestamps=lambda wc: session_timestamps(wc.session),
         stage_config={"behavior": config["behavior"]},
     script:
         "../../scripts/behavior_clips.py"

@@ -51,12 +51,9 @@ def is_behavenet(session):
 def is_pose_only(session):
     """A ``source: files`` session with pose + trials but neither a widefield movie nor a
     behaviour video: its behaviour stage ends at labels.h5 (no clips, no dataset)."""
-    cfg = session_config(session)
-    return (
-        cfg["source"] == "files"
-        and not cfg.get("widefield")
-        and not cfg.get("behavior_video")
-    )
+    from benediff.behavior.sessions import is_pose_only as pose_only
+
+    return pose_only(session_config(session))
 
 
 def has_behavior_video(session):
@@ -149,11 +146,40 @@ def check_configured_paths():
 check_configured_paths()
 
 
+def check_inputs():
+    """Trial tables and splits of every session, before any job (all problems in one error)."""
+    from benediff.preflight import input_problems
+
+    tables = {
+        s: session_config(s)["trials"]
+        for s in SESSIONS
+        if not (is_simulated(s) or is_behavenet(s)) and session_config(s).get("trials")
+    }
+    problems = input_problems(config, tables)
+    if problems:
+        raise WorkflowError(
+            f"invalid input ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  "
+            + "\n  ".join(problems)
+        )
+
+
+check_inputs()
+
+
 def get_final_output():
-    """Every artifact of the demo: datasets, QC, and each paper figure and table."""
+    """Every artifact: the resolved config, each session's dataset (labels for a pose-only
+    session), widefield QC, and each paper figure and table once some session has a dataset."""
+    from benediff.behavior.sessions import dataset_sessions
+
+    with_dataset = dataset_sessions(config)
     outputs = ["results/config.resolved.yaml"]
-    outputs += expand("results/{session}/dataset.h5", session=SESSIONS)
-    outputs += expand("results/{session}/widefield/qc.pdf", session=RECORDED_SESSIONS)
+    outputs += [f"results/{s}/behavior/labels.h5" for s in SESSIONS if is_pose_only(s)]
+    outputs += expand("results/{session}/dataset.h5", session=with_dataset)
+    outputs += [
+        f"results/{s}/widefield/qc.pdf" for s in RECORDED_SESSIONS if s in with_dataset
+    ]
+    if not with_dataset:
+        return outputs
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
     outputs += video_targets.final_outputs()

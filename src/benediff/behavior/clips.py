@@ -1,8 +1,10 @@
 """Behaviour clips Y: per-trial uint8 (L, n_views, S, S) frames aligned to the neural frames.
 
 Each neural frame takes the video frame that starts closest to it (nearest neighbour in time,
-no blending, so frames stay sharp). The video is decoded once, sequentially, and only the frames
-some trial needs are cropped and resized, so memory is bounded by the output size.
+no blending, so frames stay sharp); with ``sessions.<s>.video_timestamps`` "closest" is measured
+on the timestamps (:mod:`benediff.behavior.timing`), so drift and dropped frames are absorbed.
+The video is decoded once, sequentially, and only the frames some trial needs are cropped and
+resized, so memory is bounded by the output size.
 """
 
 import logging
@@ -11,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 from skimage.transform import resize
 
+from benediff.behavior import timing
 from benediff.behavior.labels import read_trials, with_video_starts
 from benediff.behavior.pose import check_frame_rate
 from benediff.behavior.video import VideoError, iter_gray_frames, video_info
@@ -51,17 +54,30 @@ def check_views(views, width: int, height: int, video) -> None:
 
 
 def extract_clips(video, trials, views, size: int, neural_rate: float,
-                  expected_fps=None, fps_tolerance: float = 0.01) -> list[np.ndarray]:
-    """Per-trial uint8 clips (L, n_views, size, size) for the rows of the ``trials`` table."""
+                  expected_fps=None, fps_tolerance: float = 0.01, video_times=None,
+                  neural_times=None) -> list[np.ndarray]:
+    """Per-trial uint8 clips (L, n_views, size, size) for the rows of the ``trials`` table.
+
+    ``video_times`` (one time per video frame, s) and optionally ``neural_times`` (one per
+    neural frame of the session, same clock) align by time instead of by the constant rate.
+    """
     info = video_info(video)
     check_frame_rate(info.fps, expected_fps, fps_tolerance, video)
     check_views(views, info.width, info.height, video)
-    trials = with_video_starts(trials, info.fps, neural_rate)
+    if video_times is not None:
+        timing.check_length(video_times, info.n_frames, video, "video frames",
+                            key="sessions.<session>.video_timestamps")
+        when = timing.trial_neural_times(trials, video_times, neural_rate, neural_times)
+        indices = [timing.nearest_frames(video_times, w, row.trial_id, video)
+                   for w, row in zip(when, trials.itertuples(index=False))]
+    else:
+        trials = with_video_starts(trials, info.fps, neural_rate)
+        indices = [frame_indices(int(row.video_start_frame), int(row.n_frames), info.fps,
+                                 neural_rate) for row in trials.itertuples(index=False)]
     clips = [np.empty((int(r.n_frames), len(views), size, size), dtype=np.uint8)
              for r in trials.itertuples(index=False)]
     wanted = defaultdict(list)  # video frame -> [(trial position, neural frame)]
-    for t, row in enumerate(trials.itertuples(index=False)):
-        idx = frame_indices(int(row.video_start_frame), int(row.n_frames), info.fps, neural_rate)
+    for t, (row, idx) in enumerate(zip(trials.itertuples(index=False), indices)):
         if idx.min() < 0 or idx.max() >= info.n_frames:
             raise VideoError(f"trial {row.trial_id}: needs video frames {idx.min()}..{idx.max()} "
                              f"but {video} has {info.n_frames}; check trials.csv and frame rates")
@@ -82,10 +98,19 @@ def extract_clips(video, trials, views, size: int, neural_rate: float,
 
 
 def build_clips(video, trials_csv, out, *, session: str, views, size: int, neural_rate: float,
-                expected_fps=None, fps_tolerance: float = 0.01, provenance=None) -> dataset.Dataset:
+                expected_fps=None, fps_tolerance: float = 0.01, video_timestamps=None,
+                neural_timestamps=None, provenance=None) -> dataset.Dataset:
     """The clips stage end to end: write ``out`` (dataset with images/) and return it."""
     trials = read_trials(trials_csv)
-    clips = extract_clips(video, trials, views, size, neural_rate, expected_fps, fps_tolerance)
+    video_times = neural_times = None
+    if video_timestamps:
+        video_times = timing.read_timestamps(video_timestamps,
+                                             f"sessions.{session}.video_timestamps")
+        if neural_timestamps:
+            neural_times = timing.read_timestamps(neural_timestamps,
+                                                  f"sessions.{session}.neural_timestamps")
+    clips = extract_clips(video, trials, views, size, neural_rate, expected_fps, fps_tolerance,
+                          video_times, neural_times)
     ds = dataset.Dataset(session=session, frame_rate=neural_rate,
                          trial_ids=trials["trial_id"].to_numpy(), images=clips,
                          provenance={**(provenance or {}), "views": list(views), "size": size})

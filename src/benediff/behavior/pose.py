@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 
+from benediff.behavior import timing
 from benediff.behavior.video import video_info
 from benediff.io.atomic import atomic_output
 from benediff.io.pose import PoseError, read_pose, scorer, write_pose
@@ -35,42 +36,80 @@ def find_pose_file(dlc_dir, video_stem: str) -> Path:
 
 
 def normalise_pose(source, video, out_h5, out_json, pcutoff: float = 0.6,
-                   expected_fps=None, fps_tolerance: float = 0.01, **meta) -> dict:
+                   expected_fps=None, fps_tolerance: float = 0.01, *, frame_rate=None,
+                   timestamps=None, session="<session>", **meta) -> dict:
     """Validate the DLC file ``source`` against ``video`` and write ``out_h5`` + ``out_json``.
 
     Checks: single-animal x/y/likelihood layout, one row per video frame, and (when
     ``expected_fps`` is given) the video frame rate. Nothing is filtered in place: ``pcutoff``
     is recorded for the labels step. Returns the sidecar dict.
+
+    ``video`` may be None (a pose-only session): the camera rate is then ``frame_rate``
+    (``sessions.<s>.video_frame_rate``) or the median rate of ``timestamps``
+    (``sessions.<s>.video_timestamps``, one time in seconds per pose row). With a video,
+    ``frame_rate`` must agree with the container's rate within ``fps_tolerance``.
     """
     df = read_pose(source)
-    info = video_info(video)
-    if len(df) != info.n_frames:
-        raise PoseError(f"{source}: pose has {len(df)} rows but video {video} has "
-                        f"{info.n_frames} frames; use the DLC output of this very video")
-    check_frame_rate(info.fps, expected_fps, fps_tolerance, video)
+    rate_key = f"sessions.{session}.video_frame_rate"
+    stamps_key = f"sessions.{session}.video_timestamps"
+    if video:
+        info = video_info(video)
+        if len(df) != info.n_frames:
+            raise PoseError(f"{source}: pose has {len(df)} rows but video {video} has "
+                            f"{info.n_frames} frames; use the DLC output of this very video")
+        fps = info.fps
+        if frame_rate is not None:
+            check_frame_rate(fps, frame_rate, fps_tolerance, video, key=rate_key)
+    elif frame_rate is not None:
+        fps = float(frame_rate)
+    elif timestamps:
+        fps = None
+    else:
+        raise PoseError(f"{source}: session {session} has no behaviour video, so the pose frame "
+                        f"rate is unknown; set {rate_key} (camera rate in Hz) or {stamps_key} "
+                        "(one time in seconds per pose row)")
+    time_meta = {"time_base": "frame_rate"}
+    if timestamps:
+        times = timing.read_timestamps(timestamps, stamps_key)
+        timing.check_length(times, len(df), timestamps, f"rows in {source}", key=stamps_key)
+        measured = timing.nominal_rate(times)
+        if fps is None:
+            fps = measured
+        elif abs(measured - fps) > fps_tolerance * fps:  # timestamps in ms, another camera
+            said = rate_key if frame_rate is not None else f"the container of {video}"
+            raise PoseError(f"{timestamps}: the timestamps ({stamps_key}) run at {measured:g} fps "
+                            f"(median interval) but {said} says {fps:g} fps, more than "
+                            f"behavior.fps_tolerance = {fps_tolerance:g} apart; timestamps must "
+                            "be in seconds and belong to this camera")
+        time_meta = {"time_base": "timestamps", "timestamps": str(timestamps),
+                     "timestamps_rate": measured}
+    check_frame_rate(fps, expected_fps, fps_tolerance, video or source)
     sidecar = {
         "scorer": scorer(df),
         "source": str(source),
-        "video": str(video),
+        "video": str(video) if video else None,
         "n_frames": int(len(df)),
-        "fps": info.fps,
+        "fps": float(fps),
         "pcutoff": float(pcutoff),
         "bodyparts": list(dict.fromkeys(df.columns.get_level_values("bodyparts"))),
+        **time_meta,
         **meta,
     }
     with atomic_output(out_json) as tmp_json:
         tmp_json.write_text(json.dumps(sidecar, indent=1))
         write_pose(df, out_h5)
-    log.info("pose %s: %d frames, scorer %s", source, len(df), sidecar["scorer"])
+    log.info("pose %s: %d frames at %.4g fps (%s), scorer %s", source, len(df), fps,
+             time_meta["time_base"], sidecar["scorer"])
     return sidecar
 
 
-def check_frame_rate(measured: float, expected, tolerance: float, source) -> None:
+def check_frame_rate(measured: float, expected, tolerance: float, source,
+                     key="behavior.video_fps") -> None:
     """Fail if ``measured`` differs from ``expected`` by more than ``tolerance`` (relative)."""
     if expected is None:
         return
     if abs(measured - expected) > tolerance * expected:
         raise PoseError(f"{source}: frame rate {measured:g} fps differs from the configured "
-                        f"behavior.video_fps = {expected:g} by more than "
+                        f"{key} = {expected:g} by more than "
                         f"behavior.fps_tolerance = {tolerance:g} (relative); fix the config or "
-                        "use the right video")
+                        "use the right video (timestamps must be in seconds)")

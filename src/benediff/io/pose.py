@@ -58,6 +58,35 @@ def read_pose(path) -> pd.DataFrame:
     return validate_pose(_normalise(df, path), path)
 
 
+def read_bodyparts(path) -> list[str]:
+    """Body parts of a DLC .h5/.csv from its header only (first row), for checks at parse time."""
+    path = Path(path)
+    if not path.exists():
+        raise PoseError(f"{path}: pose file does not exist; check the configured pose path")
+    try:
+        if path.suffix == ".csv":
+            df = pd.read_csv(path, header=[0, 1, 2], index_col=0, nrows=1)
+        elif path.suffix == ".h5":
+            try:
+                df = pd.read_hdf(path, start=0, stop=1)
+            except (TypeError, NotImplementedError):  # fixed-format store: no partial reads
+                df = pd.read_hdf(path)
+        else:
+            raise PoseError(f"{path}: unsupported pose file type {path.suffix!r}; "
+                            "give a DeepLabCut .h5 or .csv")
+    except PoseError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, tables.HDF5ExtError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "HDF5 error back trace" in str(exc) or not first:
+            first = "not an HDF5 file" if path.suffix == ".h5" else type(exc).__name__
+        raise PoseError(f"{path}: cannot read as a DeepLabCut pose file ({first}); "
+                        "expected key /df_with_missing or a 3-row CSV header") from exc
+    if not isinstance(df.columns, pd.MultiIndex) or df.columns.nlevels != 3:
+        raise PoseError(f"{path}: columns must have the 3 levels {LEVELS}")
+    return list(dict.fromkeys(df.columns.get_level_values(1)))
+
+
 def write_pose(df: pd.DataFrame, path) -> None:
     """Write ``df`` atomically in DLC layout; the format follows the suffix (.h5 or .csv)."""
     path = Path(path)

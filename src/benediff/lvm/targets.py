@@ -6,6 +6,7 @@ training trials of all sessions of ``lvm.pool_sessions`` (empty = every configur
 is built only when an artifact names it.
 """
 
+from benediff.behavior.sessions import analysis_sessions
 from benediff.lvm.base import LatentModelError
 from benediff.lvm.data import POOLED
 
@@ -36,7 +37,7 @@ def fit_config(config, wildcards) -> dict:
 
 def pool_sessions(config) -> list[str]:
     """Sessions whose trials the ``pooled`` fits use (``lvm.pool_sessions``, empty = all)."""
-    sessions = list(config["sessions"])
+    sessions = analysis_sessions(config)
     if POOLED in sessions:
         raise LatentModelError(f"session name {POOLED!r} is reserved for fits pooled across "
                                "sessions; rename that session in sessions")
@@ -62,8 +63,8 @@ def fit_datasets(config, wildcards):
 
 
 def fit_session_pattern(config) -> str:
-    """Regex of a fit's session wildcard: a configured session or ``pooled``."""
-    return "|".join([*config["sessions"], POOLED])
+    """Regex of a fit's session wildcard: a session with a dataset or ``pooled``."""
+    return "|".join([*analysis_sessions(config), POOLED])
 
 
 def is_pooled(wildcards) -> bool:
@@ -77,7 +78,7 @@ def checkpoint_dir(config, wildcards) -> str:
 
 
 def _session(config, name: str) -> str:
-    sessions = list(config["sessions"])
+    sessions = analysis_sessions(config)
     if not name:
         return sessions[0]
     if name == POOLED:
@@ -102,7 +103,7 @@ def table_cells(config, n: int) -> list[tuple[str, str, str]]:
     lvm = config["lvm"]
     if n == 2:
         t = lvm["table2"]
-        sessions = [_session(config, s) for s in t["sessions"]] or list(config["sessions"])[:2]
+        sessions = [_session(config, s) for s in t["sessions"]] or analysis_sessions(config)[:2]
         region = _regions(config, [t["region"]], "table2.region")[0]
         return [(s, region, m) for s in sessions for m in t["models"]]
     t = lvm[f"table{n}"]

@@ -150,8 +150,7 @@ def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behav
     body part never tracked in a video counts as not moving. Returns the readouts, the tracked
     fraction of points per key, and the behaviour names.
     """
-    from benediff.behavior.labels import parse_mapping, smooth
-    from benediff.io.pose import pose_array
+    from benediff.behavior.labels import label_signal, parse_mapping, smooth
 
     expected = sum(e["n_videos"] * e["n_frames"] for e in index)
     if len(pose) != expected:
@@ -167,9 +166,7 @@ def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behav
             start += entry["n_frames"]
             columns = []
             for name, src in sources.items():
-                xyl = pose_array(part, src.bodypart, "canvas pose")
-                values, valid = xyl[:, "xy".index(src.coord)], xyl[:, 2] >= pcutoff
-                valid &= np.isfinite(values)
+                values, valid = label_signal(part, src, pcutoff, "canvas pose")
                 fractions.append(valid.mean())
                 columns.append(src.sign * _fill(values, valid))
             videos.append((smooth(np.stack(columns, axis=1), smoothing) - mean) / std)

@@ -6,6 +6,8 @@ latents, one factor and three methods.
 
 import re
 
+from benediff.behavior.sessions import analysis_sessions
+
 METHODS = ("naive", "cfg", "ours")
 METHOD_FIGURES = ("fig6", "fig9", "fig10", "fig11")
 REGION_FIGURES = ("fig8", "fig13")
@@ -17,10 +19,11 @@ class TargetError(ValueError):
 
 
 def video_session(config: dict) -> str:
-    session = config["video"]["session"] or next(iter(config["sessions"]))
-    if session not in config["sessions"]:
-        raise TargetError(f"config key video.session = {session!r} is not a configured session; "
-                          f"use one of {sorted(config['sessions'])}")
+    sessions = analysis_sessions(config)
+    session = config["video"]["session"] or sessions[0]
+    if session not in sessions:
+        raise TargetError(f"config key video.session = {session!r} is not a configured session "
+                          f"with neural data and video; use one of {sessions}")
     return session
 
 
