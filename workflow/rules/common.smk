@@ -73,21 +73,50 @@ def sim_dir(session):
     return f"resources/sessions/{session}"
 
 
-def configured_path(session, key):
-    """A path from sessions.<session>.<key>; fail naming the key if unset or missing on disk."""
+# Problems found while the workflow is parsed; report_problems() raises them all in one error.
+PROBLEMS = []
+
+
+def path_problem(session, key):
+    """Why sessions.<session>.<key> is unusable (unset or missing on disk), or None."""
     value = session_config(session).get(key)
     if value is None:
-        raise WorkflowError(
+        return (
             f"config key sessions.{session}.{key} is required for a session with source "
             f"{session_config(session)['source']!r}; "
             f"set it to the path of the {key.replace('_', ' ')} file"
         )
     if not Path(value).exists():
-        raise WorkflowError(
+        return (
             f"config key sessions.{session}.{key} points at {value}, which does not exist; "
             "fix the path in your config"
         )
-    return value
+    return None
+
+
+def configured_path(session, key):
+    """A path from sessions.<session>.<key>; fail naming the key if unset or missing on disk."""
+    problem = path_problem(session, key)
+    if problem:
+        raise WorkflowError(problem)
+    return session_config(session)[key]
+
+
+def check_path(session, key):
+    """Record a problem with sessions.<session>.<key>; True when the path is usable."""
+    problem = path_problem(session, key)
+    if problem:
+        PROBLEMS.append(problem)
+    return problem is None
+
+
+def report_problems():
+    """Raise every problem recorded at parse time in one error (before any job runs)."""
+    if PROBLEMS:
+        n = len(PROBLEMS)
+        raise WorkflowError(
+            f"invalid input ({n} problem{'s' if n > 1 else ''}):\n  " + "\n  ".join(PROBLEMS)
+        )
 
 
 def raw_path(session, kind):
@@ -135,12 +164,12 @@ def dataset_sources(wildcards):
 def check_configured_paths():
     for session in SESSIONS:
         if is_behavenet(session):
-            configured_path(session, "behavenet")
+            check_path(session, "behavenet")
         elif is_pose_only(session):
-            configured_path(session, "trials")  # the behaviour checks cover the rest
+            check_path(session, "trials")  # the behaviour checks cover the rest
         elif not is_simulated(session):
             for key in ("widefield", "trials"):
-                configured_path(session, key)
+                check_path(session, key)
 
 
 check_configured_paths()
@@ -155,12 +184,8 @@ def check_inputs():
         for s in SESSIONS
         if not (is_simulated(s) or is_behavenet(s)) and session_config(s).get("trials")
     }
-    problems = input_problems(config, tables)
-    if problems:
-        raise WorkflowError(
-            f"invalid input ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n  "
-            + "\n  ".join(problems)
-        )
+    tables = {s: path for s, path in tables.items() if Path(path).exists()}
+    PROBLEMS.extend(input_problems(config, tables))
 
 
 check_inputs()
@@ -276,7 +301,8 @@ def check_behavior_sessions():
     try:
         sources = {name: parse_entry(name, entry) for name, entry in mapping.items()}
     except LabelError as err:
-        raise WorkflowError(str(err)) from None
+        PROBLEMS.append(str(err))
+        return
     used = {b: sources[b] for b in config["behaviors"] if b in sources}
     pose_mode = config["behavior"]["pose"]["mode"]
     for session in SESSIONS:
@@ -284,29 +310,30 @@ def check_behavior_sessions():
         if is_behavenet(session):
             continue
         if cfg.get("neural_timestamps") and not cfg.get("video_timestamps"):
-            raise WorkflowError(
+            PROBLEMS.append(
                 f"config key sessions.{session}.neural_timestamps needs "
                 f"sessions.{session}.video_timestamps (both on the same clock); add the video "
                 "timestamps or remove the neural ones"
             )
         for key in ("video_timestamps", "neural_timestamps"):
             if cfg.get(key):
-                configured_path(session, key)
+                check_path(session, key)
         if not has_behavior_video(session):
             if pose_mode == "infer":
-                raise WorkflowError(
+                PROBLEMS.append(
                     f"config key behavior.pose.mode is 'infer' but session {session!r} has no "
                     f"sessions.{session}.behavior_video to run DeepLabCut on; set the video, "
                     f"or use mode 'import' with sessions.{session}.pose"
                 )
-            if not cfg.get("pose"):
-                raise WorkflowError(
+            elif not cfg.get("pose"):
+                PROBLEMS.append(
                     f"config key sessions.{session}.pose is required for a session without "
                     f"sessions.{session}.behavior_video; set it to the DeepLabCut .h5/.csv"
                 )
-            configured_path(session, "pose")
+            else:
+                check_path(session, "pose")
             if cfg.get("video_frame_rate") is None and not cfg.get("video_timestamps"):
-                raise WorkflowError(
+                PROBLEMS.append(
                     f"config key sessions.{session}.video_frame_rate is required for a session "
                     f"without sessions.{session}.behavior_video: set it to the behaviour "
                     f"camera rate in Hz (e.g. video_frame_rate: 60), or set "
@@ -317,11 +344,12 @@ def check_behavior_sessions():
         if pose_mode == "import" and pose_file and Path(pose_file).exists():
             try:
                 check_bodyparts(used, read_bodyparts(pose_file), pose_file)
-            except PoseError as err:
-                raise WorkflowError(str(err)) from None
+            except (PoseError, LabelError) as err:
+                PROBLEMS.append(str(err))
 
 
 check_behavior_sessions()
+report_problems()
 
 
 # --- widefield stage ---
