@@ -4,10 +4,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from benediff.io import dataset as ds_io
 from benediff.io.split import make_split, read_split, write_split
+from benediff.io.trials import read_trials
 from benediff.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -20,23 +20,8 @@ class AssemblyError(ValueError):
     pass
 
 
-def read_trials_table(path) -> pd.DataFrame:
-    path = Path(path)
-    try:
-        table = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise AssemblyError(f"{path}: cannot read the trial table ({exc})") from exc
-    missing = {"trial_id", "start_frame", "n_frames"} - set(table.columns)
-    if missing:
-        raise AssemblyError(f"{path}: trial table lacks column(s) {sorted(missing)}; "
-                            "expected trial_id, start_frame, n_frames (and video_start_frame)")
-    if table["trial_id"].duplicated().any():
-        raise AssemblyError(f"{path}: duplicate trial_id values")
-    return table
-
-
 def split_from_trials_table(trials_path, out_path, blocks, seed) -> None:
-    table = read_trials_table(trials_path)
+    table = read_trials(trials_path)
     split = make_split(len(table), blocks=blocks, seed=seed)
     log.info("split of %d trials: %s", len(table), {k: len(v) for k, v in split.items()})
     write_split(out_path, split)

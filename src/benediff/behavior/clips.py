@@ -14,10 +14,11 @@ import numpy as np
 from skimage.transform import resize
 
 from benediff.behavior import timing
-from benediff.behavior.labels import read_trials, with_video_starts
+from benediff.behavior.labels import with_video_starts
 from benediff.behavior.pose import check_frame_rate
 from benediff.behavior.video import VideoError, iter_gray_frames, video_info
 from benediff.io import dataset
+from benediff.io.trials import read_trials
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from benediff.behavior import timing
 from benediff.io import dataset
 from benediff.io.pose import PoseError, bodyparts, pose_array, read_pose
 from benediff.io.split import read_split
+from benediff.io.trials import read_trials
 
 log = logging.getLogger(__name__)
 
-TRIAL_COLUMNS = ("trial_id", "start_frame", "n_frames")
 
 
 class LabelError(ValueError):
@@ -200,16 +200,6 @@ def align_starts(values: np.ndarray, starts: np.ndarray, ratio: float, trial_id=
     hi = np.ceil(starts + ratio - 1e-9).astype(int)
     csum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
     return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
-
-
-def read_trials(path) -> pd.DataFrame:
-    """Trial table; ``video_start_frame`` is optional (see :func:`with_video_starts`)."""
-    trials = pd.read_csv(path)
-    missing = [c for c in TRIAL_COLUMNS if c not in trials.columns]
-    if missing:
-        raise LabelError(f"{path}: trial table lacks columns {missing}; it needs "
-                         f"{list(TRIAL_COLUMNS)} (+ optional video_start_frame)")
-    return trials
 
 
 def with_video_starts(trials: pd.DataFrame, fps: float, neural_rate: float) -> pd.DataFrame:
