@@ -26,7 +26,7 @@ from benediff.video.autoencoder import (
     ssim,
     train_autoencoder,
 )
-from benediff.video.checkpoint import CheckpointError
+from benediff.checkpoint import CheckpointError
 from benediff.video.diffusion import (
     DiffusionConfigError,
     GaussianDiffusion,

@@ -8,7 +8,6 @@ with :class:`TrainingInterrupted`); a restart continues from the batch after it.
 """
 
 import copy
-import hashlib
 import math
 import random
 import signal
@@ -20,14 +19,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from benediff.io.atomic import atomic_output
+from benediff.checkpoint import CheckpointError, array_digest, resume_from, save_atomic, with_code  # noqa: F401 (CheckpointError re-exported)
 from benediff.lvm.tc import total_correlation
 
 CHECKPOINT_NAME = "checkpoint.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint exists but was written by a different configuration or data."""
 
 
 class TrainingInterrupted(RuntimeError):
@@ -81,24 +76,17 @@ def total_loss(terms, params, ramp: float):
     return loss
 
 
-def data_fingerprint(*arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        if a is not None:
-            h.update(np.ascontiguousarray(a).tobytes())
-            h.update(str(a.shape).encode())
-    return h.hexdigest()[:16]
-
-
 def train(net, x, u, x_val, u_val, params, device) -> list[dict]:
     """Fit ``net`` in place (best validation weights at the end); return the per-epoch history."""
     ckpt_path = Path(params.checkpoint_dir) / CHECKPOINT_NAME if params.checkpoint_dir else None
-    fingerprint = params.fingerprint() | {"data": data_fingerprint(x, u, x_val, u_val)}
+    fingerprint = params.fingerprint() | {"data": array_digest(x, u, x_val, u_val)}
     optimizer = torch.optim.Adam(net.parameters(), lr=params.lr)
     state = TrainState()
     _seed_all(params.seed)
-    if ckpt_path is not None and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, fingerprint, net, optimizer)
+    saved = resume_from(ckpt_path, fingerprint, progress_of=lambda s: s["state"]["epoch"],
+                        total=params.max_epochs, unit="epoch", what="lvm fit")
+    if saved is not None:
+        state = restore_checkpoint(saved, net, optimizer)
     tensors = [None if a is None else torch.as_tensor(a, device=device) for a in (x, u, x_val, u_val)]
     with _sigterm_flag() as stop:
         _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint)
@@ -177,26 +165,18 @@ def _seed_all(seed: int) -> None:
 
 
 def save_checkpoint(path, fingerprint, net, optimizer, state: TrainState) -> None:
-    blob = {
-        "fingerprint": fingerprint,
+    save_atomic({
+        "fingerprint": with_code(fingerprint),
+        "finished": state.finished,
         "model": net.state_dict(),
         "optimizer": optimizer.state_dict(),
         "state": state.__dict__,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                 "python": random.getstate()},
-    }
-    with atomic_output(path) as tmp:
-        torch.save(blob, tmp)
+    }, path)
 
 
-def load_checkpoint(path, fingerprint, net, optimizer) -> TrainState:
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    old = blob["fingerprint"]
-    differ = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
-    if differ:
-        detail = ", ".join(f"{k}: {old.get(k)!r} -> {fingerprint.get(k)!r}" for k in differ)
-        raise CheckpointError(f"{path}: checkpoint was written by a different configuration or "
-                              f"data ({detail}); delete {Path(path).parent} to start afresh")
+def restore_checkpoint(blob, net, optimizer) -> TrainState:
     net.load_state_dict(blob["model"])
     optimizer.load_state_dict(blob["optimizer"])
     torch.set_rng_state(blob["rng"]["torch"])

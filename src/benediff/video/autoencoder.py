@@ -14,13 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from benediff.checkpoint import array_digest, resume_from, save_atomic, with_code
 from benediff.device import torch_device
-from benediff.video.checkpoint import (
-    array_digest,
-    check_same_config,
-    load_file,
-    save_atomic,
-)
 
 MAX_CHANNEL_MULT = 4
 CHECKPOINT_NAME = "autoencoder.ckpt"
@@ -146,15 +141,15 @@ def train_autoencoder(
         model=model.config, batch_size=batch_size, lr=lr, seed=seed, data=array_digest(images_train)
     )
     ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
-    start = _resume(ckpt, run_config, model, optimiser)
+    start = _resume(ckpt, run_config, model, optimiser, epochs)
     frames = torch.from_numpy(images_train)
     bar = tqdm(range(start, epochs), "autoencoder", initial=start, total=epochs, disable=not progress)
     for epoch in bar:
         mse = _train_epoch(model, optimiser, frames, batch_size, seed, epoch, device)
         bar.set_postfix(mse=f"{mse:.5f}")
         if ckpt is not None:
-            state = dict(config=run_config, epoch=epoch + 1, model=model.state_dict(),
-                         optimiser=optimiser.state_dict())  # fmt: skip
+            state = dict(fingerprint=with_code(run_config), epoch=epoch + 1,
+                         model=model.state_dict(), optimiser=optimiser.state_dict())  # fmt: skip
             save_atomic(state, ckpt)
     return model.eval()
 
@@ -170,11 +165,11 @@ def _check_frames(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images)
 
 
-def _resume(ckpt, run_config, model, optimiser) -> int:
-    if ckpt is None or not ckpt.exists():
+def _resume(ckpt, run_config, model, optimiser, epochs) -> int:
+    state = resume_from(ckpt, run_config, progress_of=lambda s: s["epoch"], total=epochs,
+                        unit="epoch", what="autoencoder training")
+    if state is None:
         return 0
-    state = load_file(ckpt)
-    check_same_config(ckpt, state["config"], run_config)
     model.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
     return int(state["epoch"])

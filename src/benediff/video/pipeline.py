@@ -27,7 +27,7 @@ from benediff.io.atomic import atomic_output
 from benediff.provenance import write_sidecar
 from benediff.video import autoencoder as ae
 from benediff.video import baselines
-from benediff.video.checkpoint import load_file, save_atomic
+from benediff.checkpoint import load_file, save_atomic
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import VarianceGuidance

@@ -15,12 +15,13 @@ from tqdm.auto import tqdm
 
 from benediff.device import torch_device
 from benediff.video.autoencoder import FrameAutoencoder
-from benediff.video.checkpoint import (
+from benediff.checkpoint import (
     CheckpointError,
     array_digest,
-    check_same_config,
     load_file,
+    resume_from,
     save_atomic,
+    with_code,
 )
 from benediff.video.diffusion import GaussianDiffusion
 from benediff.video.unet3d import UNet3D
@@ -74,7 +75,7 @@ def train_diffusion(
     )  # fmt: skip
     state = dict(model=model, ema=ema, optimiser=optimiser, scaler=scaler, generator=generator)
     ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
-    start, history = _resume(ckpt, run_config, state)
+    start, history = _resume(ckpt, run_config, state, steps)
     bar = tqdm(range(start, steps), "diffusion", initial=start, total=steps, disable=not progress)
     for step in bar:
         idx = _batch_indices(len(clips), batch_size, seed, step)
@@ -168,7 +169,7 @@ def _update_ema(ema, model, decay):
 
 def _save_checkpoint(path, run_config, state, step, history):
     save_atomic(dict(
-        config=run_config,
+        fingerprint=with_code(run_config),
         step=step,
         history=history,
         model=state["model"].state_dict(),
@@ -181,11 +182,11 @@ def _save_checkpoint(path, run_config, state, step, history):
     )
 
 
-def _resume(path, run_config, state):
-    if path is None or not path.exists():
+def _resume(path, run_config, state, steps):
+    saved = resume_from(path, run_config, progress_of=lambda s: s["step"], total=steps,
+                        unit="step", what="diffusion training")
+    if saved is None:
         return 0, []
-    saved = load_file(path)
-    check_same_config(path, saved["config"], run_config)
     state["model"].load_state_dict(saved["model"])
     state["ema"].load_state_dict(saved["ema"])
     state["optimiser"].load_state_dict(saved["optimiser"])

@@ -1,0 +1,154 @@
+"""Checkpoints of every trainer (VAE, frame autoencoder, diffusion): one way to save, check
+and resume.
+
+A checkpoint records a fingerprint: the run's settings, a digest of its data and the code that
+wrote it (package version + git revision). :func:`resume_from` decides what a restarted job does:
+
+- no checkpoint: start;
+- written by other settings or data: stop with :class:`CheckpointError` naming what differs
+  (the checkpoint folder belongs to another fit);
+- written by other code, or by a run that finished: start afresh, so that ``--forcerun`` or a
+  code change really refits instead of returning the old model;
+- otherwise (an interrupted run of the same code, settings and data): resume.
+
+Every decision other than a plain start prints one line on the console (stdout; the rule log
+gets stderr).
+"""
+
+import functools
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benediff.io.atomic import atomic_output
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or model file is missing, unreadable or was written under another config."""
+
+
+def array_digest(*arrays) -> str:
+    """Short content hash of arrays (None skipped), so a checkpoint can tell other data."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def code_version() -> str:
+    """benediff's version and git revision: a checkpoint of other code is not resumed."""
+    from importlib import metadata
+
+    from benediff.provenance import git_revision
+
+    try:
+        version = metadata.version("benediff")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{version}+{git_revision()[:12]}"
+
+
+def announce(message: str) -> None:
+    """One line on the console (a job's stdout) and in the rule log (stderr)."""
+    print(message, flush=True)
+    if sys.stderr is not sys.stdout:
+        print(message, file=sys.stderr, flush=True)
+
+
+def resume_from(path, fingerprint: dict, *, progress_of, total: int, unit: str, what: str):
+    """The saved checkpoint to resume from, or None to start afresh (see the module doc).
+
+    ``fingerprint`` holds the run's settings and data digests (``code`` is added here);
+    ``progress_of(saved)`` returns how many ``unit``s the checkpoint has done, of ``total``.
+    """
+    fingerprint = fingerprint | {"code": code_version()}
+    if path is None or not Path(path).exists():
+        return None
+    saved = load_file(path)
+    old = dict(saved.get("fingerprint") or {})
+    old_code = old.pop("code", None)
+    check_same_config(path, old, {k: v for k, v in fingerprint.items() if k != "code"})
+    if old_code != fingerprint["code"]:
+        announce(f"{what}: {path} was written by benediff {old_code}, this is "
+                 f"{fingerprint['code']}; training afresh")
+        return None
+    done = int(progress_of(saved))
+    if done >= total or saved.get("finished"):
+        announce(f"{what}: {path} holds a finished run ({done} of {total} {unit}); "
+                 "training afresh")
+        return None
+    announce(f"{what}: resuming from {unit} {done} of {total} ({path})")
+    return saved
+
+
+def with_code(fingerprint: dict) -> dict:
+    """The fingerprint a checkpoint records: the run's plus the code's."""
+    return fingerprint | {"code": code_version()}
+
+
+def save_atomic(obj, path) -> None:
+    """torch.save through a temporary file, so a kill mid-write never leaves a torn checkpoint."""
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_file(path):
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: file does not exist; train the model first")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types for a corrupt file
+        raise CheckpointError(
+            f"{path}: cannot be read as a torch checkpoint ({error}); delete it and retrain"
+        ) from error
+
+
+def differing_keys(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the keys whose values differ between two (nested) config dicts."""
+    keys = []
+    for key in sorted(set(saved) | set(current), key=str):
+        name = f"{prefix}{key}"
+        a, b = saved.get(key, "<absent>"), current.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += differing_keys(a, b, prefix=f"{name}.")
+        elif _normalise(a) != _normalise(b):
+            keys.append(name)
+    return keys
+
+
+def check_same_config(path, saved: dict, current: dict) -> None:
+    keys = differing_keys(saved, current)
+    if keys:
+        details = "; ".join(_describe(k, saved, current) for k in keys)
+        raise CheckpointError(
+            f"{path}: checkpoint was written with a different configuration ({details}); "
+            "restore those settings to resume, or delete the checkpoint directory "
+            f"{Path(path).parent} to start over"
+        )
+
+
+def _describe(dotted: str, saved: dict, current: dict) -> str:
+    return f"{dotted}: {_lookup(saved, dotted)!r} -> {_lookup(current, dotted)!r}"
+
+
+def _lookup(config: dict, dotted: str):
+    value = config
+    for part in dotted.split("."):
+        value = value.get(part, "<absent>") if isinstance(value, dict) else "<absent>"
+    return value
+
+
+def _normalise(value):
+    """Tuples and lists compare equal (checkpoints round-trip tuples as lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    return value
