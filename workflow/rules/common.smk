@@ -383,3 +383,28 @@ def specificity_pose_inputs(wildcards):
     if SPEC_EXTRACTOR != "dlc":
         return {}
     return {k: SPEC_POSE[k] for k in ("index", "pose", "labels")}
+
+
+# --- one run at a time in this directory (Snakemake 9.27 drops every lock when a run exits) ---
+
+
+onstart:
+    if workflow.is_main_process:
+        from benediff import runlock
+
+        try:
+            runlock.acquire()
+        except runlock.RunLockError as err:
+            raise WorkflowError(str(err)) from None
+
+
+onsuccess:
+    from benediff import runlock
+
+    runlock.release()
+
+
+onerror:
+    from benediff import runlock
+
+    runlock.release()

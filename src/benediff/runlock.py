@@ -1,0 +1,74 @@
+"""One pipeline run at a time per working directory.
+
+Snakemake refuses a second run whose outputs overlap a live one, but (9.27) every run removes
+all locks of the directory when it exits, so a third run could then start the same fit twice
+at once. This lock is our own: the first run to start jobs writes ``.snakemake/benediff-run.lock``
+(pid, host, start time, command) and removes it when it ends; a run that finds the lock of a
+live process stops before any job with one message. A lock left by a killed run (its pid no
+longer alive on this host) is taken over.
+"""
+
+import json
+import os
+import socket
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+LOCK = Path(".snakemake") / "benediff-run.lock"
+
+
+class RunLockError(RuntimeError):
+    """Another run works in this directory."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def acquire(workdir=".", pid: int | None = None) -> Path:
+    """Take the run lock of ``workdir``; raise :class:`RunLockError` if a live run holds it."""
+    path = Path(workdir) / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"pid": pid or os.getpid(), "host": socket.gethostname(),
+          "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+          "command": " ".join(sys.argv)}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _holder(path) or {}
+            other_host = holder.get("host") not in (None, me["host"])
+            if other_host or (holder.get("pid") and _alive(int(holder["pid"]))):
+                raise RunLockError(
+                    f"another benediff run works in {Path(workdir).resolve()}: pid "
+                    f"{holder.get('pid')} on {holder.get('host')}, started {holder.get('started')} "
+                    f"({holder.get('command', '?')}); wait for it to finish, or, if no run is "
+                    f"active, delete {path}") from None
+            path.unlink(missing_ok=True)  # left by a run that was killed: take it over
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        return path
+    raise RunLockError(f"could not take the run lock {path}; delete it if no run is active")
+
+
+def release(workdir=".", pid: int | None = None) -> None:
+    """Remove the run lock if this process (``pid``) holds it."""
+    path = Path(workdir) / LOCK
+    holder = _holder(path)
+    if holder and holder.get("pid") == (pid or os.getpid()):
+        path.unlink(missing_ok=True)
