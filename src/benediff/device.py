@@ -33,7 +33,9 @@ def resolve_device(requested: str = "cpu", fallback: str = "warn") -> str:
     if fallback == "fail":
         raise DeviceError(message + "; install a CUDA build of torch, run on a GPU node, "
                           "or set device: cpu (or gpu_fallback: warn)")
-    log.warning("%s; falling back to CPU (gpu_fallback: warn)", message)
+    message += "; falling back to CPU (gpu_fallback: warn)"
+    log.warning(message)
+    print(f"WARNING: {message}", flush=True)  # a job's stdout reaches the console
     return "cpu"
 
 

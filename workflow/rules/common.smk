@@ -225,10 +225,12 @@ def image_size():
 def stage_config(*sections, session=None):
     """Config sections a job depends on; passed as params they drive provenance and reruns.
 
+    ``device`` is not among them: a CPU-only job does not rerun when the models move to a GPU.
+
     With ``session``, ``sessions`` holds that session alone: a per-session job does not rerun
     when another session is edited, added or moved in the file.
     """
-    part = {key: config[key] for key in ("seed", "device", *sections) if key in config}
+    part = {key: config[key] for key in ("seed", *sections) if key in config}
     if session is not None:
         part["sessions"] = {session: session_config(session)}
     return part
@@ -391,7 +393,13 @@ def specificity_pose_inputs(wildcards):
 onstart:
     if workflow.is_main_process:
         from benediff import runlock
+        from benediff.device import DeviceError, resolve_device
 
+        if workflow.local_exec and config["gpu_fallback"] == "fail":
+            try:  # jobs run here: a missing GPU is known before the first job
+                resolve_device(config["device"], "fail")
+            except DeviceError as err:
+                raise WorkflowError(f"config key device: {err}") from None
         try:
             runlock.acquire()
         except runlock.RunLockError as err:
