@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.assemble import assemble_dataset
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 assemble_dataset(
     snakemake.output[0],

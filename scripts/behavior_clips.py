@@ -1,11 +1,8 @@
-import logging
-import sys
-
 from benediff.behavior.clips import build_clips
+from benediff.jobs import start
 from benediff.provenance import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 clips = snakemake.params.clips
 build_clips(

@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.figures.behavior import make_fig1b
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 fig1b = snakemake.params.fig1b
 make_fig1b(

@@ -1,11 +1,8 @@
-import logging
-import sys
-
 from benediff.behavior.labels import build_labels
+from benediff.jobs import start
 from benediff.provenance import provenance
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 labels = snakemake.params.labels
 build_labels(

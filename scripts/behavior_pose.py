@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.behavior.pose import normalise_pose
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 normalise_pose(
     snakemake.input.pose,

@@ -1,9 +1,6 @@
-import logging
-import sys
-
 from benediff.figures.lvm import figure4
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 figure4(list(snakemake.input), snakemake.output[0], snakemake.config, snakemake.config["seed"])

@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.figures.lvm import figure5
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 figure5(
     snakemake.input.dataset,

@@ -1,11 +1,8 @@
-import logging
-import sys
-
 from benediff.device import resolve_device
+from benediff.jobs import start
 from benediff.lvm.pipeline import fit_region, set_threads
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 set_threads(snakemake.threads)
 
 fit_region(

@@ -1,11 +1,8 @@
-import logging
-import sys
-
+from benediff.jobs import start
 from benediff.lvm.tables import write_table
 from benediff.provenance import write_sidecar
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 write_table(
     snakemake.input,

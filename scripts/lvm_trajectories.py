@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.figures.lvm import trajectory_figure
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 trajectory_figure(
     dict(zip(snakemake.params.regions, snakemake.input)),

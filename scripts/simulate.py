@@ -1,12 +1,10 @@
 """Rule simulate_session: simulate one session's raw inputs into its resources directory."""
 
-import logging
-import sys
 from pathlib import Path
 
+from benediff.jobs import start
 from benediff.simulate import SimParams, simulate_session
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 simulate_session(Path(snakemake.output.truth).parent, SimParams.from_dict(snakemake.params.sim))

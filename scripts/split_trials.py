@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.assemble import split_from_trials_table
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 split_from_trials_table(
     snakemake.input.trials,

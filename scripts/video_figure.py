@@ -1,10 +1,7 @@
-import logging
-import sys
-
 from benediff.figures.video import make_figure
+from benediff.jobs import start
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 make_figure(
     snakemake.params.settings["kind"],

@@ -1,10 +1,7 @@
-import logging
-import sys
-
+from benediff.jobs import start
 from benediff.video.pipeline import specificity
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 pose = None
 if snakemake.params.extractor == "dlc":

@@ -1,10 +1,7 @@
-import logging
-import sys
-
+from benediff.jobs import start
 from benediff.video.pipeline import write_specificity_canvas
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 
 write_specificity_canvas(
     {tuple(key.split("|")): path for key, path in zip(snakemake.params.entries, snakemake.input)},

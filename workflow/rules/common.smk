@@ -186,6 +186,17 @@ def check_inputs():
     }
     tables = {s: path for s, path in tables.items() if Path(path).exists()}
     PROBLEMS.extend(input_problems(config, tables))
+    overrides = config["lvm"]["region_overrides"]
+    if overrides:  # keys of a region override: the VAE's hyper-parameters
+        from benediff.lvm.pipeline import HYPER_KEYS
+
+        for region, override in overrides.items():
+            unknown = sorted(set(override) - set(HYPER_KEYS))
+            if unknown:
+                PROBLEMS.append(
+                    f"config key lvm.region_overrides.{region} has unknown key(s) {unknown}; "
+                    f"allowed: {sorted(HYPER_KEYS)}"
+                )
 
 
 check_inputs()
