@@ -44,6 +44,7 @@ def fault_line(exc: BaseException) -> str | None:
         code = _errno(seen)
         if code is not None:
             where = getattr(seen, "filename", None) or _name_in(str(seen)) or "an output file"
+            where = re.sub(r"\.([^/]+)\.partial-\d+", r"\1", str(where))  # atomic_output's temp
             return f"cannot write {where}: {os.strerror(code)}; {FIXES[code]}"
         seen = seen.__cause__ or seen.__context__
     if isinstance(exc, (ValueError, RuntimeError, KeyError, OSError)):

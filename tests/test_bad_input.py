@@ -1,0 +1,261 @@
+"""Bad input and faults, as a new user meets them: each is stopped with one message naming the
+key or file and the fix, before any job where it can be known; no valid output is lost; the run
+goes through once the input is fixed."""
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TINY = ROOT / ".test" / "config" / "config.yaml"
+PARTS = ["lever_tip", "spout_tip", "paw_side", "jaw", "chest"]
+GOOD_TRIALS = "trial_id,start_frame,n_frames\n" + "".join(f"{t},{t * 200},189\n" for t in range(20))
+
+
+def snakemake(workdir, configfile, *args, timeout=600):
+    cmd = [str(SNAKEMAKE), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory",
+           str(workdir), f"--configfile={configfile}", *args]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return run.returncode, run.stdout + run.stderr
+
+
+def dlc_csv(parts=PARTS) -> str:
+    return ("scorer" + ",DLC" * 3 * len(parts) + "\nbodyparts" + "".join(f",{p}" * 3 for p in parts)
+            + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n0" + ",1.0" * 3 * len(parts) + "\n")
+
+
+def lab_config(tmp_path) -> dict:
+    """A lab's own session: every file in place (the raw files only need to exist here)."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for name in ("movie.dat", "landmarks.json", "behavior.mp4"):
+        (data / name).write_bytes(b"")
+    (data / "pose.csv").write_text(dlc_csv())
+    (data / "trials.csv").write_text(GOOD_TRIALS)
+    (data / "atlas").mkdir(exist_ok=True)
+    return {"sessions": {"M1": {"source": "files", "widefield": str(data / "movie.dat"),
+                                "landmarks": str(data / "landmarks.json"),
+                                "behavior_video": str(data / "behavior.mp4"),
+                                "pose": str(data / "pose.csv"), "trials": str(data / "trials.csv")}},
+            "widefield": {"atlas": {"path": str(data / "atlas")}}}
+
+
+def trials(text):
+    def mutate(cfg, tmp_path):
+        (tmp_path / "data" / "trials.csv").write_text(text)
+    return mutate
+
+
+def setting(*path, value):
+    def mutate(cfg, tmp_path):
+        node = cfg
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return mutate
+
+
+def session(**changes):
+    def mutate(cfg, tmp_path):
+        for key, value in changes.items():
+            if value is None:
+                cfg["sessions"]["M1"].pop(key, None)
+            else:
+                cfg["sessions"]["M1"][key] = value
+    return mutate
+
+
+def pose_file(text):
+    def mutate(cfg, tmp_path):
+        (tmp_path / "data" / "pose.csv").write_text(text)
+    return mutate
+
+
+def rename_session(name):
+    def mutate(cfg, tmp_path):
+        cfg["sessions"] = {name: cfg["sessions"]["M1"]}
+    return mutate
+
+
+def behavenet_missing(cfg, tmp_path):
+    cfg["sessions"]["B1"] = {"source": "behavenet", "behavenet": str(tmp_path / "gone.hdf5")}
+
+
+# (case, mutation, words the message must contain: key or file, and the fix)
+CASES = [
+    ("unknown key", setting("sede", value=1), ["'sede'", "allowed keys", "'seed'"]),
+    ("bad enum", setting("device", value="gpu"),
+     ["device = 'gpu' is not allowed", "allowed values: ['cpu', 'cuda', 'auto']"]),
+    ("unknown nested key", setting("lvm", "bta", value=2), ["'bta' under lvm", "allowed keys"]),
+    ("override of a missing region", setting("lvm", "region_overrides", value={"VISS_R": {"beta": 8}}),
+     ["lvm.region_overrides names region(s) ['VISS_R']", "fix the region name"]),
+    ("unknown override key", setting("lvm", "region_overrides", value={"VIS_R": {"betta": 8}}),
+     ["lvm.region_overrides.VIS_R has unknown key(s) ['betta']", "allowed"]),
+    ("figure region missing", setting("lvm", "fig4", "region", value="VISS_R"),
+     ["lvm.fig4.region names region(s) ['VISS_R']", "use names from `regions`"]),
+    ("figure factor missing", setting("video", "figures", "fig6", "factor", value="Lick"),
+     ["video.figures.fig6.factor names behaviour(s) ['Lick']", "use names from `behaviors`"]),
+    ("unknown video session", setting("video", "session", value="S9"),
+     ["video.session names session(s) ['S9']", "leave it empty"]),
+    ("zero split blocks", setting("split", "blocks", value=[0, 0, 0]),
+     ["split.blocks", "minimum of 1"]),
+    ("too few trials for the split", trials(GOOD_TRIALS.split("\n", 1)[0] + "\n0,0,10\n1,10,10\n"),
+     ["session 'M1': 2 trials are too few for split blocks", "lower the blocks or add trials"]),
+    ("overlapping trials", trials(GOOD_TRIALS + "20,3900,189\n"),
+     ["trials.csv: row 22", "inside trial '19'", "must not overlap"]),
+    ("fractional start frame", trials(GOOD_TRIALS.replace("\n3,600,", "\n3,600.5,")),
+     ["trials.csv: row 5: start_frame = 600.5 is not a whole frame", "integers"]),
+    ("non-numeric n_frames", trials(GOOD_TRIALS.replace("\n3,600,189", "\n3,600,abc")),
+     ["trials.csv: row 5: n_frames = 'abc' is not a number", "whole frame index"]),
+    ("missing trial column", trials("trial_id,start_frame\n0,0\n"),
+     ["column(s) ['n_frames'] missing", "needs ['trial_id', 'start_frame', 'n_frames']"]),
+    ("trials out of order", trials(GOOD_TRIALS.replace("\n3,600,", "\n3,100,")),
+     ["row 5: start_frame 100 is not after", "recording order"]),
+    ("duplicate trial ids", trials(GOOD_TRIALS.replace("\n3,600,", "\n2,600,")),
+     ["trial_id value(s) ['2'] appear more than once", "its own id"]),
+    ("missing movie", session(widefield="/nonexistent/movie.dat"),
+     ["sessions.M1.widefield points at /nonexistent/movie.dat", "fix the path"]),
+    ("trials key unset", session(trials=None),
+     ["sessions.M1.trials is required", "set it to the path"]),
+    ("unreadable pose file", pose_file("not,a,dlc\nfile\n"),
+     ["pose.csv: cannot read as a DeepLabCut pose file", "3-row CSV header"]),
+    ("mapping names a missing body part", pose_file(dlc_csv(PARTS[:-1])),
+     ["pose.csv", "'chest'", "behavior.labels.mapping"]),
+    ("malformed mapping", setting("behavior", "labels", "mapping", "Jaw", value={"bodypart": "jaw"}),
+     ["behavior.labels.mapping.Jaw", "coord"]),
+    ("pose-only session without a rate", session(widefield=None, behavior_video=None),
+     ["sessions.M1.video_frame_rate is required", "video_timestamps"]),
+    ("neural timestamps alone", session(neural_timestamps="/tmp/n.npy"),
+     ["sessions.M1.neural_timestamps needs sessions.M1.video_timestamps"]),
+    ("session named pooled", rename_session("pooled"), ["'pooled'", "reserved", "rename"]),
+    ("missing BehaveNet file", behavenet_missing,
+     ["sessions.B1.behavenet points at", "gone.hdf5", "fix the path"]),
+    ("ground truth for a recorded session", setting("dataset", "neural", value="truth"),
+     ["dataset uses 'truth'", "set dataset.neural to 'widefield'"]),
+]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A working directory with a valid earlier output that no failed run may touch."""
+    keep = tmp_path / "results" / "M1" / "split.json"
+    keep.parent.mkdir(parents=True)
+    keep.write_text('{"train": [0], "val": [1], "test": [2]}')
+    return tmp_path, keep
+
+
+@pytest.mark.parametrize("case, mutate, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_caught_before_any_job(lab, case, mutate, words):
+    tmp_path, keep = lab
+    before = keep.read_bytes()
+    cfg = lab_config(tmp_path)
+    bad = copy.deepcopy(cfg)
+    mutate(bad, tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    code, out = snakemake(tmp_path, path, "-n")
+    assert code != 0, out[-2000:]
+    for word in words:
+        assert word in out, f"{case}: {word!r} not in\n{out[-3000:]}"
+    assert "Traceback" not in out and "Building DAG" not in out or "truth" in case
+    assert keep.read_bytes() == before  # nothing valid was deleted
+    # fixed: the same directory plans again
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(lab_config(tmp_path)))
+    code, out = snakemake(tmp_path, good, "-n", "--quiet", "rules")
+    assert code == 0, out[-3000:]
+
+
+def test_every_problem_of_a_run_is_reported_together(lab):
+    tmp_path, _ = lab
+    cfg = lab_config(tmp_path)
+    for mutate in (trials(GOOD_TRIALS.replace("\n3,600,", "\n3,600.5,")),
+                   session(widefield="/nonexistent/movie.dat"), pose_file(dlc_csv(PARTS[:-1]))):
+        mutate(cfg, tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    code, out = snakemake(tmp_path, path, "-n")
+    assert code != 0 and "invalid input (3 problems)" in out
+
+
+# --- faults at run time: a real (tiny) simulated session ---
+
+
+def tiny_config(tmp_path, **top) -> Path:
+    cfg = yaml.safe_load(TINY.read_text()) | top
+    cfg["sessions"] = {"S1": cfg["sessions"]["S1"]}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_missing_gpu_with_fallback_fail_stops_before_any_job(tmp_path):
+    code, out = snakemake(tmp_path, tiny_config(tmp_path, device="cuda", gpu_fallback="fail"),
+                          "--cores", "1", "results/S1/split.json")
+    assert code != 0
+    assert "config key device" in out and "set device: cpu (or gpu_fallback: warn)" in out
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+    code, out = snakemake(tmp_path, tiny_config(tmp_path), "--cores", "1", "-n",
+                          "results/S1/split.json")
+    assert code == 0, out[-2000:]
+
+
+def test_a_second_run_in_the_same_directory_is_refused(tmp_path):
+    config = tiny_config(tmp_path)
+    holder = subprocess.Popen(["sleep", "120"])
+    try:
+        lock = tmp_path / ".snakemake" / "benediff-run.lock"
+        lock.parent.mkdir(parents=True)
+        lock.write_text(f'{{"pid": {holder.pid}, "host": "{os.uname().nodename}", '
+                        '"started": "now", "command": "snakemake --cores 2"}')
+        code, out = snakemake(tmp_path, config, "--cores", "1", "results/config.resolved.yaml")
+        assert code != 0 and f"pid {holder.pid}" in out and "wait for it to finish" in out
+        assert not (tmp_path / "results" / "config.resolved.yaml").exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    code, out = snakemake(tmp_path, config, "--cores", "1", "results/config.resolved.yaml")
+    assert code == 0, out[-2000:]  # the lock of the dead run is taken over...
+    assert not lock.exists()  # ...and released at the end
+
+
+def _mount_tmpfs(path: Path, options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("fault, options, words", [
+    ("disk full", "size=64k", ["No space left on device", "free space on that disk"]),
+    ("read-only", "ro,size=64k", ["Read-only file system"]),
+])
+def test_write_faults_give_one_line(tmp_path, fault, options, words):
+    """The simulator's session files land on a tiny (or read-only) file system."""
+    mount = tmp_path / "mnt"
+    if not _mount_tmpfs(mount, options):
+        pytest.skip("needs root and mount to make a small or read-only file system")
+    try:
+        (tmp_path / "resources").symlink_to(mount)
+        config = tiny_config(tmp_path)
+        code, out = snakemake(tmp_path, config, "--cores", "1", "results/S1/split.json")
+        assert code != 0
+        assert any(w in out for w in words), out[-3000:]
+        assert "resources/sessions/S1" in out or str(mount) in out
+        if fault == "disk full":
+            lines = [l for l in out.splitlines() if "No space left on device" in l]
+            assert any(l.startswith("Error in rule simulate_session: cannot write") for l in lines)
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+    (tmp_path / "resources").unlink()
+    code, out = snakemake(tmp_path, config, "--cores", "1", "results/S1/split.json")
+    assert code == 0, out[-3000:]  # fixed (a roomy, writable disk): the run recovers
