@@ -8,4 +8,5 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO)
 warn_to_log()
 
 run_atlas(snakemake.input.atlas, snakemake.input.landmarks, snakemake.input.movie,
-          snakemake.output[0], snakemake.params.cfg, snakemake.params.fmt)
+          snakemake.output[0], snakemake.params.cfg, snakemake.params.fmt,
+          motion_h5=snakemake.input.motion)

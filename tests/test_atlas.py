@@ -194,3 +194,62 @@ def test_merge_regions_gives_one_code_per_group():
     dropped = atl.merge_regions(atlas, atl.make_grouping({"ORBm1": None}))
     np.testing.assert_array_equal(dropped.labels, [[1, 1, 0, -1], [0, 0, -1, 0]])
     assert atl.region_masks(merged).keys() == atl.region_masks(atlas).keys()
+
+
+def _disk_image(shape=(60, 80), centre=(30, 40), radius=22, inside=1000.0, outside=80.0):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    disk = np.hypot(yy - centre[0], xx - centre[1]) <= radius
+    return disk, np.where(disk, inside, outside)
+
+
+def test_image_brain_mask_bright_window_dark_surround():
+    rng = np.random.default_rng(0)
+    disk, img = _disk_image()
+    img = img + rng.normal(0, 20, img.shape)
+    img[30, :] = np.where(disk[30], 300, img[30, :])  # a dark vessel across the window
+    img[:, 40] = np.where(disk[:, 40], 250, img[:, 40])  # and a dark midline sinus
+    img[5, 5] = 60000  # a hot pixel / reflection outside
+    mask, found = atl.image_brain_mask(img)
+    assert found and (mask & disk).sum() / (mask | disk).sum() > 0.95
+    # a window running off the frame edge is not eroded there
+    edge_disk, edge_img = _disk_image(centre=(30, 70), radius=25)
+    mask, found = atl.image_brain_mask(edge_img)
+    assert found and mask[:, -1].sum() >= 0.9 * edge_disk[:, -1].sum()
+
+
+def test_image_brain_mask_without_surround_is_the_whole_frame():
+    rng = np.random.default_rng(1)
+    for img in (np.full((30, 40), 500.0), 1000 + 100 * rng.random((30, 40))):
+        mask, found = atl.image_brain_mask(img)
+        assert not found and mask.all()
+
+
+def test_alignment_overlap_and_regions_outside_the_brain():
+    from skimage.transform import SimilarityTransform
+
+    labels = np.zeros((20, 20), np.int32)
+    labels[5:15, 2:10], labels[5:15, 10:18] = 1, -1
+    atlas = atl.Atlas(labels, {1: "VISp"})
+    brain = labels != 0
+    same = SimilarityTransform()
+    ov = atl.alignment_overlap(atlas, labels, same, brain)
+    assert ov.overlap == ov.atlas_in_brain == ov.brain_covered == 1.0
+    shift = SimilarityTransform(translation=(8, 0))  # right half warped out of the frame
+    moved = atl.warp_atlas(atlas, shift, (20, 20))
+    ov = atl.alignment_overlap(atlas, moved.labels, shift, brain)
+    assert ov.atlas_in_brain == pytest.approx(0.5) and ov.brain_covered == pytest.approx(0.5)
+    assert "overlap 0.50" in ov.describe()
+    no_surround = atl.alignment_overlap(atlas, moved.labels, shift, np.ones((20, 20), bool), False)
+    assert no_surround.overlap == pytest.approx(100 / 160)  # atlas area outside the frame counts
+    fractions = atl.region_inside_fractions(atlas, moved, shift, brain)
+    assert fractions == {-1: pytest.approx(0.0), 1: pytest.approx(1.0)}
+    with pytest.warns(UserWarning, match=r"VISp_R \(0%\)"):
+        kept, dropped = atl.drop_regions_outside(moved, fractions, 0.5)
+    assert dropped == [-1] and not np.any(kept.labels == -1)
+
+
+def test_npz_keeps_resolution_and_bregma(tmp_path):
+    atlas = atl.Atlas(np.ones((4, 6), np.int32), {1: "A"}, 0.05, (3.0, 2.0))
+    atl.save_npz(tmp_path / "a.npz", atlas)
+    back = atl.load_atlas(tmp_path / "a.npz")
+    assert back.resolution == 0.05 and back.bregma == (3.0, 2.0)

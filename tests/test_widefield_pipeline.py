@@ -66,6 +66,8 @@ def make_session(tmp_path, seed=0):
     footprints, traces = np.array(footprints), np.array(traces)
     hemo = ndimage.gaussian_filter1d(rng.normal(size=N_T), 5) * 5
     base = 1000 + 300 * ndimage.gaussian_filter(rng.random(SHAPE), 1)
+    brain = ndimage.gaussian_filter((session_labels != 0).astype(float), 0.7)
+    base = base * (0.1 + 0.9 * brain)  # dark skull around the imaged brain
     blue = 0.05 * np.einsum("rhw,rt->thw", footprints, traces) + 0.03 * hemo[:, None, None]
     violet = 0.03 * hemo[:, None, None] + np.zeros(SHAPE)
     raw = np.empty((2 * N_T, *SHAPE), np.uint16)
@@ -88,7 +90,8 @@ def session_run(tmp_path_factory):
     cfg = widefield_cfg()
     out = d / "results"
     wp.run_motion(movie, out / "motion.h5", cfg)
-    wp.run_atlas(d / "atlas.npz", d / "landmarks.json", movie, out / "atlas.h5", cfg)
+    wp.run_atlas(d / "atlas.npz", d / "landmarks.json", movie, out / "atlas.h5", cfg,
+                 motion_h5=out / "motion.h5")
     wp.run_svd(movie, out / "motion.h5", out / "atlas.h5", d / "trials.csv", out / "svd.h5", cfg)
     wp.run_hemo(out / "svd.h5", out / "hemo.h5", cfg)
     with pytest.warns(UserWarning, match="SSp_bfd1_L"):
@@ -125,6 +128,10 @@ def test_rule_chain_intermediates_and_qc(session_run):
         assert f["V"].shape == (12, N_T) and f["r"].shape == SHAPE
     from benediff.widefield.locanmf import LocaNMF
 
+    checks = wp.read_atlas_checks(out / "atlas.h5")  # the landmark check and the brain mask
+    assert checks["overlap"] > 0.9 and checks["brain_found"] and checks["dropped_outside"] == []
+    with h5py.File(out / "svd.h5") as f:  # svd.mask: brain (default) = the recording's mask
+        np.testing.assert_array_equal(f["mask"][()], checks["brain_mask"])
     model = LocaNMF.load(out / "locanmf.h5")
     assert 3 in model.dropped_regions_.tolist()
     assert (out / "qc.pdf").stat().st_size > 10_000 and (out / "qc.pdf.json").exists()
@@ -210,3 +217,29 @@ def test_single_channel_svd_passes_through_hemo(tmp_path):
     with h5py.File(tmp_path / "svd.h5") as s, h5py.File(tmp_path / "hemo.h5") as h:
         assert s["SVT"].shape == (5, 60) and "r" not in h
         np.testing.assert_array_equal(h["V"][()], s["SVT"][()])
+
+
+def test_compressed_input_uses_its_own_mask_for_the_landmark_check(tmp_path):
+    from benediff.widefield.readers import write_vc_uc_mat
+
+    atlas = atlas_in_own_frame()
+    atl.save_npz(tmp_path / "atlas.npz", atlas)
+    (tmp_path / "lm.json").write_text(json.dumps(landmarks()))
+    brain = atl.align_atlas(atlas, landmarks(), SHAPE).labels != 0
+    rng = np.random.default_rng(3)
+    U = rng.random((*SHAPE, 4)) * brain[..., None]
+    movie = tmp_path / "Vc_Uc.mat"
+    write_vc_uc_mat(movie, U, rng.random((4, 50)), brain)
+    cfg = widefield_cfg()
+    wp.run_atlas(tmp_path / "atlas.npz", tmp_path / "lm.json", movie, tmp_path / "a.h5", cfg,
+                 "vc_uc_mat", motion_h5=None)
+    checks = wp.read_atlas_checks(tmp_path / "a.h5")
+    assert checks["overlap"] > 0.95 and checks["mean_frame"] is None
+    np.testing.assert_array_equal(checks["brain_mask"], brain)
+    far = landmarks()
+    for p in far["landmarks_match"]:
+        p["x"] += 15
+    (tmp_path / "far.json").write_text(json.dumps(far))
+    with pytest.raises(atl.AtlasError, match=r"far\.json: .*overlap 0\.\d\d"):
+        wp.run_atlas(tmp_path / "atlas.npz", tmp_path / "far.json", movie, tmp_path / "b.h5",
+                     cfg, "vc_uc_mat")

@@ -25,6 +25,7 @@ rule widefield_atlas:
         atlas=widefield_atlas,
         landmarks=lambda wc: raw_path(wc.session, "landmarks"),
         movie=widefield_movie,
+        motion="results/{session}/widefield/motion.h5",
     output:
         "results/{session}/widefield/atlas.h5",
     log:
@@ -37,6 +38,28 @@ rule widefield_atlas:
         fmt=widefield_format,
     script:
         "../../scripts/widefield_atlas.py"
+
+
+# Not part of `all`: a starting guess for a session's landmarks.json (from the brain mask of
+# the recording) and a preview PNG; edit it with `benediff landmarks` on a display.
+rule widefield_landmarks:
+    input:
+        atlas=widefield_atlas,
+        movie=widefield_movie,
+        motion="results/{session}/widefield/motion.h5",
+    output:
+        json="results/{session}/widefield/landmarks_guess.json",
+        png="results/{session}/widefield/landmarks_guess.png",
+    log:
+        "logs/widefield_landmarks/{session}.log",
+    conda:
+        "../../envs/widefield.yaml"
+    threads: 1
+    params:
+        cfg=config["widefield"],
+        fmt=widefield_format,
+    script:
+        "../../scripts/widefield_landmarks.py"
 
 
 rule widefield_svd:

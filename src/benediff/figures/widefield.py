@@ -25,25 +25,70 @@ def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config
 
     from benediff.provenance import write_sidecar
     from benediff.widefield.locanmf import LocaNMF
-    from benediff.widefield.pipeline import read_atlas_h5, read_motion
+    from benediff.widefield.pipeline import read_atlas_checks, read_atlas_h5, read_motion
 
     model = LocaNMF.load(locanmf_path)
     shifts, _ = read_motion(motion_h5)
     with h5py.File(hemo_h5, "r") as f:
         r_map = f["r"][()] if "r" in f else None
     qc_figure(out, model, read_atlas_h5(atlas_h5), session, shifts=shifts, r_map=r_map,
-              grouping=make_grouping(cfg["grouping"]))
+              grouping=make_grouping(cfg["grouping"]), checks=read_atlas_checks(atlas_h5))
     write_sidecar(out, config, (config or {}).get("seed"), session=session)
 
 
-def qc_figure(path, model, atlas, session, shifts=None, r_map=None, grouping=consolidate):
-    """Write the QC PDF: component maps on the atlas outline, R² per region, flags, motion/hemo."""
+def qc_figure(path, model, atlas, session, shifts=None, r_map=None, grouping=consolidate,
+              checks=None):
+    """Write the QC PDF: the alignment (mean frame under the atlas, brain mask, landmarks,
+    overlap), component maps on the atlas outline, R² per region, flags, motion/hemo."""
+    checks = checks or {}
     with atomic_output(path) as tmp, PdfPages(tmp) as pdf:
+        pdf.savefig(_alignment_page(atlas, session, checks))
         pdf.savefig(_component_page(model, atlas, session))
-        pdf.savefig(_fit_page(model, atlas, session, grouping))
+        pdf.savefig(_fit_page(model, atlas, session, grouping, checks))
         if shifts is not None or r_map is not None:
             pdf.savefig(_preprocessing_page(shifts, r_map, atlas, session))
         plt.close("all")
+
+
+def _alignment_page(atlas, session, checks):
+    """The mean blue frame under the aligned atlas outlines, the recording's brain-mask contour
+    and the landmarks (o: the file's points, x: where the fitted transform puts them)."""
+    from benediff.widefield.landmarks import draw_alignment
+
+    labels = checks.get("labels_aligned")
+    labels = atlas.labels if labels is None else labels
+    h, w = labels.shape
+    fig = plt.figure(figsize=(8.27, 8.27 * h / w + 1.6))
+    ax = fig.add_axes((0.02, 0.12, 0.96, 0.74))
+    lm = checks.get("landmarks") or {}
+    points = {n: (x, y) for n, x, y in zip(lm.get("name", []), lm.get("x", []), lm.get("y", []))}
+    fits = {n: (x, y) for n, x, y in zip(lm.get("name", []), lm.get("x_fit", []),
+                                           lm.get("y_fit", []))}
+    draw_alignment(ax, checks.get("mean_frame"), labels, checks.get("brain_mask"), points, fits)
+    if checks.get("overlap") is not None:
+        ok = checks["overlap"] >= (checks.get("min_overlap") or 0)
+        title = (f"overlap {checks['overlap']:.2f} ({'passes' if ok else 'below'} min_overlap "
+                 f"{checks.get('min_overlap') or 0:.2f}): atlas inside brain "
+                 f"{checks['atlas_in_brain']:.2f}, brain covered {checks['brain_covered']:.2f}")
+        if not checks.get("brain_found", True):
+            title += "\nno dark surround found: brain mask = whole frame"
+    else:
+        title = "overlap not measured (atlas.h5 from an older version: rerun widefield_atlas)"
+    ax.set_title(title, fontsize=8)
+    residuals = checks.get("residuals")
+    lines = []
+    if residuals is not None and len(residuals) and points:
+        lines.append("landmark-fit residuals (px): " + ", ".join(
+            f"{n} {r:.1f}" for n, r in zip(points, residuals)))
+    dropped = checks.get("dropped_outside") or []
+    fractions = checks.get("inside_fraction") or {}
+    lines.append(f"regions dropped, mostly outside the imaged brain ({len(dropped)}): " + (
+        ", ".join(f"{code_label(atlas, c)} ({fractions.get(c, float('nan')):.0%} inside)"
+                  for c in dropped) or "none"))
+    fig.text(0.02, 0.02, "\n".join(lines), fontsize=7, family="monospace", va="bottom", wrap=True)
+    fig.suptitle(f"{session}: atlas alignment — mean blue frame, atlas outlines (cyan), brain "
+                 "mask of the recording (yellow), landmarks", fontsize=9)
+    return fig
 
 
 def _component_page(model, atlas, session):
@@ -81,7 +126,7 @@ def _component_page(model, atlas, session):
     return fig
 
 
-def _fit_page(model, atlas, session, grouping):
+def _fit_page(model, atlas, session, grouping, checks=None):
     fig, (ax_r2, ax_loc) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [2, 1]})
     r2 = dict(sorted(getattr(model, "r2_region_", {}).items()))
     names = [code_label(atlas, c) for c in r2]
@@ -102,20 +147,23 @@ def _fit_page(model, atlas, session, grouping):
         ax_loc.axhline(loc_thresh / 100, color="k", ls=":", lw=1)
     ax_loc.set_xlabel("log10 final λ")
     ax_loc.set_ylabel("in-region energy fraction")
-    flags = _flag_text(model, atlas, grouping, localized)
+    flags = _flag_text(model, atlas, grouping, localized, (checks or {}).get("dropped_outside"))
     fig.text(0.01, 0.01, flags, fontsize=7, va="bottom", family="monospace", wrap=True)
     fig.suptitle(f"{session}: fit quality and localisation", fontsize=9)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.15, 1, 1))
     return fig
 
 
-def _flag_text(model, atlas, grouping, localized):
+def _flag_text(model, atlas, grouping, localized, dropped_outside=None):
     bad = [f"#{i} {code_label(atlas, model.regions_[i])}" for i in np.flatnonzero(~localized)]
     dropped = [code_label(atlas, c) for c in getattr(model, "dropped_regions_", [])]
+    outside = [code_label(atlas, c) for c in (dropped_outside or [])]
     groups = sorted({region_key(g, int(c)) for c in model.regions_
                      if (g := grouping(atlas.name(c))) is not None})
     return (f"unlocalised components ({len(bad)}): {', '.join(bad) or 'none'}\n"
             f"dropped regions (too few pixels) ({len(dropped)}): {', '.join(dropped) or 'none'}\n"
+            f"dropped regions (mostly outside the imaged brain) ({len(outside)}): "
+            f"{', '.join(outside) or 'none'}\n"
             f"consolidated regions: {', '.join(groups)}")
 
 

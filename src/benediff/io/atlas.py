@@ -177,7 +177,8 @@ def _load_npz(path) -> Atlas:
     except Exception as exc:
         raise AtlasError(f"atlas {path}: not a readable .npz ({exc})") from exc
     resolution = float(data["resolution"]) if "resolution" in data else None
-    return Atlas(labels, {abs(int(c)): str(n) for c, n in zip(codes, names)}, resolution)
+    bregma = tuple(float(v) for v in data["bregma"]) if "bregma" in data else None
+    return Atlas(labels, {abs(int(c)): str(n) for c, n in zip(codes, names)}, resolution, bregma)
 
 
 def save_npz(path, atlas: Atlas) -> None:
@@ -186,8 +187,13 @@ def save_npz(path, atlas: Atlas) -> None:
 
     codes = np.array(sorted(atlas.names), np.int32)
     names = np.array([atlas.names[c] for c in codes])
+    extra = {}
+    if atlas.resolution is not None:
+        extra["resolution"] = np.float64(atlas.resolution)
+    if atlas.bregma is not None:
+        extra["bregma"] = np.array(atlas.bregma, np.float64)
     with atomic_output(path) as tmp:
-        np.savez(tmp, labels=atlas.labels, codes=codes, names=names)
+        np.savez(tmp, labels=atlas.labels, codes=codes, names=names, **extra)
 
 
 def resize_atlas(atlas: Atlas, shape) -> Atlas:
@@ -330,6 +336,141 @@ def drop_small_regions(atlas: Atlas, mask: np.ndarray, min_pixels: int, source="
         listed = ", ".join(f"{atlas.name(c)}{'_L' if c > 0 else '_R'}" for c in dropped)
         warnings.warn(f"{source}: dropping {len(dropped)} region(s) with <= {min_pixels} pixels "
                       f"in the brain mask: {listed}", stacklevel=2)
+    return replace(atlas, labels=labels), dropped
+
+
+def image_brain_mask(image, min_contrast=0.6) -> tuple[np.ndarray, bool]:
+    """Brain (cranial window) mask of a mean fluorescence frame, and whether one was found.
+
+    The imaged brain is bright, the skull / cement / headplate around it dark. Steps: light
+    smoothing, Otsu threshold on the 0.5-99.5 percentile-clipped intensities, opening (drops
+    specks and thin bright edges), the largest component plus any other at least 20 % of its
+    size (hemispheres split by a dark midline sinus), closing and hole filling (vessels, sinus).
+    When the frame has no dark surround (dark-class mean > ``min_contrast`` x bright-class mean,
+    or either class < 3 % of the frame) the whole frame is returned with ``found = False``.
+    """
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    img = np.nan_to_num(np.asarray(image, np.float64))
+    if img.ndim != 2:
+        raise AtlasError(f"brain mask: expected a 2-D mean frame, got shape {img.shape}")
+    h, w = img.shape
+    whole = np.ones((h, w), bool)
+    size = max(h, w)
+    img = ndimage.gaussian_filter(img, 0.004 * size + 0.5, mode="nearest")
+    lo, hi = np.percentile(img, [0.5, 99.5])
+    if not hi > lo:
+        return whole, False
+    img = np.clip(img, lo, hi)
+    thresh = threshold_otsu(img)
+    bright = img > thresh
+    frac = bright.mean()
+    if not 0.03 <= frac <= 0.97:
+        return whole, False
+    dark_mean, bright_mean = img[~bright].mean(), img[bright].mean()
+    if bright_mean <= 0 or dark_mean > min_contrast * bright_mean:
+        return whole, False
+    r_open = max(1, round(0.01 * size))
+    r_close = max(2, round(0.03 * size))
+    mask = ndimage.binary_opening(bright, _disk(r_open))
+    lab, n = ndimage.label(mask)
+    if n == 0:
+        return whole, False
+    sizes = np.bincount(lab.ravel())[1:]
+    keep = np.flatnonzero(sizes >= 0.2 * sizes.max()) + 1
+    mask = np.isin(lab, keep)
+    pad = r_close + 1  # close with the frame edge extended, so the mask is not eroded there
+    padded = np.pad(mask, pad, mode="edge")
+    padded = ndimage.binary_closing(padded, _disk(r_close))
+    mask = ndimage.binary_fill_holes(padded)[pad:-pad, pad:-pad]
+    return mask, True
+
+
+def _disk(radius):
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    return xx ** 2 + yy ** 2 <= radius ** 2
+
+
+def area_scale(tform) -> float:
+    """Area factor of an atlas->session transform (|det| of its linear part)."""
+    return float(abs(np.linalg.det(np.asarray(tform.params)[:2, :2])))
+
+
+@dataclass
+class Overlap:
+    """How well an aligned atlas matches the brain imaged in the recording.
+
+    ``atlas_in_brain``: fraction of the warped atlas's area inside the brain mask (atlas area
+    that falls outside the imaging frame counts as outside the brain);
+    ``brain_covered``: fraction of the brain mask covered by the atlas;
+    ``overlap`` = min of the two (only ``atlas_in_brain`` when no brain/surround boundary was
+    found in the recording, i.e. the mask is the whole frame).
+    """
+
+    overlap: float
+    atlas_in_brain: float
+    brain_covered: float
+    brain_found: bool
+    atlas_area: float
+    brain_area: int
+
+    def describe(self) -> str:
+        text = (f"overlap {self.overlap:.2f} = min({self.atlas_in_brain:.2f} of the atlas inside "
+                f"the brain mask, {self.brain_covered:.2f} of the brain mask covered by the atlas)")
+        if not self.brain_found:
+            text = (f"overlap {self.overlap:.2f} = {self.atlas_in_brain:.2f} of the atlas inside "
+                    "the imaging frame (no dark surround found: the brain mask is the whole frame)")
+        return text
+
+
+def alignment_overlap(atlas: Atlas, aligned_labels, tform, brain, brain_found=True) -> Overlap:
+    """:class:`Overlap` of the atlas (own frame) warped by ``tform`` with the brain mask.
+
+    ``aligned_labels`` is the atlas warped into the session frame (same shape as ``brain``).
+    """
+    brain = np.asarray(brain, bool)
+    aligned = np.asarray(aligned_labels) != 0
+    if aligned.shape != brain.shape:
+        raise AtlasError(f"aligned atlas {aligned.shape} and brain mask {brain.shape} differ")
+    area = np.count_nonzero(atlas.labels) * area_scale(tform)
+    inside = np.count_nonzero(aligned & brain)
+    n_brain = int(brain.sum())
+    in_brain = min(1.0, inside / area) if area > 0 else 0.0
+    covered = inside / n_brain if n_brain else 0.0
+    overlap = min(in_brain, covered) if brain_found else in_brain
+    return Overlap(float(overlap), float(in_brain), float(covered), bool(brain_found),
+                   float(area), n_brain)
+
+
+def region_inside_fractions(atlas: Atlas, aligned: Atlas, tform, brain) -> dict[int, float]:
+    """Per signed code: fraction of the region's warped area inside the brain mask.
+
+    The region's full area comes from the atlas in its own frame times the transform's area
+    factor, so parts warped outside the imaging frame count as outside the brain.
+    """
+    scale = area_scale(tform)
+    own_codes, own_counts = np.unique(atlas.labels[atlas.labels != 0], return_counts=True)
+    fractions = {}
+    for code, count in zip(own_codes, own_counts):
+        inside = np.count_nonzero((aligned.labels == code) & brain)
+        fractions[int(code)] = float(min(1.0, inside / (count * scale))) if scale > 0 else 0.0
+    return fractions
+
+
+def drop_regions_outside(atlas: Atlas, fractions: dict[int, float], min_fraction=0.5,
+                         source="atlas"):
+    """Zero regions with < ``min_fraction`` of their area inside the brain; warn, return codes."""
+    labels = atlas.labels.copy()
+    dropped = sorted((c for c, f in fractions.items() if f < min_fraction), key=lambda c: (c < 0, abs(c)))
+    for code in dropped:
+        labels[labels == code] = 0
+    if dropped:
+        listed = ", ".join(f"{atlas.name(c)}{'_L' if c > 0 else '_R'} ({fractions[c]:.0%})"
+                           for c in dropped)
+        warnings.warn(f"{source}: dropping {len(dropped)} region(s) with less than "
+                      f"{min_fraction:.0%} of their area inside the imaged brain (brain mask of "
+                      f"the recording): {listed}", stacklevel=2)
     return replace(atlas, labels=labels), dropped
 
 

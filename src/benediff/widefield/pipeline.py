@@ -4,7 +4,11 @@
 Intermediate files (all HDF5 under ``results/{session}/widefield/``):
 
 - ``motion.h5``: ``shifts`` (C, T, 2) frame displacements, ``refs`` (C, H, W), attr ``order``
-- ``atlas.h5``: ``labels`` (H, W) signed atlas in the session frame, attr ``names`` (JSON)
+- ``atlas.h5``: ``labels`` (H, W) signed atlas in the session frame (regions mostly outside the
+  imaged brain zeroed), attr ``names`` (JSON); ``labels_aligned`` (before that drop),
+  ``brain_mask`` and ``mean_frame`` of the recording, ``transform``, ``residuals`` (px per
+  landmark), ``dropped_outside``, ``inside_fraction`` and attrs ``overlap``, ``atlas_in_brain``,
+  ``brain_covered``, ``brain_found``, ``min_overlap``, ``landmarks`` (JSON)
 - ``svd.h5``: ``U`` (H, W, k), ``SVT`` (k, C·T) interleaved, ``F0``, ``mask``, ``eigenvalues``
 - ``hemo.h5``: ``U``, ``V`` (k, T) corrected, ``r`` (H, W), ``T`` (k, k), ``mask``
 """
@@ -12,6 +16,7 @@ Intermediate files (all HDF5 under ``results/{session}/widefield/``):
 import json
 import logging
 import warnings
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -95,28 +100,150 @@ def frame_shape(movie, cfg, session_format="auto"):
     return open_movie(movie, fmt).frame_shape
 
 
-def run_atlas(atlas_path, landmarks, movie, out, cfg, session_format="auto"):
-    """Warp the atlas into the session frame with the landmarks; keep labels + residuals."""
+def mean_frame(movie, cfg, session_format="auto", motion_h5=None):
+    """Mean blue frame of the recording (H, W) float32, or None for compressed (SVD) inputs.
+
+    The motion step's registered blue reference frame when there is one, else the mean of the
+    raw blue frames of the same reference window (frames nref..2*nref per channel).
+    """
+    from benediff.widefield.motion import reference_window
+    from benediff.widefield.stream import iter_cycles
+
+    fmt = movie_format(movie, cfg, session_format)
+    if fmt in SVD_FORMATS:
+        return None
+    order = None
+    if motion_h5 is not None:
+        with h5py.File(motion_h5, "r") as f:
+            if "refs" in f and np.any(f["refs"][0]):
+                return f["refs"][0].astype(np.float32)
+            order = [int(o) for o in f.attrs["order"]] if "order" in f.attrs else None
+    reader = open_movie(movie, fmt)
+    n_ch = cfg["channels"]
+    n_t = check_channels(reader, n_ch)
+    order = order or channel_order(reader, n_ch, cfg["channel_order"])
+    a, b = reference_window(n_t, cfg["motion"]["nref"])
+    total, count = None, 0
+    for _, block in iter_cycles(reader, n_ch, order, cfg["chunk_frames"], None, a, b):
+        part = block[:, 0].astype(np.float64).sum(0)
+        total = part if total is None else total + part
+        count += len(block)
+    return (total / max(count, 1)).astype(np.float32)
+
+
+def recording_brain_mask(movie, cfg, session_format="auto", motion_h5=None):
+    """(mean blue frame or None, brain mask (H, W) bool, found) of a recording.
+
+    Raw movies: :func:`benediff.io.atlas.image_brain_mask` of the mean blue frame. Compressed
+    inputs: the input's own mask (``found`` False when it is the whole frame).
+    """
+    fmt = movie_format(movie, cfg, session_format)
+    if fmt in SVD_FORMATS:
+        mask = np.asarray(read_svd_input(movie, fmt).mask, bool)
+        return None, mask, bool(not mask.all())
+    image = mean_frame(movie, cfg, session_format, motion_h5)
+    mask, found = atl.image_brain_mask(image)
+    return image, mask, found
+
+
+def run_atlas(atlas_path, landmarks, movie, out, cfg, session_format="auto", motion_h5=None):
+    """Warp the atlas with the landmarks, check it against the recording's brain, drop regions.
+
+    Stops with one :class:`~benediff.io.atlas.AtlasError` naming the landmarks file when the
+    warped atlas and the brain mask of the recording overlap less than
+    ``widefield.atlas.min_overlap`` (see :class:`benediff.io.atlas.Overlap`). Regions with less
+    than ``widefield.atlas.min_inside`` of their area inside the brain are dropped (warned,
+    listed in the QC). Writes labels, the brain mask, the mean frame, the transform, landmark
+    residuals and the overlap to atlas.h5.
+    """
+    acfg = cfg["atlas"]
     shape = frame_shape(movie, cfg, session_format)
     atlas = atl.load_atlas(atlas_path)
-    kind = None if cfg["atlas"]["transform"] == "file" else cfg["atlas"]["transform"]
+    kind = None if acfg["transform"] == "file" else acfg["transform"]
     tform = atl.fit_transform(landmarks, kind)
     residuals = atl.landmark_residuals(landmarks, tform)
-    aligned = atl.warp_atlas(atlas, tform, shape)
+    points = _landmark_points(landmarks, tform)
+    log.info("%s: %s transform, landmark residuals %s px", landmarks, kind or "file",
+             ", ".join(f"{n} {r:.2f}" for n, r in zip(points["name"], residuals)))
+    aligned_full = atl.warp_atlas(atlas, tform, shape)
+    image, brain, found = recording_brain_mask(movie, cfg, session_format, motion_h5)
+    if brain.shape != tuple(shape):
+        raise WidefieldError(f"{movie}: brain mask {brain.shape} differs from the frame {shape}")
+    overlap = atl.alignment_overlap(atlas, aligned_full.labels, tform, brain, found)
+    if overlap.overlap < acfg["min_overlap"] or not np.any(aligned_full.labels):
+        raise atl.AtlasError(
+            f"{landmarks}: the atlas {Path(atlas_path).name} warped with these landmarks does "
+            f"not overlap the imaged brain of {Path(movie).name}: {overlap.describe()} < "
+            f"widefield.atlas.min_overlap = {acfg['min_overlap']:.2f}. The landmarks "
+            f"(landmarks_match, session px) are misplaced (landmark-fit residuals up to "
+            f"{residuals.max():.1f} px). " + LANDMARKS_FIX.format(movie=movie, atlas=atlas_path,
+                                                                   landmarks=landmarks))
+    if not found:
+        warnings.warn(f"{movie}: no dark surround around the brain in the mean frame; the brain "
+                      "mask is the whole frame, so the landmark check only tests that the atlas "
+                      "lies inside the frame", stacklevel=2)
+    log.info("%s: %s", landmarks, overlap.describe())
+    if residuals.max() > 0.05 * max(shape):
+        warnings.warn(f"{landmarks}: landmark-fit residuals up to {residuals.max():.1f} px "
+                      f"(> 5 % of the frame); a landmark is probably misplaced", stacklevel=2)
+    used = atlas
     if cfg["merge_regions"]:
-        aligned = atl.merge_regions(aligned, atl.make_grouping(cfg["grouping"]))
-    if not np.any(aligned.labels):
-        raise atl.AtlasError(f"{landmarks}: the warped atlas {atlas_path} does not overlap the "
-                             f"{shape} imaging frame; check landmarks_match (session px)")
-    write_atlas_h5(out, aligned, tform.params, residuals)
+        used = atl.merge_regions(atlas, atl.make_grouping(cfg["grouping"]))
+    aligned = atl.warp_atlas(used, tform, shape) if used is not atlas else aligned_full
+    fractions = atl.region_inside_fractions(used, aligned, tform, brain)
+    kept, dropped = atl.drop_regions_outside(aligned, fractions, acfg["min_inside"],
+                                             source=str(landmarks))
+    write_atlas_h5(out, kept, tform.params, residuals, extras=dict(
+        labels_aligned=aligned.labels, brain_mask=brain, mean_frame=image, overlap=overlap,
+        dropped_outside=dropped, inside_fraction=fractions, landmarks=points,
+        min_overlap=acfg["min_overlap"]))
 
 
-def write_atlas_h5(out, atlas, params=None, residuals=None):
+LANDMARKS_FIX = ("Fix: run `benediff landmarks {movie} --atlas {atlas} --start {landmarks} -o "
+                 "{landmarks}` and drag OB_left/OB_center/OB_right/RSP_base onto the mean frame "
+                 "(without a display it writes a starting guess + preview PNG; the "
+                 "widefield_landmarks rule does the same under results/<session>/widefield/); "
+                 "or lower widefield.atlas.min_overlap if the cranial window really shows less "
+                 "of the brain than the atlas")
+
+
+def _landmark_points(landmarks, tform) -> dict:
+    """{name, x, y (session px, the file's), x_fit, y_fit (atlas point through the fit)}."""
+    data = atl.read_landmarks(landmarks)
+    src = atl._points(data["landmarks_im"], "landmarks_im", str(landmarks))
+    dst = atl._points(data["landmarks_match"], "landmarks_match", str(landmarks))
+    names = sorted(src)
+    fit = tform(np.array([src[n] for n in names]))
+    return {"name": names, "x": [dst[n][0] for n in names], "y": [dst[n][1] for n in names],
+            "x_fit": fit[:, 0].tolist(), "y_fit": fit[:, 1].tolist()}
+
+
+def write_atlas_h5(out, atlas, params=None, residuals=None, extras=None):
+    """atlas.h5: ``labels`` (regions used downstream) and, from :func:`run_atlas`, the checks."""
+    extras = extras or {}
     with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
         f["labels"] = atlas.labels
         f["transform"] = np.eye(3) if params is None else params
         f["residuals"] = np.zeros(0) if residuals is None else residuals
         f.attrs["names"] = json.dumps({str(k): v for k, v in atlas.names.items()})
+        if extras.get("labels_aligned") is not None:
+            f["labels_aligned"] = extras["labels_aligned"]
+        if extras.get("brain_mask") is not None:
+            f["brain_mask"] = np.asarray(extras["brain_mask"], bool)
+        if extras.get("mean_frame") is not None:
+            f["mean_frame"] = np.asarray(extras["mean_frame"], np.float32)
+        if extras.get("overlap") is not None:
+            ov = extras["overlap"]
+            for key in ("overlap", "atlas_in_brain", "brain_covered", "brain_found"):
+                f.attrs[key] = getattr(ov, key)
+            f.attrs["min_overlap"] = float(extras.get("min_overlap", 0.0))
+        if "dropped_outside" in extras:
+            f["dropped_outside"] = np.asarray(extras["dropped_outside"], np.int64)
+        if extras.get("inside_fraction"):
+            fr = extras["inside_fraction"]
+            f["inside_fraction"] = np.array([[c, fr[c]] for c in sorted(fr)], np.float64)
+        if extras.get("landmarks"):
+            f.attrs["landmarks"] = json.dumps(extras["landmarks"])
 
 
 def read_atlas_h5(path) -> atl.Atlas:
@@ -125,14 +252,41 @@ def read_atlas_h5(path) -> atl.Atlas:
         return atl.Atlas(f["labels"][()], names)
 
 
+def read_atlas_checks(path) -> dict:
+    """The alignment checks stored by :func:`run_atlas` (empty entries for older files)."""
+    with h5py.File(path, "r") as f:
+        out = {key: f[key][()] if key in f else None
+               for key in ("labels_aligned", "brain_mask", "mean_frame", "residuals")}
+        out["dropped_outside"] = [int(c) for c in f["dropped_outside"][()]] \
+            if "dropped_outside" in f else []
+        out["inside_fraction"] = {int(c): float(v) for c, v in f["inside_fraction"][()]} \
+            if "inside_fraction" in f else {}
+        for key in ("overlap", "atlas_in_brain", "brain_covered", "brain_found", "min_overlap"):
+            out[key] = f.attrs[key].item() if key in f.attrs else None
+        out["landmarks"] = json.loads(f.attrs["landmarks"]) if "landmarks" in f.attrs else None
+    return out
+
+
 # ---------------------------------------------------------------- SVD
 
-def svd_mask(cfg, atlas_labels, shape):
-    if cfg["svd"]["mask"] == "atlas":
-        if atlas_labels.shape != tuple(shape):
-            raise WidefieldError(f"atlas shape {atlas_labels.shape} != movie frame {shape}")
-        return atlas_labels != 0
-    return np.ones(shape, bool)
+def svd_mask(cfg, atlas_h5, shape):
+    """Pixels entering the SVD: ``brain`` (recording's brain mask, stored in atlas.h5),
+    ``atlas`` (inside the aligned atlas) or ``none`` (every pixel)."""
+    mode = cfg["svd"]["mask"]
+    if mode == "none":
+        return np.ones(shape, bool)
+    with h5py.File(atlas_h5, "r") as f:
+        if mode == "brain" and "brain_mask" in f:
+            mask = f["brain_mask"][()].astype(bool)
+        else:
+            if mode == "brain":
+                warnings.warn(f"{atlas_h5} has no brain_mask (written by an older version); "
+                              "using the atlas as the SVD mask. Rerun widefield_atlas for the "
+                              "recording's brain mask", stacklevel=2)
+            mask = f["labels"][()] != 0
+    if mask.shape != tuple(shape):
+        raise WidefieldError(f"{atlas_h5}: mask shape {mask.shape} != movie frame {shape}")
+    return mask
 
 
 def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
@@ -141,7 +295,6 @@ def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
     from benediff.widefield.svd import compress
 
     fmt = movie_format(movie, cfg, session_format)
-    labels = read_atlas_h5(atlas_h5).labels
     if fmt in SVD_FORMATS:
         data = read_svd_input(movie, fmt)
         _write_svd(out, np.nan_to_num(data.U), data.V, None, data.mask, None, n_channels=1)
@@ -149,7 +302,7 @@ def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
     reader = open_movie(movie, fmt)
     shifts, order = read_motion(motion_h5)
     trials = read_trials(trials_csv)
-    res = compress(reader, cfg["channels"], order, svd_mask(cfg, labels, reader.frame_shape),
+    res = compress(reader, cfg["channels"], order, svd_mask(cfg, atlas_h5, reader.frame_shape),
                    k=cfg["svd"]["rank"], shifts=shifts, baseline=cfg["baseline"]["mode"],
                    baseline_frames=cfg["baseline"]["frames"],
                    trial_starts=trials["start_frame"].to_numpy(),

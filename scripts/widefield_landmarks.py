@@ -1,0 +1,15 @@
+import logging
+import sys
+
+from benediff.widefield.landmarks import run_guess
+from benediff.widefield.pipeline import warn_to_log
+
+sys.stderr = open(snakemake.log[0], "w")
+logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+warn_to_log()
+
+run_guess(snakemake.input.movie, snakemake.input.atlas, snakemake.output.json,
+          snakemake.output.png, snakemake.params.cfg, snakemake.params.fmt,
+          motion_h5=snakemake.input.motion,
+          title=f"{snakemake.wildcards.session}: starting guess for landmarks.json; check it, "
+          "edit it with `benediff landmarks`")
