@@ -25,14 +25,18 @@ def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config
 
     from benediff.provenance import write_sidecar
     from benediff.widefield.locanmf import LocaNMF
-    from benediff.widefield.pipeline import read_atlas_checks, read_atlas_h5, read_motion
+    from benediff.widefield.pipeline import (read_atlas_checks, read_atlas_h5, read_frame_quality,
+                                             read_motion)
 
     model = LocaNMF.load(locanmf_path)
     shifts, _ = read_motion(motion_h5)
     with h5py.File(hemo_h5, "r") as f:
         r_map = f["r"][()] if "r" in f else None
+    checks = read_atlas_checks(atlas_h5)
+    bad, _ = read_frame_quality(motion_h5)
+    checks["bad_frames"] = [] if bad is None else np.flatnonzero(bad.any(0)).tolist()
     qc_figure(out, model, read_atlas_h5(atlas_h5), session, shifts=shifts, r_map=r_map,
-              grouping=make_grouping(cfg["grouping"]), checks=read_atlas_checks(atlas_h5))
+              grouping=make_grouping(cfg["grouping"]), checks=checks)
     write_sidecar(out, config, (config or {}).get("seed"), session=session)
 
 
@@ -147,14 +151,15 @@ def _fit_page(model, atlas, session, grouping, checks=None):
         ax_loc.axhline(loc_thresh / 100, color="k", ls=":", lw=1)
     ax_loc.set_xlabel("log10 final λ")
     ax_loc.set_ylabel("in-region energy fraction")
-    flags = _flag_text(model, atlas, grouping, localized, (checks or {}).get("dropped_outside"))
+    flags = _flag_text(model, atlas, grouping, localized, (checks or {}).get("dropped_outside"),
+                       (checks or {}).get("bad_frames"))
     fig.text(0.01, 0.01, flags, fontsize=7, va="bottom", family="monospace", wrap=True)
     fig.suptitle(f"{session}: fit quality and localisation", fontsize=9)
     fig.tight_layout(rect=(0, 0.15, 1, 1))
     return fig
 
 
-def _flag_text(model, atlas, grouping, localized, dropped_outside=None):
+def _flag_text(model, atlas, grouping, localized, dropped_outside=None, bad_frames=None):
     bad = [f"#{i} {code_label(atlas, model.regions_[i])}" for i in np.flatnonzero(~localized)]
     dropped = [code_label(atlas, c) for c in getattr(model, "dropped_regions_", [])]
     outside = [code_label(atlas, c) for c in (dropped_outside or [])]
@@ -164,7 +169,14 @@ def _flag_text(model, atlas, grouping, localized, dropped_outside=None):
             f"dropped regions (too few pixels) ({len(dropped)}): {', '.join(dropped) or 'none'}\n"
             f"dropped regions (mostly outside the imaged brain) ({len(outside)}): "
             f"{', '.join(outside) or 'none'}\n"
+            f"interpolated frames (blank, saturated or jumps) ({len(bad_frames or [])}): "
+            f"{_frames_text(bad_frames or [])}\n"
             f"consolidated regions: {', '.join(groups)}")
+
+
+def _frames_text(frames, limit=20) -> str:
+    shown = ", ".join(str(t) for t in frames[:limit])
+    return (shown + (f" ... (+{len(frames) - limit})" if len(frames) > limit else "")) or "none"
 
 
 def _preprocessing_page(shifts, r_map, atlas, session):

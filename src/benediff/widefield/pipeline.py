@@ -73,15 +73,54 @@ def run_motion(movie, out, cfg, session_format="auto"):
         n_ch = cfg["channels"]
         n_t = check_channels(reader, n_ch)
         order = channel_order(reader, n_ch, cfg["channel_order"])
+        quality = check_frames(movie, reader, n_ch, order, cfg)
         if cfg["motion"]["enabled"]:
             refs, shifts = estimate_motion(reader, n_ch, order, cfg["motion"]["nref"],
-                                           cfg["chunk_frames"])
+                                           cfg["chunk_frames"], bad=quality.bad,
+                                           fill=quality.fill)
         else:
             refs = np.zeros((n_ch, *reader.frame_shape), np.float32)
             shifts = np.zeros((n_ch, n_t, 2))
         f["shifts"], f["refs"] = shifts, refs
+        f["bad_frames"], f["fill"] = quality.bad, quality.fill
+        f.attrs["bad_reasons"] = json.dumps(quality.reasons)
         f.attrs["order"] = order
         f.attrs["frame_shape"] = reader.frame_shape
+
+
+def check_frames(movie, reader, n_ch, order, cfg):
+    """Blank, constant, saturated frames and jumps: warn and mark them for interpolation, or
+    stop above ``widefield.bad_frames.max_fraction`` of the recording."""
+    from benediff.widefield.motion import reference_window
+    from benediff.widefield.quality import assess
+
+    n_t = check_channels(reader, n_ch)
+    limits = cfg["bad_frames"]
+    quality = assess(reader, n_ch, order, limits, cfg["chunk_frames"],
+                     reference_window(n_t, cfg["motion"]["nref"]))
+    cycles = np.flatnonzero(quality.bad_cycles)
+    if len(cycles) == 0:
+        return quality
+    kinds = ", ".join(f"{n} {k}" for k, n in quality.reasons.items() if n)
+    where = ", ".join(str(t) for t in cycles[:10]) + (" ..." if len(cycles) > 10 else "")
+    fraction = len(cycles) / n_t
+    if fraction > limits["max_fraction"]:
+        raise WidefieldError(
+            f"{movie}: {len(cycles)} of {n_t} frames ({100 * fraction:.1f} %) are unusable "
+            f"({kinds}; frames {where}), more than widefield.bad_frames.max_fraction = "
+            f"{limits['max_fraction']}; check the recording, cut the bad stretch out of "
+            "trials.csv, or raise the fraction to interpolate over them")
+    warnings.warn(f"{movie}: {len(cycles)} unusable frames ({kinds}; frames {where}) are "
+                  "interpolated from their neighbours (listed in qc.pdf)")
+    return quality
+
+
+def read_frame_quality(motion_h5):
+    """(bad (C, T), fill (C, H, W)) of the motion step, or (None, None)."""
+    with h5py.File(motion_h5, "r") as f:
+        if "bad_frames" not in f:
+            return None, None
+        return f["bad_frames"][()], f["fill"][()]
 
 
 def read_motion(path):
@@ -301,13 +340,14 @@ def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
         return
     reader = open_movie(movie, fmt)
     shifts, order = read_motion(motion_h5)
+    bad, fill = read_frame_quality(motion_h5)
     trials = read_trials(trials_csv)
     res = compress(reader, cfg["channels"], order, svd_mask(cfg, atlas_h5, reader.frame_shape),
                    k=cfg["svd"]["rank"], shifts=shifts, baseline=cfg["baseline"]["mode"],
                    baseline_frames=cfg["baseline"]["frames"],
                    trial_starts=trials["start_frame"].to_numpy(),
                    bin_size=cfg["svd"]["bin_size"], max_bins=cfg["svd"]["max_bins"],
-                   chunk=cfg["chunk_frames"], device=device)
+                   chunk=cfg["chunk_frames"], device=device, bad=bad, fill=fill)
     _write_svd(out, res.U, res.SVT, res.F0, res.mask, res.eigenvalues, cfg["channels"],
                blue_first=order[0] == 0)
 

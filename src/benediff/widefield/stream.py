@@ -7,13 +7,16 @@ from benediff.widefield.readers import check_channels
 
 
 def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop=None,
-                as_float=True):
+                as_float=True, bad=None, fill=None):
     """Yield ``(t0, block)``: block (n, C, H, W), channels ordered as ``order`` (blue first).
 
     ``t0``/``start``/``stop`` count per-channel frames. ``shifts`` (C, T, 2) are undone on the fly
     (all-zero shifts are skipped). Blocks are float32 unless ``as_float`` is False and no shift
-    is applied (then the raw dtype, so reductions can convert on the fly).
+    is applied (then the raw dtype, so reductions can convert on the fly). Frames flagged in
+    ``bad`` (C, T) are replaced by the channel's ``fill`` frame (C, H, W).
     """
+    if bad is not None and not np.any(bad):
+        bad = None
     if shifts is not None and not np.any(shifts):
         shifts = None
     n_t = check_channels(reader, n_channels)
@@ -28,17 +31,26 @@ def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop
         if shifts is not None:
             for c in range(n_channels):
                 block[:, c] = apply_shifts(block[:, c], shifts[c, t0:t0 + len(block)])
+        if bad is not None:
+            block = np.array(block)  # never write into a reader's memory map
+            for c in range(n_channels):
+                rows = np.flatnonzero(bad[c, t0:t0 + len(block)])
+                block[rows, c] = fill[c].astype(block.dtype)
         yield t0, block
 
 
-def estimate_motion(reader, n_channels, order, nref=60, chunk=256):
-    """Per-channel reference frames (C, H, W) and per-frame displacements (C, T, 2)."""
+def estimate_motion(reader, n_channels, order, nref=60, chunk=256, bad=None, fill=None):
+    """Per-channel reference frames (C, H, W) and per-frame displacements (C, T, 2).
+
+    Frames flagged ``bad`` are seen as ``fill`` (see :func:`iter_cycles`): no shift for them.
+    """
     n_t = check_channels(reader, n_channels)
     a, b = reference_window(n_t, nref)
-    window = np.concatenate([blk for _, blk in iter_cycles(reader, n_channels, order, chunk, None, a, b)])
+    window = np.concatenate([blk for _, blk in iter_cycles(reader, n_channels, order, chunk, None,
+                                                           a, b, bad=bad, fill=fill)])
     refs = np.stack([reference_frame(window[:, c]) for c in range(n_channels)])
     shifts = np.zeros((n_channels, n_t, 2))
-    for t0, block in iter_cycles(reader, n_channels, order, chunk):
+    for t0, block in iter_cycles(reader, n_channels, order, chunk, bad=bad, fill=fill):
         for c in range(n_channels):
             shifts[c, t0:t0 + len(block)] = phase_correlation(refs[c], block[:, c])
     return refs, shifts

@@ -32,7 +32,8 @@ class SvdResult:
 
 
 def frame_statistics(reader, n_channels, order, shifts=None, baseline="recording",
-                     baseline_frames=30, trial_starts=None, bin_size=15, max_bins=5000, chunk=256):
+                     baseline_frames=30, trial_starts=None, bin_size=15, max_bins=5000, chunk=256,
+                     bad=None, fill=None):
     """Pass 1: bin means of raw F (C, n_bins, P) and the ΔF/F baseline F0 (C, P)."""
     if baseline not in BASELINES:
         raise ValueError(f"widefield.baseline.mode = {baseline!r}; allowed: {list(BASELINES)}")
@@ -45,7 +46,8 @@ def frame_statistics(reader, n_channels, order, shifts=None, baseline="recording
     n_pix = reader.frame_shape[0] * reader.frame_shape[1]
     bins = np.zeros((n_channels, n_bins, n_pix), np.float32)
     base = _Baseline(baseline, baseline_frames, trial_starts, n_t, n_channels, n_pix, reader.path)
-    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, as_float=False):
+    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, as_float=False,
+                                 bad=bad, fill=fill):
         flat = block.reshape(len(block), n_channels, n_pix)
         base.add(t0, flat)
         _add_to_bins(bins, t0, flat, bin_size)
@@ -126,7 +128,8 @@ def fit_basis(bins, F0, mask, k, device="cpu"):
     return U, evals[top].cpu().numpy()
 
 
-def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, device="cpu"):
+def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, device="cpu",
+            bad=None, fill=None):
     """Pass 2: SVT (k, C·T) = U · ΔF/F for every frame, channels interleaved."""
     n_t = check_channels(reader, n_channels)
     dev = U.device
@@ -135,7 +138,7 @@ def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, devi
     weights = [U / f0[c] for c in range(n_channels)]
     offset = U.sum(1, keepdim=True)
     svt = np.zeros((k, n_t * n_channels), np.float32)
-    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts):
+    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, bad=bad, fill=fill):
         flat = block.reshape(len(block), n_channels, n_pix)
         for c in range(n_channels):
             frames = torch.from_numpy(np.ascontiguousarray(flat[:, c])).to(dev)
@@ -146,15 +149,20 @@ def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, devi
 
 def compress(reader, n_channels, order, mask=None, k=200, shifts=None, baseline="recording",
              baseline_frames=30, trial_starts=None, bin_size=15, max_bins=5000, chunk=256,
-             device="cpu") -> SvdResult:
-    """ΔF/F + approximate SVD of a raw movie, streamed in chunks (WIDEFIELD.md §3–4)."""
+             device="cpu", bad=None, fill=None) -> SvdResult:
+    """ΔF/F + approximate SVD of a raw movie, streamed in chunks (WIDEFIELD.md §3–4).
+
+    Frames flagged ``bad`` (C, T) are streamed as the channel's ``fill`` frame and their
+    temporal components interpolated from the neighbouring good frames afterwards.
+    """
     h, w = reader.frame_shape
     mask = np.ones((h, w), bool) if mask is None else np.asarray(mask, bool)
     if mask.shape != (h, w):
         raise ValueError(f"{reader.path}: mask shape {mask.shape} differs from frames {(h, w)}")
     chunk = max(1, round(chunk / bin_size)) * bin_size if chunk >= bin_size else chunk
     bins, F0, bin_size = frame_statistics(reader, n_channels, order, shifts, baseline,
-                                          baseline_frames, trial_starts, bin_size, max_bins, chunk)
+                                          baseline_frames, trial_starts, bin_size, max_bins, chunk,
+                                          bad, fill)
     valid = np.all(np.isfinite(F0) & (F0 > 0), 0).reshape(h, w)
     if np.any(mask & ~valid):
         log.warning("%s: %d mask pixels have baseline <= 0 and are excluded",
@@ -166,7 +174,11 @@ def compress(reader, n_channels, order, mask=None, k=200, shifts=None, baseline=
     with torch.no_grad():
         U, evals = fit_basis(bins, F0, mask, k, device)
         del bins
-        svt = project(reader, n_channels, order, U, F0, mask, shifts, chunk)
+        svt = project(reader, n_channels, order, U, F0, mask, shifts, chunk, bad=bad, fill=fill)
+    if bad is not None and np.any(bad):
+        from benediff.widefield.quality import interpolate_columns
+
+        svt = interpolate_columns(svt, bad, n_channels)
     U_img = U.T.cpu().numpy().reshape(h, w, -1)
     return SvdResult(U_img, svt, F0.reshape(n_channels, h, w).astype(np.float32), mask, evals,
                      bin_size)
