@@ -137,6 +137,7 @@ rule widefield_neural:
     params:
         cfg=config["widefield"],
         config=lambda wc: stage_config("simulate", "widefield", session=wc.session),
+        regions=REGIONS,
     script:
         "../../scripts/widefield_neural.py"
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from benediff.io import atlas as atl
 from benediff.io.atomic import atomic_output
+from benediff.io import trials as trials_io
 from benediff.io.dataset import Dataset, write
 from benediff.widefield.readers import (ReaderError, SVD_FORMATS, channel_order, check_channels,
                                         guess_format, open_movie, read_svd_input)
@@ -42,20 +43,12 @@ def movie_format(path, cfg, session_format="auto"):
 
 # ---------------------------------------------------------------- trials
 
-TRIAL_COLUMNS = ("trial_id", "start_frame", "n_frames")
-
-
-def read_trials(path) -> pd.DataFrame:
-    """trials.csv with trial_id, start_frame (per-channel frames), n_frames."""
+def read_trials(path, n_frames_total=None) -> pd.DataFrame:
+    """trials.csv (see :mod:`benediff.io.trials`), its problems raised as WidefieldError."""
     try:
-        table = pd.read_csv(path)
-    except Exception as exc:
-        raise WidefieldError(f"{path}: not a readable CSV ({exc})") from exc
-    missing = [c for c in TRIAL_COLUMNS if c not in table.columns]
-    if missing:
-        raise WidefieldError(f"{path}: column(s) {missing} missing; trials.csv needs "
-                             f"{list(TRIAL_COLUMNS)}")
-    return table
+        return trials_io.read_trials(path, n_frames_total)
+    except trials_io.TrialTableError as err:
+        raise WidefieldError(str(err)) from None
 
 
 # ---------------------------------------------------------------- motion
@@ -341,7 +334,7 @@ def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
     reader = open_movie(movie, fmt)
     shifts, order = read_motion(motion_h5)
     bad, fill = read_frame_quality(motion_h5)
-    trials = read_trials(trials_csv)
+    trials = read_trials(trials_csv, check_channels(reader, cfg["channels"]))
     res = compress(reader, cfg["channels"], order, svd_mask(cfg, atlas_h5, reader.frame_shape),
                    k=cfg["svd"]["rank"], shifts=shifts, baseline=cfg["baseline"]["mode"],
                    baseline_frames=cfg["baseline"]["frames"],
@@ -456,7 +449,9 @@ def assemble_dataset(temporal, region_codes, atlas, trials, session, frame_rate,
                    provenance=provenance or {})
 
 
-def run_neural(locanmf_path, atlas_h5, trials_csv, out, session, cfg, config=None):
+def run_neural(locanmf_path, atlas_h5, trials_csv, out, session, cfg, config=None,
+               regions=()):
+    """neural.h5 of a session; every analysis region in ``regions`` must have components."""
     from benediff.provenance import provenance as make_provenance
     from benediff.widefield.locanmf import LocaNMF
 
@@ -467,6 +462,15 @@ def run_neural(locanmf_path, atlas_h5, trials_csv, out, session, cfg, config=Non
     ds = assemble_dataset(model.temporal_, model.regions_, read_atlas_h5(atlas_h5),
                           read_trials(trials_csv), session, cfg["frame_rate"], grouping,
                           provenance, str(trials_csv))
+    missing = [r for r in regions if len(ds.regions.get(r, ())) == 0]
+    if missing:
+        raise WidefieldError(
+            f"session {session!r}: analysis region(s) {missing} of config key regions have no "
+            f"LocaNMF component (regions with components: {sorted(ds.regions)}); the QC "
+            f"({Path(out).parent / 'qc.pdf'} after a run without them, or the warnings in "
+            "logs/widefield_atlas/) says whether they fall outside the imaged brain, have too "
+            "few pixels or are not in the atlas: fix the landmarks, lower widefield.min_pixels "
+            "or widefield.atlas.min_inside, or remove them from regions")
     write(out, ds)
 
 
