@@ -81,10 +81,17 @@ def path_problem(session, key):
     """Why sessions.<session>.<key> is unusable (unset or missing on disk), or None."""
     value = session_config(session).get(key)
     if value is None:
+        hint = ""
+        if key == "landmarks":
+            hint = (
+                f" (make one with `benediff landmarks <movie> --atlas <atlas> -o "
+                f"landmarks.json`, or start from the rule target "
+                f"results/{session}/widefield/landmarks_guess.json)"
+            )
         return (
             f"config key sessions.{session}.{key} is required for a session with source "
             f"{session_config(session)['source']!r}; "
-            f"set it to the path of the {key.replace('_', ' ')} file"
+            f"set it to the path of the {key.replace('_', ' ')} file{hint}"
         )
     if not Path(value).exists():
         return (
