@@ -1,11 +1,16 @@
 """LocaNMF: planted recovery, localisation, invariants, errors (WIDEFIELD.md §10.1, §10.2, §10.4)."""
 
+import inspect
+import logging
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from benediff.widefield.locanmf import LocaNMF, LocaNMFError
-from benediff.widefield.locanmf_fit import Problem, Settings, rank_search
+from benediff.widefield.locanmf_fit import Problem, Settings, component_caps, rank_search
 from benediff.widefield.locanmf_kernels import numba, spatial_sweep
 from benediff.widefield.locanmf_synth import plant, voronoi_atlas
 
@@ -118,8 +123,8 @@ def test_raising_loc_thresh_raises_lambda_and_in_region_fraction():
     U, V, atlas = _straddling_case()
     lams, fracs = [], []
     for loc in (60, 75, 80):
-        model = LocaNMF(max_rank=1, loc_thresh=loc, maxiter_lambda=40, min_pixels=20, lambda_init=100.0,
-                        lambda_step=1.5, tol=1e-6).fit(U, V, atlas)
+        model = LocaNMF(max_rank=1, loc_thresh=loc, maxiter_lambda=40, min_pixels=20, lambda_schedule="reference",
+                        lambda_init=100.0, lambda_step=1.5, tol=1e-6).fit(U, V, atlas)
         i = int(np.flatnonzero(model.regions_ == 1)[0])
         lams.append(model.lambdas_[i])
         fracs.append(model.in_region_fraction_[i])
@@ -146,7 +151,8 @@ def _plain_semi_nmf(Y, A, iters):
 
 
 def test_loc_thresh_zero_matches_plain_semi_nmf(planted):
-    model = LocaNMF(max_rank=1, loc_thresh=1e-9, lambda_init=0.0, maxiter_hals=300, min_pixels=20).fit(
+    model = LocaNMF(max_rank=1, loc_thresh=1e-9, lambda_schedule="reference", lambda_init=0.0, maxiter_hals=300,
+                    tol=None, min_pixels=20).fit(
         planted.U, planted.V, planted.atlas)
     mask = model.mask_
     q, r = np.linalg.qr(planted.V.T.astype(float))
@@ -171,7 +177,7 @@ def test_qr_path_equals_direct_path(planted):
     codes = np.unique(planted.atlas[mask])
     support = torch.as_tensor(np.stack([planted.atlas[mask] == c for c in codes], 1))
     distance = (~support).float()  # any non-negative distance works for this comparison
-    settings = Settings(1, 1, 1, 70.0, 0.99, 1e-6, 1.35, 5, 20, None, False, 0)
+    settings = Settings(1, 1, 1, 70.0, 0.99, 1e-6, 1.35, 5, 20, None, False, 0, "reference", False, False)
     results = []
     for W in (r.T.float().contiguous(), V.float().contiguous()):
         problem = Problem(Um, W, distance, support, nonneg=False, fused=False)
@@ -250,3 +256,141 @@ def test_rank_search_grows_until_every_region_passes(warm_start):
     passed = [model.r2_region_internal_[int(c)] >= 0.995 or n == 3 for c, n in zip(codes, counts)]
     assert all(passed)
     assert model.r2_ >= 0.99
+
+
+# ------------------------------------------------------------- λ schedules, rank cap, progress (issue 13)
+def _fit_straddling(scale=1.0, **options):
+    U, V, atlas = _straddling_case()
+    settings = dict(max_rank=1, loc_thresh=80, maxiter_lambda=20, min_pixels=20, progress=False)
+    settings.update(options)
+    return LocaNMF(**settings).fit(U * scale, V, atlas)
+
+
+def test_scaled_schedule_is_scale_invariant():
+    """U → 100·U: same maps, same λ rounds, λ (absolute) × 100² since λ = λ_rel·||c||² and C scales by 100."""
+    base = _fit_straddling(1.0, lambda_schedule="scaled")
+    big = _fit_straddling(100.0, lambda_schedule="scaled")
+    assert base.localized_.all() and big.localized_.all()
+    assert [h["lambda_rounds"] for h in base.rank_history_] == [h["lambda_rounds"] for h in big.rank_history_]
+    np.testing.assert_array_equal(base.regions_, big.regions_)
+    np.testing.assert_allclose(big.spatial_[:, big.mask_], base.spatial_[:, base.mask_], atol=1e-4)
+    np.testing.assert_allclose(big.in_region_fraction_, base.in_region_fraction_, atol=1e-5)
+    np.testing.assert_allclose(big.lambdas_, base.lambdas_ * 1e4, rtol=1e-3)
+    np.testing.assert_allclose(big.temporal_, base.temporal_ * 100, rtol=1e-3, atol=1e-3 * np.abs(big.temporal_).max())
+
+
+def test_reference_schedule_caps_out_where_scaled_localises_in_few_rounds():
+    """The issue's symptom: |U| ~ 300, λ = 1e-6·1.35^m reaches only 4e-4 after 20 rounds and never bites."""
+    U, _, _ = _straddling_case()
+    assert np.abs(U).max() > 100
+    reference = _fit_straddling(lambda_schedule="reference", lambda_init=1e-6, lambda_step=1.35)
+    assert reference.rank_history_[0]["lambda_rounds"] == 20  # all rounds used
+    assert reference.lambdas_.max() == pytest.approx(1e-6 * 1.35**20, rel=1e-5)
+    assert not reference.localized_.all()
+    scaled = _fit_straddling(lambda_schedule="scaled", lambda_scaled_init=0.01, lambda_scaled_step=2.0)
+    assert scaled.localized_.all()
+    assert scaled.rank_history_[0]["lambda_rounds"] <= 6
+    i = int(np.flatnonzero(scaled.regions_ == 1)[0])  # the spilling component, ≈0.70 in-region unpenalised
+    assert 0.8 <= scaled.in_region_fraction_[i] < 0.99  # localised, not crushed into its region
+
+
+def test_scaled_schedule_stops_growing_lambda_of_localised_components():
+    model = _fit_straddling(lambda_schedule="scaled", lambda_scaled_init=0.01, lambda_scaled_step=2.0)
+    relative = model.lambdas_ / (model.temporal_.astype(np.float64) ** 2).sum(1)
+    rounds = model.rank_history_[0]["lambda_rounds"]
+    spill, clean = int(np.flatnonzero(model.regions_ == 1)[0]), int(np.flatnonzero(model.regions_ == 2)[0])
+    assert relative[clean] == pytest.approx(0.01, rel=1e-3)  # localised from the start: never grown
+    assert relative[spill] == pytest.approx(0.01 * 2.0 ** (rounds - 1), rel=1e-3)
+
+
+def test_reference_schedule_keeps_absolute_lambda_grid():
+    """Reference schedule: every λ is lambda_init·lambda_step^m for an integer m < maxiter_lambda (old behaviour)."""
+    data = plant(voronoi_atlas(36, 48, 3, seed=2), per_region=2, frames=600, seed=5)
+    model = LocaNMF(max_rank=2, loc_thresh=80, maxiter_lambda=15, min_pixels=20, lambda_schedule="reference",
+                    lambda_init=1e-3, lambda_step=1.35, tol=1e-3, progress=False).fit(data.U, data.V, data.atlas)
+    m = np.log(model.lambdas_ / 1e-3) / np.log(1.35)
+    np.testing.assert_allclose(m, np.round(m), atol=1e-4)
+    assert (np.round(m) < 15).all()
+
+
+def _two_region_problem(strong=3, weak=1, K=4, frames=300, seed=0):
+    """Region 0 (cols < 10) carries ``strong`` independent sources of amplitude 10, region 1 ``weak`` of 0.1."""
+    rng = np.random.default_rng(seed)
+    height, width = 10, 20
+    atlas = np.where(np.arange(width)[None, :] < width // 2, 1, 2).repeat(height, 0)
+    movie = np.zeros((height * width, frames))
+    left, right = (atlas.ravel() == 1), (atlas.ravel() == 2)
+    for region, n, amp in ((left, strong, 10.0), (right, weak, 0.1)):
+        for _ in range(n):
+            movie[region] += amp * np.outer(rng.random(int(region.sum())), rng.standard_normal(frames))
+    u, s, vt = np.linalg.svd(movie, full_matrices=False)
+    return (u[:, :K] * s[:K]).reshape(height, width, K).astype(np.float32), vt[:K].astype(np.float32), atlas
+
+
+def test_component_caps_give_the_svd_rank_to_the_regions_with_signal():
+    U, V, atlas = _two_region_problem(K=4)
+    mask = atlas.ravel() != 0
+    support = torch.as_tensor(np.stack([atlas.ravel() == 1, atlas.ravel() == 2], 1))
+    problem = Problem(torch.as_tensor(U.reshape(-1, 4)), torch.as_tensor(V).contiguous(),
+                      (~support).float(), support, nonneg=False, fused=False)
+    settings = Settings(1, 3, 1, 80.0, 0.99, 0.01, 2.0, 5, 20, 1e-3, False, 0, "scaled", False, False)
+    caps, requested, allowed = component_caps(problem, settings)
+    assert mask.all() and (requested, allowed) == (6, 4)
+    assert caps == [3, 1]  # the weak region keeps its first (min_rank) component only
+
+
+def test_rank_cap_warns_naming_requested_and_allowed(caplog):
+    data = plant(voronoi_atlas(36, 48, 3, seed=2), per_region=2, frames=600, n_svd=9, seed=5)
+    n_regions = len(np.unique(data.atlas[data.atlas != 0]))
+    with caplog.at_level(logging.WARNING, logger="benediff.widefield.locanmf_fit"):
+        model = LocaNMF(min_rank=1, max_rank=3, loc_thresh=60, r2_thresh=0.999, maxiter_lambda=5, min_pixels=20,
+                        progress=False).fit(data.U, data.V, data.atlas)
+    assert n_regions == 6 and data.U.shape[2] == 9
+    message = " ".join(r.getMessage() for r in caplog.records if "SVD rank" in r.getMessage())
+    assert "request up to 18 components" in message and "SVD rank is 9" in message
+    assert model.n_components_ <= 9
+    assert sum(model.max_ranks_.values()) == 9 and min(model.max_ranks_.values()) >= 1
+
+
+def test_no_cap_and_no_warning_when_the_svd_rank_suffices(caplog):
+    data = plant(voronoi_atlas(36, 48, 3, seed=2), per_region=2, frames=600, n_svd=30, seed=5)
+    with caplog.at_level(logging.WARNING, logger="benediff.widefield.locanmf_fit"):
+        model = LocaNMF(min_rank=1, max_rank=3, loc_thresh=60, maxiter_lambda=5, min_pixels=20,
+                        progress=False).fit(data.U, data.V, data.atlas)
+    assert not any("SVD rank" in r.getMessage() for r in caplog.records)
+    assert set(model.max_ranks_.values()) == {3}
+
+
+def test_verbose_logs_one_line_per_rank_and_lambda_round(caplog):
+    data = plant(voronoi_atlas(36, 48, 3, seed=2), per_region=2, frames=600, seed=5)
+    with caplog.at_level(logging.INFO, logger="benediff.widefield.locanmf_fit"):
+        model = LocaNMF(min_rank=1, max_rank=3, loc_thresh=80, r2_thresh=0.995, maxiter_lambda=10, min_pixels=20,
+                        verbose=True).fit(data.U, data.V, data.atlas)
+    lines = [r.getMessage() for r in caplog.records]
+    lambda_lines = [m for m in lines if ", λ round " in m]
+    assert len(lambda_lines) == sum(h["lambda_rounds"] for h in model.rank_history_)
+    assert sum("done:" in m for m in lines) == len(model.rank_history_) >= 2
+    assert all("% localised" in m and "R² " in m and "regions" in m for m in lambda_lines)
+
+
+def test_progress_bar_on_stderr_when_not_verbose(capsys, planted):
+    LocaNMF(max_rank=1, loc_thresh=70, maxiter_lambda=5, min_pixels=20, verbose=False, progress=True).fit(
+        planted.U, planted.V, planted.atlas)
+    err = capsys.readouterr().err
+    assert "LocaNMF" in err and "λ rounds" in err
+
+
+def test_error_unknown_lambda_schedule(planted):
+    with pytest.raises(LocaNMFError, match="lambda_schedule"):
+        LocaNMF(lambda_schedule="fast").fit(planted.U, planted.V, planted.atlas)
+
+
+def test_class_defaults_match_the_schema():
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/widefield.schema.yaml")
+                            .read_text())
+    section = schema["properties"]["locanmf"]["properties"]
+    defaults = {k: p.default for k, p in inspect.signature(LocaNMF).parameters.items()}
+    assert {"lambda_schedule", "lambda_scaled_init", "lambda_scaled_step"} <= set(section)
+    for key, spec in section.items():
+        assert defaults[key] == spec["default"], key
+    assert defaults["min_pixels"] == schema["properties"]["min_pixels"]["default"]

@@ -15,13 +15,15 @@ from scipy.spatial import cKDTree
 
 from benediff.device import torch_device
 from benediff.io.atomic import atomic_output
-from benediff.widefield.locanmf_fit import Problem, Settings, in_region_fraction, rank_search
+from benediff.widefield.locanmf_fit import Problem, Settings, effective_lambda, in_region_fraction, rank_search
 from benediff.widefield.locanmf_kernels import use_numba
 
 log = logging.getLogger(__name__)
 
-_PARAMS = ("min_rank", "max_rank", "rank_step", "loc_thresh", "r2_thresh", "lambda_init", "lambda_step",
-           "maxiter_lambda", "maxiter_hals", "min_pixels", "nnt", "device", "seed", "tol", "warm_start", "verbose")
+_PARAMS = ("min_rank", "max_rank", "rank_step", "loc_thresh", "r2_thresh", "lambda_schedule", "lambda_init",
+           "lambda_step", "lambda_scaled_init", "lambda_scaled_step", "maxiter_lambda", "maxiter_hals", "min_pixels",
+           "nnt", "device", "seed", "tol", "warm_start", "verbose")
+SCHEDULES = ("scaled", "reference")
 _ARRAYS = ("spatial_", "temporal_", "regions_", "lambdas_", "in_region_fraction_", "localized_", "mask_",
            "dropped_regions_")
 
@@ -33,25 +35,41 @@ class LocaNMFError(ValueError):
 class LocaNMF:
     """Localised semi-NMF with an atlas prior.
 
-    Parameters follow WIDEFIELD.md §8.9 (production column). ``tol=None`` runs the reference
-    schedule (exactly ``maxiter_hals`` HALS iterations per λ round); a float ends a HALS run after
-    the first iteration whose spatial and temporal sweeps both change their factor by less than
-    ``tol`` (relative Frobenius norm), so λ rounds that change little cost one iteration.
-    ``warm_start`` keeps the fitted components of regions that the rank search does not refit
-    (their λ is reset to ``lambda_init`` as in the reference) instead of rebuilding them from
-    their initialisation.
+    Parameters follow WIDEFIELD.md §8.9 (production column); the defaults are those of
+    workflow/schemas/widefield.schema.yaml (section ``locanmf``). ``tol=None`` runs exactly
+    ``maxiter_hals`` HALS iterations per λ round; a float ends a HALS run after the first iteration
+    whose spatial and temporal sweeps both change their factor by less than ``tol`` (relative
+    Frobenius norm), so λ rounds that change little cost one iteration. ``warm_start`` keeps the
+    fitted components of regions that the rank search does not refit (their λ is reset to its
+    initial value as in the reference) instead of rebuilding them from their initialisation.
+
+    λ schedules. ``"reference"``: λ starts at ``lambda_init`` and is multiplied by ``lambda_step``
+    for every component below ``loc_thresh`` after each λ round, in the data's absolute units (the
+    reference implementation; with data of |U| ~ 10-100 its λ never bites, see issue 13).
+    ``"scaled"``: λ_k = λ_rel,k·||c_k||² (the component's temporal energy), so the penalty lowers a
+    unit-peak map by λ_rel·d/2 of its peak at d pixels from its region, whatever the data scale;
+    λ_rel starts at ``lambda_scaled_init`` and grows by ``lambda_scaled_step``. In both, λ stops
+    growing for localised components and the search ends once all are localised. ``lambdas_``
+    holds the absolute λ of each component in both schedules.
+
+    The number of components never exceeds the rank of U·V (min(K, T)): when the atlas regions
+    times ``max_rank`` would exceed it, the regions with the least signal get fewer (a warning
+    names both numbers). ``verbose`` logs a line per rank and λ round; otherwise ``progress``
+    shows a tqdm bar on stderr.
     """
 
-    def __init__(self, min_rank=1, max_rank=3, rank_step=1, loc_thresh=80.0, r2_thresh=0.99,
-                 lambda_init=1e-6, lambda_step=1.35, maxiter_lambda=300, maxiter_hals=20,
-                 min_pixels=100, nnt=False, device="cpu", seed=0, tol=None, verbose=False,
-                 warm_start=False):
+    def __init__(self, min_rank=1, max_rank=1, rank_step=1, loc_thresh=80.0, r2_thresh=0.99,
+                 lambda_schedule="scaled", lambda_init=1e-6, lambda_step=1.35, lambda_scaled_init=0.01,
+                 lambda_scaled_step=2.0, maxiter_lambda=300, maxiter_hals=20, min_pixels=100, nnt=False,
+                 device="cpu", seed=0, tol=0.01, verbose=False, warm_start=False, progress=True):
         self.min_rank, self.max_rank, self.rank_step = min_rank, max_rank, rank_step
         self.loc_thresh, self.r2_thresh = loc_thresh, r2_thresh
+        self.lambda_schedule = lambda_schedule
         self.lambda_init, self.lambda_step = lambda_init, lambda_step
+        self.lambda_scaled_init, self.lambda_scaled_step = lambda_scaled_init, lambda_scaled_step
         self.maxiter_lambda, self.maxiter_hals = maxiter_lambda, maxiter_hals
         self.min_pixels, self.nnt, self.device, self.seed = min_pixels, nnt, device, seed
-        self.tol, self.verbose, self.warm_start = tol, verbose, warm_start
+        self.tol, self.verbose, self.warm_start, self.progress = tol, verbose, warm_start, progress
 
     # ------------------------------------------------------------------ fit
     def fit(self, U, V, atlas, mask=None):
@@ -65,7 +83,8 @@ class LocaNMF:
         W = V64 if self.nnt else torch.linalg.qr(V64.T).R.T
         distance, support = _region_metadata(atlas, mask, labels)
         problem = Problem(Um, W.float().contiguous(), torch.as_tensor(distance, device=device),
-                          torch.as_tensor(support, device=device), bool(self.nnt), use_numba(device))
+                          torch.as_tensor(support, device=device), bool(self.nnt), use_numba(device),
+                          relative=self.lambda_schedule == "scaled", labels=labels)
         state, info = rank_search(problem, self._settings())
         order = _output_order(state)
         state = state.take(order)
@@ -73,9 +92,12 @@ class LocaNMF:
         return self
 
     def _settings(self):
+        scaled = self.lambda_schedule == "scaled"
         return Settings(self.min_rank, self.max_rank, self.rank_step, float(self.loc_thresh), self.r2_thresh,
-                        self.lambda_init, self.lambda_step, self.maxiter_lambda, self.maxiter_hals, self.tol,
-                        bool(self.warm_start), int(self.seed))
+                        self.lambda_scaled_init if scaled else self.lambda_init,
+                        self.lambda_scaled_step if scaled else self.lambda_step, self.maxiter_lambda,
+                        self.maxiter_hals, self.tol, bool(self.warm_start), int(self.seed), self.lambda_schedule,
+                        bool(self.verbose), bool(self.progress))
 
     def _check_params(self):
         if not 1 <= self.min_rank <= self.max_rank or self.rank_step < 1:
@@ -83,9 +105,13 @@ class LocaNMF:
                                f"min_rank={self.min_rank}, max_rank={self.max_rank}, rank_step={self.rank_step}")
         if not 0 <= self.loc_thresh <= 100:
             raise LocaNMFError(f"LocaNMF: loc_thresh is a percentage in [0, 100], got {self.loc_thresh}")
-        if self.lambda_step < 1 or self.lambda_init < 0:
-            raise LocaNMFError(f"LocaNMF: need lambda_step >= 1 and lambda_init >= 0, got "
-                               f"{self.lambda_step} and {self.lambda_init}")
+        if self.lambda_schedule not in SCHEDULES:
+            raise LocaNMFError(f"LocaNMF: lambda_schedule must be one of {list(SCHEDULES)}, got "
+                               f"{self.lambda_schedule!r}; set widefield.locanmf.lambda_schedule to 'scaled'")
+        for init, step in (("lambda_init", "lambda_step"), ("lambda_scaled_init", "lambda_scaled_step")):
+            if getattr(self, step) < 1 or getattr(self, init) < 0:
+                raise LocaNMFError(f"LocaNMF: need {step} >= 1 and {init} >= 0, got {getattr(self, step)} and "
+                                   f"{getattr(self, init)}; fix widefield.locanmf.{step} / {init}")
 
     def _store(self, problem, state, info, shape, mask, labels, dropped, V64):
         n = state.n
@@ -94,7 +120,7 @@ class LocaNMF:
         self.spatial_ = _to_maps(A.float().cpu().numpy(), mask)
         self.temporal_ = _solve_temporal(A, problem.Um.double(), V64, self.nnt).float().cpu().numpy()
         self.regions_ = np.asarray(labels, dtype=np.int64)[state.reg.cpu().numpy()]
-        self.lambdas_ = state.lam.double().cpu().numpy()
+        self.lambdas_ = effective_lambda(problem, state).double().cpu().numpy()
         self.in_region_fraction_ = in_region_fraction(problem, state).double().cpu().numpy()
         self.localized_ = self.in_region_fraction_ * 100 >= self.loc_thresh
         self.dropped_regions_ = np.asarray(dropped, dtype=np.int64)
@@ -105,6 +131,7 @@ class LocaNMF:
         self.r2_region_internal_ = {int(c): float(v) for c, v in zip(labels, info["r2_region_internal"].cpu())}
         self.n_components_ = n
         self.rank_history_ = info["history"]
+        self.max_ranks_ = {int(c): int(v) for c, v in zip(labels, info["caps"])}
         if self.verbose:
             log.info("LocaNMF: %d components, R² %.4f, %d/%d localised", n, r2, self.localized_.sum(), n)
 

@@ -7,6 +7,7 @@ video is Y = Um W with Um (P, K) the in-mask spatial SVD rows.
 
 import logging
 import math
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +27,8 @@ class Problem:
     support: torch.Tensor  # (P, R) bool, pixel inside region r
     nonneg: bool
     fused: bool
+    relative: bool = False  # state.lam holds λ in units of each component's temporal energy ||c_k||²
+    labels: list | None = None  # atlas code of each region (for messages)
 
     @property
     def n_regions(self):
@@ -65,6 +68,9 @@ class Settings:
     tol: float | None
     warm_start: bool
     seed: int
+    schedule: str  # "scaled": lambda_init/step are relative to each ||c_k||² (see effective_lambda); "reference"
+    verbose: bool
+    progress: bool  # tqdm bar on stderr when not verbose
 
 
 def hals(problem, state, maxiter, tol, penalise):
@@ -82,7 +88,7 @@ def hals(problem, state, maxiter, tol, penalise):
         done += 1
         Gt = Um @ (W @ state.C.T)
         if penalise:
-            Gt.addcmul_(problem.distance[:, state.reg], state.lam, value=-0.5)
+            Gt.addcmul_(problem.distance[:, state.reg], effective_lambda(problem, state), value=-0.5)
         change_a = spatial_sweep(state.At, Gt, state.C @ state.C.T, problem.fused)
         moved_a = tol is None or change_a > tol**2 * float((state.At**2).sum())
         state = _prune_sort_normalise(state)
@@ -95,6 +101,18 @@ def hals(problem, state, maxiter, tol, penalise):
             break
     state.sweeps += done
     return state
+
+
+def effective_lambda(problem, state):
+    """λ as it enters the spatial update. With ``problem.relative``, λ_k = state.lam_k · ||c_k||².
+
+    The spatial HALS step of a unit-peak map a_k is a_k ← max(0, a_k + (g_k − λ_k d/2 − S_k·a)/S_kk)
+    with S_kk = ||c_k||², so a relative λ lowers a pixel at distance d (px) from its region by
+    λ_rel·d/2 of the map's peak whatever the scale of the data: U → αU leaves the maps unchanged.
+    """
+    if not problem.relative:
+        return state.lam
+    return state.lam * (state.C.double() ** 2).sum(1).to(state.lam.dtype)
 
 
 def _prune_sort_normalise(state):
@@ -121,20 +139,27 @@ def in_region_fraction(problem, state):
     return inside / sq.sum(0)
 
 
-def lambda_search(problem, state, settings):
-    """Grow λ (only for badly localised components) until every component is localised."""
+def lambda_search(problem, state, settings, report=None):
+    """Grow λ (only for badly localised components) until every component is localised.
+
+    ``report(round, state, fraction)`` is called after every λ round (progress / verbose log).
+    """
     limit = 100.0 / settings.loc_thresh if settings.loc_thresh > 0 else math.inf
     for iteration in range(settings.maxiter_lambda):
         state = hals(problem, state, settings.maxiter_hals, settings.tol, penalise=True)
-        bad = in_region_fraction(problem, state) * limit < 1
+        fraction = in_region_fraction(problem, state)
+        bad = fraction * limit < 1
+        if report is not None:
+            report(iteration + 1, state, fraction)
         if not bool(bad.any()):
             return state, iteration + 1
         state.lam = torch.where(bad, state.lam * settings.lambda_step, state.lam)
     n_bad = int((in_region_fraction(problem, state) * limit < 1).sum())
     log.warning(
         "LocaNMF: maxiter_lambda=%d reached with %d of %d components below loc_thresh=%g%%; "
-        "raise maxiter_lambda or lambda_step",
+        "raise widefield.locanmf.maxiter_lambda or %s",
         settings.maxiter_lambda, n_bad, state.n, settings.loc_thresh,
+        "lambda_scaled_step" if settings.schedule == "scaled" else "lambda_step, or set lambda_schedule: scaled",
     )
     return state, settings.maxiter_lambda
 
@@ -185,37 +210,138 @@ def region_r2_internal(problem, state):
     return 1 - (resid @ sup) / width / (var @ sup)
 
 
+def global_r2_internal(problem, state):
+    """1 − Σ resid² / Σ_pixels T'·var(Y_p) over the whole FOV, as ``region_r2_internal`` (one extra product)."""
+    Y_energy, Y_mean = _pixel_moments(problem)
+    proj = problem.Um @ (problem.W @ state.C.T)
+    resid = Y_energy - 2 * (proj * state.At).sum(1) + ((state.At @ (state.C @ state.C.T)) * state.At).sum(1)
+    width = problem.W.shape[1]
+    return float(1 - resid.sum() / (Y_energy - width * Y_mean**2).sum())
+
+
 def _pixel_moments(problem):
     Y_energy = ((problem.Um @ (problem.W @ problem.W.T)) * problem.Um).sum(1)
     Y_mean = problem.Um @ problem.W.mean(1)
     return Y_energy, Y_mean
 
 
+def component_caps(problem, settings):
+    """Per-region maximum ranks whose total never exceeds the rank of the compressed video.
+
+    The video Um·W (K' = W.shape[1] = min(K, T) columns after the QR trick) has rank at most
+    min(K, K'), so more than K' components cannot all carry
+    signal. When ``n_regions × max_rank`` exceeds it, the K' slots go first to every region's first
+    ``min_rank`` components, then to the components with the largest singular values of their
+    region's video: regions with little signal get fewer (possibly none if K' < n_regions).
+    Returns (caps, requested, allowed).
+    """
+    sizes = problem.support.sum(0).tolist()
+    caps = [min(settings.max_rank, int(n)) for n in sizes]
+    allowed = min(problem.Um.shape[1], problem.W.shape[1])
+    requested = sum(caps)
+    if requested <= allowed:
+        return caps, requested, allowed
+    candidates = []
+    for r in range(problem.n_regions):
+        idx = torch.nonzero(problem.support[:, r]).squeeze(1)
+        gen = torch.Generator(device=problem.Um.device).manual_seed(settings.seed * 100_003 + r)
+        values = _randomized_svd(problem.Um[idx], problem.W, caps[r], gen)[1].tolist()
+        candidates += [(j >= settings.min_rank, -value, r, j) for j, value in enumerate(values)]
+    capped = [0] * problem.n_regions
+    for *_, r, _j in sorted(candidates)[:allowed]:
+        capped[r] += 1
+    return capped, requested, allowed
+
+
 def rank_search(problem, settings):
     """Grow the rank of regions whose R² is below r2_thresh (§8.7). Returns (state, info dict)."""
     n_reg = problem.n_regions
-    ranks = [settings.min_rank] * n_reg
+    caps, requested, allowed = component_caps(problem, settings)
+    if requested > allowed:
+        names = problem.labels if problem.labels is not None else list(range(n_reg))
+        full = [min(settings.max_rank, int(n)) for n in problem.support.sum(0).tolist()]
+        fewer = {int(names[r]): caps[r] for r in range(n_reg) if caps[r] < full[r]}
+        log.warning(
+            "LocaNMF: %d regions x max_rank=%d request up to %d components but the video's SVD rank is %d; "
+            "fitting at most %d components in total, fewer in the regions with the least signal (region: max "
+            "components) %s. Raise widefield.svd.rank (or record more frames) or lower widefield.locanmf.max_rank",
+            n_reg, settings.max_rank, requested, allowed, allowed, fewer,
+        )
+    ranks = [min(settings.min_rank, caps[r]) for r in range(n_reg)]
+    active = [r for r in range(n_reg) if caps[r] > 0]
     inits = {}
-    flagged = list(range(n_reg))
+    flagged = list(active)
     state, history = None, []
-    while True:
-        for r in flagged:
-            inits[r] = region_init(problem, r, ranks[r], settings)
-        state = _assemble(problem, inits, state, flagged if settings.warm_start else None, settings.lambda_init)
-        state, lambda_rounds = lambda_search(problem, state, settings)
-        r2 = region_r2_internal(problem, state)
-        history.append({"components": state.n, "lambda_rounds": lambda_rounds, "hals_iterations": state.sweeps})
-        flagged = [r for r in range(n_reg) if ranks[r] < settings.max_rank and float(r2[r]) < settings.r2_thresh]
-        if not flagged:
-            return state, {"r2_region_internal": r2, "ranks": ranks, "history": history}
-        for r in flagged:
-            ranks[r] = min(ranks[r] + settings.rank_step, settings.max_rank)
+    progress = _Progress(problem, settings, len(active))
+    try:
+        while True:
+            for r in flagged:
+                inits[r] = region_init(problem, r, ranks[r], settings)
+            state = _assemble(problem, inits, state, flagged if settings.warm_start else None, settings.lambda_init,
+                              active)
+            progress.start_rank_round(len(history) + 1, len(flagged), state.n)
+            state, lambda_rounds = lambda_search(problem, state, settings, progress.lambda_round)
+            r2 = region_r2_internal(problem, state)
+            history.append({"components": state.n, "lambda_rounds": lambda_rounds, "hals_iterations": state.sweeps})
+            flagged = [r for r in active if ranks[r] < caps[r] and float(r2[r]) < settings.r2_thresh]
+            progress.end_rank_round(history[-1], r2, len(flagged))
+            if not flagged:
+                return state, {"r2_region_internal": r2, "ranks": ranks, "caps": caps, "history": history}
+            for r in flagged:
+                ranks[r] = min(ranks[r] + settings.rank_step, caps[r])
+    finally:
+        progress.close()
 
 
-def _assemble(problem, inits, previous, refit, lambda_init):
+class _Progress:
+    """A log line per rank and λ round (``verbose``), else a tqdm bar of λ rounds on stderr."""
+
+    def __init__(self, problem, settings, n_regions):
+        self.problem, self.settings, self.n_regions, self.bar = problem, settings, n_regions, None
+        self.rank_round = 0
+        if not settings.verbose and settings.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(desc="LocaNMF", unit=" λ rounds", file=sys.stderr, mininterval=2.0, dynamic_ncols=True)
+
+    def start_rank_round(self, number, refit, components):
+        self.rank_round = number
+        if self.settings.verbose:
+            log.info("LocaNMF rank round %d: %d regions (%d refitted), %d components, λ search (%s schedule, "
+                     "maxiter_lambda=%d)", number, self.n_regions, refit, components, self.settings.schedule,
+                     self.settings.maxiter_lambda)
+
+    def lambda_round(self, number, state, fraction):
+        localised = 100.0 * float((fraction * 100 >= self.settings.loc_thresh).double().mean()) if state.n else 100.0
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"rank round {self.rank_round}, {state.n} comps, {localised:.0f}% localised",
+                                     refresh=False)
+        if self.settings.verbose:
+            lam = state.lam.double()
+            unit = " (x||c||^2)" if self.settings.schedule == "scaled" else ""
+            log.info("LocaNMF rank round %d, λ round %d: %d regions, %d components, λ%s median %.3g max %.3g, "
+                     "%.1f%% localised (min in-region %.1f%%), R² %.4f", self.rank_round, number, self.n_regions,
+                     state.n, unit, float(lam.median()) if state.n else 0.0, float(lam.max()) if state.n else 0.0,
+                     localised, 100 * float(fraction.min()) if state.n else 100.0,
+                     global_r2_internal(self.problem, state))
+
+    def end_rank_round(self, entry, r2, n_flagged):
+        if self.settings.verbose:
+            log.info("LocaNMF rank round %d done: %d components, %d λ rounds, %d HALS iterations, region R² "
+                     "median %.4f min %.4f, %d regions below r2_thresh=%g get more components", self.rank_round,
+                     entry["components"], entry["lambda_rounds"], entry["hals_iterations"], float(r2.median()),
+                     float(r2.min()), n_flagged, self.settings.r2_thresh)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _assemble(problem, inits, previous, refit, lambda_init, active):
     """Full-FOV state from the region inits; with warm start, unflagged regions keep the previous fit."""
     parts = []
-    for r in range(problem.n_regions):
+    for r in active:
         if previous is not None and refit is not None and r not in refit:
             kept = previous.take(torch.nonzero(previous.reg == r).squeeze(1))
             kept.lam = torch.full_like(kept.lam, lambda_init)  # λ restarts every rank round (§8.6)

@@ -76,12 +76,21 @@ def event_traces(n, frames, rate=0.02, tau=8.0, seed=0):
 
 def plant(atlas, per_region=1, frames=2000, n_svd=None, noise=0.05, noise_rank=None, seed=0, min_pixels=0):
     """U (H, W, K) and V (K, T) of footprints ⊗ traces + noise, by exact SVD of the factored movie."""
-    rng = np.random.default_rng(seed + 1)
     maps, owner = footprints_for(atlas, per_region, seed, min_pixels)
     traces = event_traces(len(maps), frames, seed=seed + 2)
+    return compress(maps, traces, atlas, owner, n_svd or len(maps) + 10, noise, noise_rank, seed + 1)
+
+
+def compress(maps, traces, atlas, owner, n_svd, noise=0.05, noise_rank=None, seed=1):
+    """Planted problem from given footprints (n, H, W) and traces (n, T): the top-``n_svd`` SVD of
+    footprints ⊗ traces plus rank-``noise_rank`` Gaussian noise of rms ``noise`` × the signal rms
+    (per entry),
+    inside ``atlas != 0``, without forming the P × T movie."""
+    rng = np.random.default_rng(seed)
     mask = atlas != 0
-    F = maps[:, mask].T  # (P, n)
-    n_svd = n_svd or len(maps) + 10
+    F = maps[:, mask].T.astype(np.float64)  # (P, n)
+    traces = np.asarray(traces, dtype=np.float64)
+    frames = traces.shape[1]
     noise_rank = noise_rank or n_svd
     scale = noise * _signal_rms(F, traces)
     left = np.hstack([F, rng.standard_normal((F.shape[0], noise_rank))])
@@ -89,7 +98,8 @@ def plant(atlas, per_region=1, frames=2000, n_svd=None, noise=0.05, noise_rank=N
     U_m, V = _truncated_svd(left, right, n_svd)
     U = np.full(atlas.shape + (n_svd,), np.nan, dtype=np.float32)
     U[mask] = U_m
-    return Planted(U, V.astype(np.float32), atlas, maps.astype(np.float32), traces.astype(np.float32), owner)
+    return Planted(U, V.astype(np.float32), atlas, np.asarray(maps, np.float32), traces.astype(np.float32),
+                   np.asarray(owner))
 
 
 def _signal_rms(F, traces):
