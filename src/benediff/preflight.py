@@ -2,8 +2,9 @@
 
 Everything that can be known from the config and small input files is checked at parse time,
 so ``snakemake -n`` reports it and no job removes a valid earlier output before failing:
-trial tables (columns, whole frames, order, overlaps) and whether every session has trials
-for each of train, val and test under ``split.blocks``.
+trial tables (columns, whole frames, order, overlaps), whether every session has trials for
+each of train, val and test under ``split.blocks``, and whether every analysis region exists in
+the atlas (sessions from files) or in the BehaveNet file.
 """
 
 from pathlib import Path
@@ -53,4 +54,54 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
             make_split(n, split["blocks"], split["seed"])
         except SplitError as err:
             problems.append(f"session {session!r}: {err} (config key split.blocks)")
+    return problems
+
+
+def atlas_regions(path, grouping_overrides=None) -> set[str]:
+    """Region keys ("VIS_L") the atlas at ``path`` can give, with the configured grouping."""
+    from benediff.io import atlas as atl
+
+    atlas = atl.load_atlas(path)
+    grouping = atl.make_grouping(grouping_overrides)
+    return {key for key in atl.code_regions(atlas, grouping=grouping).values() if key}
+
+
+def behavenet_regions(path) -> set[str] | None:
+    try:
+        with h5py.File(path, "r") as f:
+            group = f.get("regions/indxs_consolidate_lr")
+            return None if group is None else set(group)
+    except OSError:
+        return None
+
+
+def region_problems(config: dict) -> list[str]:
+    """Analysis regions (config key ``regions``) that a session's atlas or file lacks."""
+    problems, regions = [], list(config["regions"])
+    atlas_path = config["widefield"]["atlas"]["path"]
+    uses_atlas = any(s["source"] == "files" and s.get("widefield")
+                     for s in config["sessions"].values())
+    if uses_atlas and atlas_path and Path(atlas_path).exists():
+        try:
+            available = atlas_regions(atlas_path, config["widefield"]["grouping"])
+        except (OSError, ValueError) as err:
+            problems.append(f"config key widefield.atlas.path: {err}")
+        else:
+            missing = [r for r in regions if r not in available]
+            if missing:
+                problems.append(
+                    f"config key regions names {missing}, which the atlas {atlas_path} does not "
+                    f"have (with widefield.grouping); it has {sorted(available)}")
+    for name, cfg in config["sessions"].items():
+        if cfg["source"] != "behavenet" or not Path(cfg.get("behavenet") or "").is_file():
+            continue
+        available = behavenet_regions(cfg["behavenet"])
+        if available is None:
+            continue
+        missing = [r for r in regions if r not in available]
+        if missing:
+            problems.append(
+                f"config key regions names {missing}, which {cfg['behavenet']} (session "
+                f"{name!r}) does not have under regions/indxs_consolidate_lr; it has "
+                f"{sorted(available)}")
     return problems

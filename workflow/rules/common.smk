@@ -184,7 +184,7 @@ check_configured_paths()
 
 def check_inputs():
     """Trial tables and splits of every session, before any job (all problems in one error)."""
-    from benediff.preflight import input_problems
+    from benediff.preflight import input_problems, region_problems
 
     tables = {
         s: session_config(s)["trials"]
@@ -193,6 +193,7 @@ def check_inputs():
     }
     tables = {s: path for s, path in tables.items() if Path(path).exists()}
     PROBLEMS.extend(input_problems(config, tables))
+    PROBLEMS.extend(region_problems(config))
     overrides = config["lvm"]["region_overrides"]
     if overrides:  # keys of a region override: the VAE's hyper-parameters
         from benediff.lvm.pipeline import HYPER_KEYS
