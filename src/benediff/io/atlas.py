@@ -317,7 +317,7 @@ def check_overlap(atlas: Atlas, mask: np.ndarray, min_fraction=0.5, source="atla
                          f"{mask.shape}; warp it into the session frame first (landmarks)")
     final = mask & (atlas.labels != 0)
     n_mask = int(mask.sum())
-    if n_mask == 0 or final.sum() < min_fraction * n_mask:
+    if n_mask == 0 or not final.any() or final.sum() < min_fraction * n_mask:
         raise AtlasError(f"{source}: the aligned atlas covers {int(final.sum())} of {n_mask} "
                          f"brain-mask pixels (< {min_fraction:.0%}); check the landmarks file "
                          "(atlas px -> session px) and the transform type")

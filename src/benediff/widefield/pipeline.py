@@ -396,7 +396,9 @@ def prepare_locanmf_input(hemo_h5, atlas_h5, cfg, source="atlas"):
     with h5py.File(hemo_h5, "r") as f:
         U, V, mask = f["U"][()], f["V"][()], f["mask"][()].astype(bool)
     atlas = read_atlas_h5(atlas_h5)
-    final = atl.check_overlap(atlas, mask, cfg["atlas"]["min_overlap"], source=source)
+    # the alignment itself was gated in the atlas step (widefield.atlas.min_overlap against the
+    # recording's brain); here the SVD mask (brain, atlas or the whole frame) only needs atlas
+    final = atl.check_overlap(atlas, mask, 0.0, source=source)
     atlas = atl.Atlas(np.where(final, atlas.labels, 0), atlas.names)
     atlas, dropped = atl.drop_small_regions(atlas, final, cfg["min_pixels"], source=source)
     U = np.where(final[..., None], U, np.nan).astype(np.float32)
