@@ -1,10 +1,7 @@
-import logging
-import sys
-
+from benediff.jobs import start
 from benediff.widefield.pipeline import run_atlas, warn_to_log
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 warn_to_log()
 
 run_atlas(snakemake.input.atlas, snakemake.input.landmarks, snakemake.input.movie,

@@ -1,13 +1,10 @@
-import logging
-import sys
-
 import torch
 
 from benediff.device import resolve_device
+from benediff.jobs import start
 from benediff.widefield.pipeline import run_hemo, warn_to_log
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 warn_to_log()
 torch.set_num_threads(snakemake.threads)
 

@@ -1,11 +1,8 @@
-import logging
-import sys
-
+from benediff.jobs import start
 from benediff.widefield.landmarks import run_guess
 from benediff.widefield.pipeline import warn_to_log
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 warn_to_log()
 
 run_guess(snakemake.input.movie, snakemake.input.atlas, snakemake.output.json,

@@ -1,11 +1,8 @@
-import logging
-import sys
-
 from benediff.figures.widefield import run_qc
+from benediff.jobs import start
 from benediff.widefield.pipeline import warn_to_log
 
-sys.stderr = open(snakemake.log[0], "w")
-logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+start(snakemake)
 warn_to_log()
 
 run_qc(snakemake.input.locanmf, snakemake.input.atlas, snakemake.input.motion,
