@@ -39,41 +39,35 @@ def make_pose_frame(scorer: str, bodyparts, values) -> pd.DataFrame:
 
 def read_pose(path) -> pd.DataFrame:
     """Read a DLC .h5 or .csv (predictions or hand labels) and return it validated."""
-    path = Path(path)
-    if not path.exists():
-        raise PoseError(f"{path}: pose file does not exist; check the configured pose path")
-    try:
-        if path.suffix == ".h5":
-            df = pd.read_hdf(path)
-        elif path.suffix == ".csv":
-            df = pd.read_csv(path, header=[0, 1, 2], index_col=0)
-        else:
-            raise PoseError(f"{path}: unsupported pose file type {path.suffix!r}; "
-                            "give a DeepLabCut .h5 or .csv")
-    except PoseError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError, tables.HDF5ExtError) as exc:
-        raise PoseError(f"{path}: cannot read as a DeepLabCut pose file ({exc}); "
-                        "expected key /df_with_missing or a 3-row CSV header") from exc
-    return validate_pose(_normalise(df, path), path)
+    return validate_pose(_normalise(_read_table(path), Path(path)), Path(path))
 
 
 def read_bodyparts(path) -> list[str]:
     """Body parts of a DLC .h5/.csv from its header only (first row), for checks at parse time."""
+    df = _read_table(path, first_row_only=True)
+    if not isinstance(df.columns, pd.MultiIndex) or df.columns.nlevels != 3:
+        raise PoseError(f"{path}: columns must have the 3 levels {LEVELS}")
+    return list(dict.fromkeys(df.columns.get_level_values(1)))
+
+
+def _read_table(path, first_row_only=False) -> pd.DataFrame:
+    """The raw DLC table of a .h5 or .csv; every failure is one PoseError naming the file."""
     path = Path(path)
     if not path.exists():
         raise PoseError(f"{path}: pose file does not exist; check the configured pose path")
+    rows = {"nrows": 1} if first_row_only else {}
     try:
         if path.suffix == ".csv":
-            df = pd.read_csv(path, header=[0, 1, 2], index_col=0, nrows=1)
-        elif path.suffix == ".h5":
+            return pd.read_csv(path, header=[0, 1, 2], index_col=0, **rows)
+        if path.suffix == ".h5":
+            if not first_row_only:
+                return pd.read_hdf(path)
             try:
-                df = pd.read_hdf(path, start=0, stop=1)
+                return pd.read_hdf(path, start=0, stop=1)
             except (TypeError, NotImplementedError):  # fixed-format store: no partial reads
-                df = pd.read_hdf(path)
-        else:
-            raise PoseError(f"{path}: unsupported pose file type {path.suffix!r}; "
-                            "give a DeepLabCut .h5 or .csv")
+                return pd.read_hdf(path)
+        raise PoseError(f"{path}: unsupported pose file type {path.suffix!r}; "
+                        "give a DeepLabCut .h5 or .csv")
     except PoseError:
         raise
     except (OSError, ValueError, KeyError, TypeError, tables.HDF5ExtError) as exc:
@@ -82,9 +76,6 @@ def read_bodyparts(path) -> list[str]:
             first = "not an HDF5 file" if path.suffix == ".h5" else type(exc).__name__
         raise PoseError(f"{path}: cannot read as a DeepLabCut pose file ({first}); "
                         "expected key /df_with_missing or a 3-row CSV header") from exc
-    if not isinstance(df.columns, pd.MultiIndex) or df.columns.nlevels != 3:
-        raise PoseError(f"{path}: columns must have the 3 levels {LEVELS}")
-    return list(dict.fromkeys(df.columns.get_level_values(1)))
 
 
 def write_pose(df: pd.DataFrame, path) -> None:
