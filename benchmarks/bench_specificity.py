@@ -32,6 +32,7 @@ import yaml
 
 from benediff import config as config_mod
 from benediff.io import dataset as dataset_io
+from benediff.io.generated import read_generated
 from benediff.io.split import make_split
 from benediff.lvm.pipeline import fit_region, vae_params
 from benediff.simulate import truth as sim_truth
@@ -233,7 +234,7 @@ def real_data_ceiling(ds, window: int):
 
 
 def diagnostics(generated, unguided_h5, names, regressor, real_frames):
-    base = vp.read_generated(unguided_h5)
+    base = read_generated(unguided_h5)
     base_var = base["readout"].var(axis=1).mean(0)
     print("\nencoder trajectory variance (mean over videos): target vs mean of the others")
     print("| target | guided target | unguided target | guided others | unguided others |")
@@ -242,7 +243,7 @@ def diagnostics(generated, unguided_h5, names, regressor, real_frames):
         key = (REGION, "ours", name)
         if key not in generated:
             continue
-        var = vp.read_generated(generated[key])["readout"].var(axis=1).mean(0)
+        var = read_generated(generated[key])["readout"].var(axis=1).mean(0)
         others = [j for j in range(len(var)) if j != d]
         print(f"| {name} | {var[d]:.3f} | {base_var[d]:.3f} | {var[others].mean():.3f} | "
               f"{base_var[others].mean():.3f} |")

@@ -9,7 +9,8 @@ import torch
 from benediff.io import dataset as dataset_io
 from benediff.lvm.base import LatentModelError
 from benediff.lvm.model import BehaviorVAE
-from benediff.lvm.pipeline import derive_seed, fit_region, read_latents, vae_params
+from benediff.io.latents import read_latents
+from benediff.lvm.pipeline import derive_seed, fit_region, vae_params
 from benediff.lvm.synthetic import planted_dataset
 from benediff.lvm.tables import summarise, write_table, load_metrics
 from benediff.lvm import targets

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from benediff import config as bconfig
+from benediff.io import generated as generated_io
 from benediff.figures import video as figs
 from benediff.io import dataset as dio
 from benediff.video import baselines, pipeline, targets
@@ -156,7 +157,7 @@ def test_specificity_extractor_follows_pose_inference():
 def test_strips_and_brightest_change():
     frames = np.zeros((1, 11, 1, 4, 4), dtype=np.uint8)
     frames[0, 5:, 0, 1, 2] = 255
-    index, strip, diffs = pipeline.strips(frames, 5)
+    index, strip, diffs = generated_io.strips(frames, 5)
     assert index.tolist() == [0, 5, 10]
     assert diffs[0, 1, 0, 1, 2] == 1.0 and np.abs(diffs[0, 2]).max() == 0
     marks = figs.brightest_change(diffs[0, :, 0])
@@ -174,7 +175,8 @@ def test_fig6_needs_one_region_three_methods():
     inputs = targets.figure_inputs(demo_config(), "fig6")
     assert sorted(inputs) == ["cfg", "naive", "ours"]
     assert all("/VIS_R/generated/" in p and p.endswith("/Jaw.h5") for p in inputs.values())
-    with pytest.raises(targets.TargetError, match="names factors \\['Tongue'\\]"):
+    # a factor that is not a behaviour is now a config error, reported before any target
+    with pytest.raises(bconfig.ConfigError, match="fig6.factor names behaviour\\(s\\) \\['Tongue'\\]"):
         targets.figure_inputs(demo_config(figures={"fig6": {"region": "VIS_R", "factor": "Tongue",
                                                            "view": "side"}}), "fig6")
 
@@ -270,7 +272,7 @@ def run_generate(trained, method, factor="B", **kw):
 def test_generate_writes_videos_strips_and_mp4(trained, method):
     tmp = trained[0]
     run_generate(trained, method)
-    out = pipeline.read_generated(tmp / f"{method}_B.h5")
+    out = generated_io.read_generated(tmp / f"{method}_B.h5")
     assert out["frames"].shape == (2, 16, 2, 16, 16) and out["frames"].dtype == np.uint8
     assert out["readout"].shape == (2, 16, 3) and out["factor_index"] == 1
     with h5py.File(tmp / f"{method}_B.h5") as f:
@@ -283,8 +285,8 @@ def test_generate_is_reproducible(trained):
     tmp = trained[0]
     run_generate(trained, "ours", out_h5=tmp / "a.h5", out_mp4=tmp / "a.mp4")
     run_generate(trained, "ours", out_h5=tmp / "b.h5", out_mp4=tmp / "b.mp4")
-    np.testing.assert_array_equal(pipeline.read_generated(tmp / "a.h5")["frames"],
-                                  pipeline.read_generated(tmp / "b.h5")["frames"])
+    np.testing.assert_array_equal(generated_io.read_generated(tmp / "a.h5")["frames"],
+                                  generated_io.read_generated(tmp / "b.h5")["frames"])
 
 
 def test_generate_bad_factor_and_encoder_mismatch_leave_no_output(trained):

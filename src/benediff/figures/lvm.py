@@ -121,7 +121,8 @@ def figure5(dataset_path, region: str, latents_by_model: dict, path, test_trial=
 
     ``pooled``: the fits are pooled across sessions and ``dataset_path`` lists their datasets.
     """
-    from benediff.lvm.pipeline import load_region, read_latents
+    from benediff.io.latents import read_latents
+    from benediff.lvm.pipeline import load_region
     from benediff.provenance import write_sidecar
 
     rd = load_region(dataset_path, region, pooled=pooled)
@@ -142,7 +143,7 @@ def figure5(dataset_path, region: str, latents_by_model: dict, path, test_trial=
 def trajectory_figure(latents_by_region: dict, factors: list[str], n_trials: int, path,
                       draw_seed=0, config=None, seed=None) -> None:
     """Figs 7/12: the same ``n_trials`` test trials (seeded draw) in every region."""
-    from benediff.lvm.pipeline import read_latents
+    from benediff.io.latents import read_latents
     from benediff.provenance import write_sidecar
 
     per_region, chosen = {}, None

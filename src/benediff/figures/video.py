@@ -5,7 +5,6 @@ Every function reads generated-video files (see :mod:`benediff.video.pipeline`) 
 PDF; the caller writes the provenance sidecar.
 """
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from benediff.io.atomic import atomic_output  # noqa: E402
+from benediff.io.generated import GeneratedFileError, read_strip  # noqa: E402
 from benediff.provenance import write_sidecar  # noqa: E402
 
 VIEWS = {"side": 0, "bottom": 1}
@@ -29,15 +29,10 @@ def read_strips(path, view: str, video: int = 0):
     """Every-k-th frames (n, S, S) in [0, 1] of one view, their differences and frame indices."""
     if view not in VIEWS:
         raise FigureError(f"view {view!r} is not one of {list(VIEWS)}")
-    with h5py.File(path, "r") as f:
-        channel = VIEWS[view]
-        if channel >= f["strip_frames"].shape[2]:
-            raise FigureError(f"{path}: view {view!r} needs channel {channel} but the videos have "
-                              f"{f['strip_frames'].shape[2]} channel(s)")
-        frames = f["strip_frames"][video, :, channel].astype(np.float32) / 255.0
-        diffs = f["strip_diffs"][video, :, channel]
-        index = f["strip_index"][()]
-    return frames, diffs, index
+    try:
+        return read_strip(path, VIEWS[view], video)
+    except GeneratedFileError as err:
+        raise FigureError(f"{err} (view {view!r})") from None
 
 
 def busiest_window(rows, n_columns: int) -> slice:

@@ -7,11 +7,11 @@ import time
 import zlib
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 
 from benediff.io import dataset as dataset_io
+from benediff.io import latents as latents_io
 from benediff.io.atomic import atomic_output
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
@@ -91,32 +91,11 @@ def factor_names(label_names: list[str], n_latents: int) -> list[str]:
 
 
 def write_latents(path, model: LatentModel, rd, names: list[str]) -> None:
-    """``latents/trial_%04d`` (L, D) posterior means and ``reconstruction/trial_%04d`` (L, N)."""
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
-        for group, arrays in (("latents", model.transform(rd.X)), ("reconstruction", model.reconstruct(rd.X))):
-            grp = f.create_group(group)
-            for i, a in enumerate(arrays):
-                grp.create_dataset(f"trial_{i:04d}", data=np.asarray(a, dtype=np.float32))
-        f.attrs["factor_names"] = json.dumps(names)
-        f.attrs["label_names"] = json.dumps(rd.label_names)
-        f.attrs["session"], f.attrs["region"] = rd.session, rd.region
-        f.attrs["split"] = json.dumps({k: v.tolist() for k, v in rd.split.items()})
-        f.attrs["normalisation"] = NORMALISATION
-        if rd.members:
-            f.attrs["sessions"] = json.dumps([m.session for m in rd.members])
-            f.attrs["session_trials"] = json.dumps([len(m.X) for m in rd.members])
-
-
-JSON_ATTRS = ("factor_names", "label_names", "split", "sessions", "session_trials")
-
-
-def read_latents(path, group="latents") -> tuple[list[np.ndarray], dict]:
-    """Per-trial arrays of ``group`` and the file attributes (JSON ones decoded)."""
-    with h5py.File(path, "r") as f:
-        grp = f[group]
-        arrays = [grp[f"trial_{i:04d}"][()] for i in range(len(grp))]
-        attrs = {k: (json.loads(v) if k in JSON_ATTRS else v) for k, v in f.attrs.items()}
-    return arrays, attrs
+    """``latents.h5`` of a fit (layout: :mod:`benediff.io.latents`)."""
+    latents_io.write_latents(
+        path, model.transform(rd.X), model.reconstruct(rd.X), factor_names=names,
+        label_names=rd.label_names, session=rd.session, region=rd.region, split=rd.split,
+        normalisation=NORMALISATION, members=[(m.session, len(m.X)) for m in rd.members or ()])
 
 
 def dataset_paths(paths) -> list:

@@ -21,13 +21,15 @@ import pandas as pd
 import torch
 
 from benediff.behavior.video import write_gray_video
+from benediff.checkpoint import load_file, save_atomic
 from benediff.device import torch_device
 from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
+from benediff.io.generated import read_generated, write_generated
+from benediff.io.latents import LatentsFileError, read_session_latents
 from benediff.provenance import write_sidecar
 from benediff.video import autoencoder as ae
 from benediff.video import baselines
-from benediff.checkpoint import load_file, save_atomic
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import VarianceGuidance
@@ -46,45 +48,13 @@ class VideoPipelineError(ValueError):
 # file helpers
 
 
-def read_vae_latents(path, session: str | None = None) -> tuple[list[np.ndarray], list[str]]:
-    """Per-trial VAE posterior means (L, D) and the factor names of one region.
-
-    A fit pooled across sessions holds every pooled session's trials in order; ``session``
-    picks that session's trials out of it.
-    """
-    with h5py.File(path, "r") as f:
-        if "latents" not in f:
-            raise VideoPipelineError(f"{path}: no 'latents' group; expected latents/trial_0000 "
-                                     "(L, D) as written by the lvm stage")
-        keys = sorted(f["latents"])
-        trials = [f["latents"][k][()].astype(np.float32) for k in keys]
-        raw = f.attrs.get("factor_names", f["latents"].attrs.get("factor_names"))
-        members = f.attrs.get("sessions"), f.attrs.get("session_trials")
-    if raw is None:
-        raise VideoPipelineError(f"{path}: attribute 'factor_names' is missing; rerun the lvm stage")
-    names = json.loads(raw)
-    if trials and trials[0].shape[1] != len(names):
-        raise VideoPipelineError(f"{path}: {len(names)} factor names for {trials[0].shape[1]} latent dims")
-    if members[0] is not None and session is not None:
-        trials = _session_trials(trials, json.loads(members[0]), json.loads(members[1]), session,
-                                 path)
-    return trials, names
-
-
-def _session_trials(trials, sessions, counts, session, path):
-    if session not in sessions:
-        raise VideoPipelineError(f"{path} is a fit pooled over sessions {sessions}, which does "
-                                 f"not include the video session {session!r}; add it to "
-                                 "lvm.pool_sessions or set video.lvm_session to ''")
-    k = sessions.index(session)
-    start = sum(counts[:k])
-    return trials[start : start + counts[k]]
-
-
 def read_paired(latents_path, vae_path):
     """Frame-latent clips, their scale and split, and the same trials' VAE latents and names."""
     clips, scale, split, session = _read_frame_file(latents_path)
-    z, names = read_vae_latents(vae_path, session)
+    try:
+        z, names = read_session_latents(vae_path, session)
+    except LatentsFileError as err:
+        raise VideoPipelineError(str(err)) from None
     _paired(clips, z, latents_path, vae_path)
     return clips, scale, split, z, names
 
@@ -299,7 +269,7 @@ def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder
     readout = np.stack([encoder.predict(x.transpose(1, 0, 2, 3)) for x in latents])
     with atomic_output(out_mp4) as tmp:
         write_gray_video(tmp, _tile(frames), fps=gen["fps"])
-    _write_generated(out_h5, latents, frames, readout, gen["every"],
+    write_generated(out_h5, latents, frames, readout, gen["every"],
                      attrs={"method": method, "region": region, "factor": factor,
                             "factor_index": d, "factor_names": json.dumps(names)})
     return {"trajectory_variance": readout.var(axis=1).mean(0).tolist()}
@@ -339,34 +309,9 @@ def _decode_videos(latents, ae_path, scale, device) -> np.ndarray:
     return np.stack(videos)
 
 
-def strips(frames, every: int):
-    """Every ``every``-th frame and its difference from the frame ``every`` bins earlier."""
-    index = np.arange(0, frames.shape[1], every)
-    as_float = frames.astype(np.float32) / 255.0
-    previous = np.maximum(index - every, 0)
-    return index, frames[:, index], as_float[:, index] - as_float[:, previous]
-
-
-def _write_generated(path, latents, frames, readout, every, attrs):
-    index, strip_frames, strip_diffs = strips(frames, every)
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
-        f["latents"], f["readout"] = latents.astype(np.float32), readout.astype(np.float32)
-        f.create_dataset("frames", data=frames, compression="gzip")
-        f["strip_index"], f["strip_frames"] = index, strip_frames
-        f["strip_diffs"] = strip_diffs.astype(np.float32)
-        f.attrs.update(attrs)
-
-
 def _tile(frames) -> np.ndarray:
     """(n, L, C, S, S) → (L, n·S, C·S): views side by side, videos stacked."""
     return einops.rearrange(frames, "n l c h w -> l (n h) (c w)")
-
-
-def read_generated(path) -> dict:
-    with h5py.File(path, "r") as f:
-        out = {k: f[k][()] for k in ("frames", "readout")}
-        out.update({k: v for k, v in f.attrs.items()})
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Generated-video files ``results/video/<s>/<region>/generated/<method>/<factor>.h5``: their one
+writer and reader (the video stage writes and scores them, the figures draw them).
+
+Layout::
+
+    latents       (n, L, D) float32   conditions the videos were generated from
+    readout       (n, L, B) float32   the behaviour read out of each frame
+    frames        (n, L, C, S, S) uint8 (gzip)
+    strip_index   (k,)                every ``every``-th frame index
+    strip_frames  (n, k, C, S, S) uint8
+    strip_diffs   (n, k, C, S, S) float32: strip frame minus the frame ``every`` earlier, in [0, 1]
+    attrs         method, factor, region, seeds, ... (as given)
+"""
+
+import h5py
+import numpy as np
+
+from benediff.io.atomic import atomic_output
+
+
+class GeneratedFileError(ValueError):
+    """A generated-video file lacks what a reader needs."""
+
+
+def strips(frames, every: int):
+    """Every ``every``-th frame and its difference from the frame ``every`` bins earlier."""
+    index = np.arange(0, frames.shape[1], every)
+    as_float = frames.astype(np.float32) / 255.0
+    previous = np.maximum(index - every, 0)
+    return index, frames[:, index], as_float[:, index] - as_float[:, previous]
+
+
+def write_generated(path, latents, frames, readout, every: int, attrs: dict) -> None:
+    index, strip_frames, strip_diffs = strips(frames, every)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        f["latents"], f["readout"] = latents.astype(np.float32), readout.astype(np.float32)
+        f.create_dataset("frames", data=frames, compression="gzip")
+        f["strip_index"], f["strip_frames"] = index, strip_frames
+        f["strip_diffs"] = strip_diffs.astype(np.float32)
+        f.attrs.update(attrs)
+
+
+def read_generated(path) -> dict:
+    """``frames``, ``readout`` and the attributes of a generated-video file."""
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][()] for k in ("frames", "readout")}
+        out.update({k: v for k, v in f.attrs.items()})
+    return out
+
+
+def read_strip(path, channel: int, video: int = 0):
+    """Strip frames (k, S, S) in [0, 1] of one channel (camera view), their differences and
+    the frame indices."""
+    with h5py.File(path, "r") as f:
+        if channel >= f["strip_frames"].shape[2]:
+            raise GeneratedFileError(f"{path}: channel {channel} asked for but the videos have "
+                                     f"{f['strip_frames'].shape[2]} channel(s)")
+        frames = f["strip_frames"][video, :, channel].astype(np.float32) / 255.0
+        diffs = f["strip_diffs"][video, :, channel]
+        index = f["strip_index"][()]
+    return frames, diffs, index
