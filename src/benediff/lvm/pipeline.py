@@ -4,12 +4,12 @@ import dataclasses
 import json
 import logging
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benediff import seeds
 from benediff.io import dataset as dataset_io
 from benediff.io import latents as latents_io
 from benediff.io.atomic import atomic_output
@@ -38,8 +38,7 @@ NORMALISATION = ("neural and labels z-scored per dim with training-split mean/st
 
 def derive_seed(base_seed: int, session: str, region: str, run_seed: int) -> int:
     """A 31-bit seed from config seed, session, region and run: same inputs, same seed."""
-    parts = [base_seed, run_seed, zlib.crc32(session.encode()), zlib.crc32(region.encode())]
-    return int(np.random.SeedSequence(parts).generate_state(1)[0] >> 1)
+    return seeds.derive_seed(base_seed, run_seed, session, region, bits=31)
 
 
 def vae_params(lvm_cfg: dict, region: str, model: str) -> dict:

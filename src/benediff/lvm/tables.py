@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from benediff.io.atomic import atomic_output
+from benediff.latex import booktabs
 
 METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"))
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
@@ -64,11 +65,9 @@ def to_latex(summary: pd.DataFrame, group: str, models: list[str], caption: str)
     mean ± std, best MIG bold."""
     labels = dict(METRICS)
     models = table_columns(models, summary)
-    lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{caption}}}",
-             r"\begin{tabular}{ll" + "c" * len(models) + "}", r"\toprule",
-             f"{group} & metric & " + " & ".join(model_label(m) for m in models) + r" \\",
-             r"\midrule"]
+    groups = []
     for key in dict.fromkeys(summary[group]):
+        rows_out = []
         for metric, _ in METRICS:
             rows = summary[(summary[group] == key) & (summary["metric"] == metric)].set_index("model")
             best = rows["mean"].idxmax() if metric == "mig" and len(rows) else None
@@ -81,11 +80,10 @@ def to_latex(summary: pd.DataFrame, group: str, models: list[str], caption: str)
                 cells.append(f"\\textbf{{{cell}}}" if model == best else cell)
             name = labels[metric].replace("²", "$^2$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
             name = name.replace("%", r"\%")
-            lines.append(f"{key.replace('_', '-')} & {name} & " + " & ".join(cells) + r" \\")
-        lines.append(r"\midrule")
-    lines[-1] = r"\bottomrule"
-    lines += [r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(lines)
+            rows_out.append([key.replace('_', '-'), name, *cells])
+        groups.append(rows_out)
+    return booktabs("ll" + "c" * len(models), [group, "metric", *(model_label(m) for m in models)],
+                    groups, caption=caption)
 
 
 def write_table(metric_paths, group: str, models: list[str], caption: str, out_csv, out_tex) -> pd.DataFrame:

@@ -190,9 +190,14 @@ def _randn(shape, generator, device, dtype=torch.float32):
     return torch.randn(tuple(shape), generator=generator, device=gen_device, dtype=dtype).to(device)
 
 
-def _check_finite(tensor, index, t, what):
+def check_finite(tensor, message: str, error=None) -> None:
+    """Raise ``error`` (default :class:`SamplingError`) with ``message`` when ``tensor`` holds
+    NaN or inf."""
     if not torch.isfinite(tensor).all():
-        raise SamplingError(
-            f"sampling step {index} (diffusion timestep t={t}): {what} contains NaN or inf; "
-            "lower the guidance scale, check the model checkpoint, or use clip_sample"
-        )
+        raise (error or SamplingError)(message)
+
+
+def _check_finite(tensor, index, t, what):
+    check_finite(tensor, f"sampling step {index} (diffusion timestep t={t}): {what} contains "
+                 "NaN or inf; lower the guidance scale, check the model checkpoint, or use "
+                 "clip_sample")

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import torch
 
+from benediff.video.diffusion import check_finite
+
 INPUTS = ("x_t", "x0")
 
 
@@ -87,6 +89,5 @@ def _predict_x0(x_t, eps, alpha_bar_t):
 
 
 def _check_finite(x, what, t):
-    if not torch.isfinite(x).all():
-        raise GuidanceError(f"{what} became NaN/inf at diffusion step t={int(t)}; lower "
-                            "video.guidance.scale or raise video.guidance.tau")
+    check_finite(x, f"{what} became NaN/inf at diffusion step t={int(t)}; lower "
+                 "video.guidance.scale or raise video.guidance.tau", GuidanceError)

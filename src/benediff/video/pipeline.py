@@ -11,7 +11,6 @@ File formats written here:
 """
 
 import json
-import zlib
 from pathlib import Path
 
 import einops
@@ -27,13 +26,15 @@ from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
 from benediff.io.generated import read_generated, write_generated
 from benediff.io.latents import LatentsFileError, read_session_latents
+from benediff.latex import booktabs
 from benediff.provenance import write_sidecar
+from benediff.seeds import derive_seed
 from benediff.video import autoencoder as ae
 from benediff.video import baselines
+from benediff.video import specificity as spec_mod
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import VarianceGuidance
-from benediff.video import specificity as spec_mod
 from benediff.video.specificity import BehaviorRegressor, specificity_table, summary
 from benediff.video.train import load_model, save_model, train_diffusion
 
@@ -235,12 +236,6 @@ def load_naive(path) -> baselines.NaiveDecoder:
 # generation
 
 
-def seed_for(seed: int, *keys) -> int:
-    """A stable sub-seed for (seed, keys...), e.g. (seed, region, factor)."""
-    return int(np.random.SeedSequence([seed, *(zlib.crc32(str(k).encode()) for k in keys)])
-               .generate_state(1)[0])
-
-
 def manipulated_conditions(z, split, factor: int, n_videos: int, quantiles) -> np.ndarray:
     """(n_videos, L, D) conditions from test trials: factor swept over its training range."""
     train = np.concatenate([z[i] for i in split["train"]])
@@ -262,7 +257,7 @@ def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder
                                  f"has {len(names)}; refit the linear encoder")
     gen = cfg["generation"]
     shape = (gen["n_videos"], *clips[0].shape)
-    sub_seed = seed_for(seed, region, factor)
+    sub_seed = derive_seed(seed, region, factor)
     conditions = manipulated_conditions(z, split, d, gen["n_videos"], gen["value_quantiles"])
     latents = _sample(method, model_path, shape, d, encoder, conditions, cfg, sub_seed, device)
     frames = _decode_videos(latents, ae_path, scale, device)
@@ -424,10 +419,7 @@ def _write_table(table: pd.DataFrame, csv_path, tex_path):
     with atomic_output(csv_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     pivot = summary(table)
-    lines = [r"\begin{tabular}{l" + "r" * len(pivot.columns) + "}", r"\toprule",
-             " & ".join(["target", *pivot.columns]) + r" \\", r"\midrule"]
-    lines += [" & ".join([str(t), *(f"{100 * v:.1f}" for v in row)]) + r" \\"
-              for t, row in zip(pivot.index, pivot.to_numpy())]
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    rows = [[str(t), *(f"{100 * v:.1f}" for v in row)]
+            for t, row in zip(pivot.index, pivot.to_numpy())]
     with atomic_output(tex_path) as tmp:
-        tmp.write_text("\n".join(lines))
+        tmp.write_text(booktabs("l" + "r" * len(pivot.columns), ["target", *pivot.columns], [rows]))
