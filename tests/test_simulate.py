@@ -294,9 +294,10 @@ def test_bad_gap_frames_fail_before_writing(tmp_path):
 
 
 def test_video_fallback_encoder_keeps_frame_count(tmp_path, monkeypatch):
+    from benediff.io import video as video_io
     from benediff.simulate import video
 
-    monkeypatch.setattr(video, "_codec", lambda: "mpeg4")
+    monkeypatch.setattr(video_io, "mp4_codec", lambda: "mpeg4")
     beh = np.random.default_rng(0).random((37, 6))
     video.write_video(tmp_path / "v.mp4", beh, tiny(), np.random.default_rng(1))
     with av.open(str(tmp_path / "v.mp4")) as container:

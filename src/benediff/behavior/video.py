@@ -6,6 +6,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from benediff.io.video import write_gray_mp4
+
 
 class VideoError(ValueError):
     """A behaviour video is missing or cannot be decoded; the message names the file."""
@@ -85,22 +87,6 @@ def _decode(container, path):
 
 
 def write_gray_video(path, frames: np.ndarray, fps: float) -> None:
-    """Write uint8 (T, H, W) frames as a lossless-ish H.264 mp4 (used by tests and tools)."""
+    """Write uint8 (T, H, W) frames as a (near) lossless H.264 mp4 (tests, generated videos)."""
     frames = np.asarray(frames, dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=_as_fraction(fps))
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "0", "preset": "ultrafast"}
-        for img in frames:
-            rgb = np.repeat(img[:, :, None], 3, axis=2)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def _as_fraction(fps):
-    from fractions import Fraction
-
-    return Fraction(fps).limit_denominator(1001)
+    write_gray_mp4(path, frames, fps, width=frames.shape[2], height=frames.shape[1], crf=0)

@@ -1,12 +1,9 @@
 """The behaviour video (PyAV, grayscale H.264 in mp4) and its DeepLabCut-format pose file."""
 
-from fractions import Fraction
-
-import av
 import numpy as np
 
-from benediff.io.atomic import atomic_output
 from benediff.io.pose import make_pose_frame, write_pose
+from benediff.io.video import write_gray_mp4
 from benediff.simulate.render import KEYPOINTS, keypoints, render
 
 SCORER = "DLC_simulated"
@@ -16,28 +13,9 @@ CHUNK = 512
 def write_video(path, behavior, params, rng) -> None:
     """Render ``behavior`` (video timeline) chunk by chunk and encode it at ``params.video_fps``."""
     size = params.view_size
-    with atomic_output(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
-        codec = _codec()
-        stream = container.add_stream(codec, rate=Fraction(params.video_fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = 2 * size, size, "yuv420p"
-        stream.options = {"crf": "17", "preset": "ultrafast"} if codec == "libx264" else {}
-        if codec == "mpeg4":
-            stream.bit_rate = 8_000_000
-        stream.thread_count = 1
-        for start in range(0, len(behavior), CHUNK):
-            frames = render(behavior[start:start + CHUNK], size, rng, params.video_noise)
-            for img in frames:
-                frame = av.VideoFrame.from_ndarray(img, format="gray")
-                container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-
-
-def _codec() -> str:
-    """H.264 via libx264 when the ffmpeg build has it (PyPI wheels do), else a fallback encoder."""
-    for codec in ("libx264", "libopenh264", "mpeg4"):
-        if codec in av.codecs_available:
-            return codec
-    raise RuntimeError("PyAV's ffmpeg has no H.264 or MPEG-4 encoder; install av from PyPI")
+    frames = (img for start in range(0, len(behavior), CHUNK)
+              for img in render(behavior[start:start + CHUNK], size, rng, params.video_noise))
+    write_gray_mp4(path, frames, params.video_fps, width=2 * size, height=size, crf=17)
 
 
 def pose_table(behavior, params, rng):
