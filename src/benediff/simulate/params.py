@@ -135,22 +135,21 @@ def movie_shape(config: dict) -> tuple[int, int]:
     return _resolve(config).movie_shape
 
 
+def session_files(movie_shape, movie_formats) -> dict[str, str]:
+    """File name of each raw input of a simulated session, keyed by role (the one list)."""
+    h, w = movie_shape
+    names = {"dat": f"widefield_2_{h}_{w}_uint16.dat", "tiff": "widefield.tif",
+             "video": "behavior.mp4", "pose": "behaviorDLC_simulated.h5",
+             "landmarks": "landmarks.json", "atlas": "atlas.npz", "trials": "trials.csv",
+             "truth": "truth.h5"}
+    return {k: v for k, v in names.items() if k not in FORMATS or k in movie_formats}
+
+
 def raw_paths(session: str, config: dict, root: str = "resources/sessions") -> dict[str, str]:
     """Output paths of one simulated session, keyed by role; movie formats per ``simulate.movie_formats``."""
-    h, w = movie_shape(config)
     formats = (config.get("simulate") or {}).get("movie_formats", FORMATS)
-    base = f"{root}/{session}"
-    paths = {
-        "dat": f"{base}/widefield_2_{h}_{w}_uint16.dat",
-        "tiff": f"{base}/widefield.tif",
-        "video": f"{base}/behavior.mp4",
-        "pose": f"{base}/behaviorDLC_simulated.h5",
-        "landmarks": f"{base}/landmarks.json",
-        "atlas": f"{base}/atlas.npz",
-        "trials": f"{base}/trials.csv",
-        "truth": f"{base}/truth.h5",
-    }
-    return {k: v for k, v in paths.items() if k not in FORMATS or k in formats}
+    return {k: f"{root}/{session}/{v}"
+            for k, v in session_files(movie_shape(config), formats).items()}
 
 
 def atlas_input(config: dict) -> list[str]:

@@ -12,7 +12,7 @@ from benediff.io.atomic import atomic_output
 from benediff.simulate import atlas as sim_atlas
 from benediff.simulate import behavior as sim_behavior
 from benediff.simulate import movie, neural, truth, video
-from benediff.simulate.params import SimParams, SimulationError
+from benediff.simulate.params import SimParams, SimulationError, session_files
 
 log = logging.getLogger(__name__)
 STREAMS = ("transform", "footprints", "behavior", "neural", "baseline", "hemo", "jitter",
@@ -62,12 +62,7 @@ def _check(params: SimParams):
 
 
 def _paths(out_dir, params):
-    h, w = params.movie_shape
-    names = {"dat": f"widefield_2_{h}_{w}_uint16.dat", "tiff": "widefield.tif",
-             "video": "behavior.mp4", "pose": "behaviorDLC_simulated.h5",
-             "landmarks": "landmarks.json", "atlas": "atlas.npz", "trials": "trials.csv",
-             "truth": "truth.h5"}
-    return {k: out_dir / v for k, v in names.items() if k not in ("dat", "tiff") or k in params.movie_formats}
+    return {k: out_dir / v for k, v in session_files(params.movie_shape, params.movie_formats).items()}
 
 
 def plant_truth(params: SimParams, rng) -> tuple[dict, object]:
