@@ -202,6 +202,36 @@ def test_changing_a_video_setting_reruns_only_video_jobs(tiny_run, tmp_path):
     assert not upstream & set(counts), counts
 
 
+def _dry_run_with(tiny_run, tmp_path, section, key, value):
+    import yaml
+
+    cfg = yaml.safe_load(TINY.read_text())
+    node = cfg["video"]
+    for part in section:
+        node = node.setdefault(part, {})
+    node[key] = value
+    changed = tmp_path / "config.yaml"
+    changed.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    run = snakemake(tiny_run, "-n", configfile=changed)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def test_a_figure_setting_reruns_only_figures(tiny_run, tmp_path):
+    run = _dry_run_with(tiny_run, tmp_path, ["figures"], "n_columns", 5)
+    counts = job_counts(run.stdout)
+    assert set(counts) == {"video_figure", "resolved_config", "all"}, counts
+
+
+def test_the_guidance_scale_reruns_only_guided_generation_and_what_follows(tiny_run, tmp_path):
+    run = _dry_run_with(tiny_run, tmp_path, ["guidance"], "scale", 321.0)
+    counts = job_counts(run.stdout)
+    assert set(counts) <= {"generate", "specificity", "video_figure", "resolved_config", "all"}, counts
+    assert counts["generate"] > 0
+    assert "method=ours" in run.stdout
+    assert "method=cfg" not in run.stdout and "method=naive" not in run.stdout
+
+
 def test_reordered_config_file_reruns_nothing(tiny_run, tmp_path):
     """Snakemake compares params by repr; the validated config has the schema's key order.
 

@@ -122,7 +122,8 @@ def report_problems():
     if PROBLEMS:
         n = len(PROBLEMS)
         raise WorkflowError(
-            f"invalid input ({n} problem{'s' if n > 1 else ''}):\n  " + "\n  ".join(PROBLEMS)
+            f"invalid input ({n} problem{'s' if n > 1 else ''}):\n  "
+            + "\n  ".join(PROBLEMS)
         )
 
 
@@ -212,7 +213,8 @@ check_inputs()
 
 def get_final_output():
     """Every artifact: the resolved config, each session's dataset (labels for a pose-only
-    session), widefield QC, and each paper figure and table once some session has a dataset."""
+    session), widefield QC, and each paper figure and table once some session has a dataset.
+    """
     from benediff.behavior.sessions import dataset_sessions
 
     with_dataset = dataset_sessions(config)
@@ -241,15 +243,21 @@ def image_size():
     return config["behavior"]["clips"]["size"]
 
 
-def stage_config(*sections, session=None):
+def stage_config(*sections, session=None, without=()):
     """Config sections a job depends on; passed as params they drive provenance and reruns.
 
     ``device`` is not among them: a CPU-only job does not rerun when the models move to a GPU.
+    ``without`` drops dotted keys (``"video.figures"``) a job does not depend on.
 
     With ``session``, ``sessions`` holds that session alone: a per-session job does not rerun
     when another session is edited, added or moved in the file.
     """
     part = {key: config[key] for key in ("seed", *sections) if key in config}
+    for (
+        dotted
+    ) in without:  # e.g. "video.figures": drawing settings that do not change a table
+        head, _, key = dotted.partition(".")
+        part[head] = {k: v for k, v in part[head].items() if k != key}
     if session is not None:
         part["sessions"] = {session: session_config(session)}
     return part

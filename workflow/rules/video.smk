@@ -142,7 +142,7 @@ rule generate:
         "../../envs/video.yaml"
     threads: 1
     params:
-        cfg=config["video"],
+        cfg=lambda wc: video_targets.generate_config(config, wc.method),
         seed=config["seed"],
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],
@@ -203,7 +203,14 @@ rule specificity:
         labels=config["behavior"]["labels"],
         pcutoff=config["behavior"]["pose"]["pcutoff"],
         seed=config["seed"],
-        config=config,
+        config=stage_config(
+            "video",
+            "behavior",
+            "dataset",
+            "behaviors",
+            "regions",
+            without=["video.figures"],
+        ),
     script:
         "../../scripts/video_specificity.py"
 
@@ -229,6 +236,6 @@ rule video_figure:
         entries=lambda wc: list(video_targets.figure_inputs(config, wc.fig)),
         settings=lambda wc: video_targets.figure_settings(config, wc.fig),
         seed=config["seed"],
-        config=config,
+        config=stage_config("video"),
     script:
         "../../scripts/video_figure.py"

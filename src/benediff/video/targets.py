@@ -40,6 +40,18 @@ def vae_latents(config: dict, session: str, region: str) -> str:
     return f"results/lvm/{fit}/{region}/{v['lvm_model']}/seed{v['lvm_seed']}/latents.h5"
 
 
+def generate_config(config: dict, method: str) -> dict:
+    """The settings one generation job reads: a guidance edit reruns only the guided jobs."""
+    v = config["video"]
+    out = {"generation": v["generation"]}
+    if method == "ours":
+        out["guidance"] = v["guidance"]
+    elif method == "cfg":
+        out["guidance"] = {k: v["guidance"][k] for k in ("sampler", "steps")}
+        out["cfg"] = {"weight": v["cfg"]["weight"]}
+    return out
+
+
 def generated(session, region, method, factor, ext="h5") -> str:
     return f"{stage_dir(session)}/{region}/generated/{method}/{factor}.{ext}"
 
