@@ -1,0 +1,169 @@
+"""The paper's qualitative findings, claim by claim, on a finished run's tables.
+
+    .venv/bin/python benchmarks/check_claims.py                 # after `make demo`
+    .venv/bin/python benchmarks/check_claims.py --results path/to/results --strict
+
+Reads ``results/tables/table{1,2,3}.csv``, the resolved config ``results/config.resolved.yaml``
+(which session and region each table and Figure 4 use) and the Figure 4 fits' ``metrics.json``,
+and prints for each claim whether it holds, with the numbers:
+
+- Table 1: ``ours`` has the highest MIG in every region (and by how much over the best
+  baseline); every baseline's R² is at least 50 %.
+- Table 2: ``ours`` has a higher MIG than the standard VAE in every session, beyond one std;
+  its R² loss against the VAE.
+- Table 3: ``ours`` has a higher MIG than ``no_tc`` and ``no_beha`` in every region.
+- Figure 4: each behaviour is decoded best by its own latent.
+- Noise floors: each MIG of ``ours`` against the MIG of the same latents with the test trials
+  shuffled against the labels (``mig_floor`` rows of the tables), when the tables have them.
+
+``--strict`` exits 1 when a claim fails. Nothing is tuned here: it only reads.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+OURS = "ours"
+
+
+def cell(table: pd.DataFrame, group: str, key: str, model: str, metric: str):
+    row = table[(table[group] == key) & (table["model"] == model) & (table["metric"] == metric)]
+    if row.empty:
+        return None
+    return float(row["mean"].iloc[0]), float(row["std"].iloc[0])
+
+
+def fmt(value) -> str:
+    return "n/a" if value is None else f"{value[0]:.1f} ± {value[1]:.1f}"
+
+
+def table1_claims(t: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    out = []
+    baselines = [m for m in dict.fromkeys(t["model"]) if m != OURS]
+    for region in dict.fromkeys(t["region"]):
+        ours = cell(t, "region", region, OURS, "mig")
+        others = {m: cell(t, "region", region, m, "mig") for m in baselines}
+        others = {m: v for m, v in others.items() if v is not None}
+        if ours is None or not others:
+            continue
+        best = max(others, key=lambda m: others[m][0])
+        ratio = ours[0] / others[best][0] if others[best][0] > 0 else float("inf")
+        out.append((f"Table 1, {region}: ours has the highest MIG", ours[0] > others[best][0],
+                    f"ours {fmt(ours)} vs best baseline {best} {fmt(others[best])} "
+                    f"(× {ratio:.2f})"))
+        r2 = {m: cell(t, "region", region, m, "r2") for m in baselines}
+        low = {m: v for m, v in r2.items() if v is not None and v[0] < 50}
+        out.append((f"Table 1, {region}: every baseline's R² ≥ 50 %", not low,
+                    ", ".join(f"{m} {fmt(v)}" for m, v in r2.items() if v is not None)))
+    return out
+
+
+def table2_claims(t: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    out = []
+    for session in dict.fromkeys(t["session"]):
+        ours, vae = cell(t, "session", session, OURS, "mig"), cell(t, "session", session, "vae", "mig")
+        if ours is None or vae is None:
+            continue
+        r2_ours, r2_vae = (cell(t, "session", session, m, "r2") for m in (OURS, "vae"))
+        ratio = ours[0] / vae[0] if vae[0] > 0 else float("inf")
+        separated = ours[0] - ours[1] > vae[0] + vae[1]
+        loss = "" if None in (r2_ours, r2_vae) else f"; R² loss {r2_vae[0] - r2_ours[0]:.1f} points"
+        out.append((f"Table 2, {session}: ours MIG above the standard VAE's", ours[0] > vae[0],
+                    f"ours {fmt(ours)} vs VAE {fmt(vae)} (× {ratio:.2f}, beyond one std: "
+                    f"{'yes' if separated else 'no'}){loss}"))
+    return out
+
+
+def table3_claims(t: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    out = []
+    for region in dict.fromkeys(t["region"]):
+        ours = cell(t, "region", region, OURS, "mig")
+        for ablation in ("no_tc", "no_beha"):
+            other = cell(t, "region", region, ablation, "mig")
+            if ours is None or other is None:
+                continue
+            out.append((f"Table 3, {region}: ours MIG above {ablation}", ours[0] > other[0],
+                        f"ours {fmt(ours)} vs {ablation} {fmt(other)}"))
+    return out
+
+
+def floor_claims(tables: dict) -> list[tuple[str, bool, str]]:
+    out = []
+    for name, (t, group) in tables.items():
+        if "mig_floor" not in set(t["metric"]):
+            continue
+        for key in dict.fromkeys(t[group]):
+            ours, floor = cell(t, group, key, OURS, "mig"), cell(t, group, key, OURS, "mig_floor")
+            if ours is None or floor is None:
+                continue
+            ratio = ours[0] / floor[0] if floor[0] > 0 else float("inf")
+            out.append((f"{name}, {key}: ours MIG ≥ 5× its shuffled floor", ratio >= 5,
+                        f"MIG {fmt(ours)} vs floor {fmt(floor)} (× {ratio:.1f})"))
+    return out
+
+
+def fig4_claims(results: Path, config: dict) -> list[tuple[str, bool, str]]:
+    lvm = config["lvm"]
+    session = lvm["fig4"]["session"] or next(iter(config["sessions"]))
+    region = lvm["fig4"]["region"]
+    paths = [results / "lvm" / session / region / OURS / f"seed{s}" / "metrics.json"
+             for s in lvm["seeds"]]
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        return []
+    decoding = np.mean([json.loads(p.read_text())["decoding"] for p in paths], axis=0)
+    behaviors = list(config["behaviors"])
+    own = [b for i, b in enumerate(behaviors) if int(np.argmax(decoding[:, i])) == i]
+    return [(f"Figure 4 ({session}, {region}): each behaviour decoded best by its own latent",
+             len(own) == len(behaviors),
+             f"{len(own)} of {len(behaviors)} ({', '.join(own) or 'none'}); own-latent R² "
+             + ", ".join(f"{b} {decoding[i, i]:.0f} %" for i, b in enumerate(behaviors)))]
+
+
+def check(results: Path) -> list[tuple[str, bool, str]]:
+    tables = {}
+    for n, group in ((1, "region"), (2, "session"), (3, "region")):
+        path = results / "tables" / f"table{n}.csv"
+        if path.exists():
+            tables[f"Table {n}"] = (pd.read_csv(path), group)
+    claims = []
+    for name, fn in (("Table 1", table1_claims), ("Table 2", table2_claims),
+                     ("Table 3", table3_claims)):
+        if name in tables:
+            claims += fn(tables[name][0])
+    claims += floor_claims(tables)
+    resolved = results / "config.resolved.yaml"
+    if resolved.exists():
+        claims += fig4_claims(results, yaml.safe_load(resolved.read_text()))
+    return claims
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default="results", help="the run's results/ folder")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a claim fails")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    if not (results / "tables").is_dir():
+        print(f"{results}/tables does not exist: run the pipeline first (make demo)",
+              file=sys.stderr)
+        return 2
+    claims = check(results)
+    if not claims:
+        print(f"no claim could be checked: {results}/tables holds none of table1-3.csv")
+        return 2
+    width = max(len(c[0]) for c in claims)
+    for text, holds, numbers in claims:
+        print(f"{'holds' if holds else 'FAILS'}  {text:<{width}}  {numbers}")
+    failed = sum(not c[1] for c in claims)
+    print(f"\n{len(claims) - failed} of {len(claims)} claims hold")
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
