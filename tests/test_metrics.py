@@ -88,3 +88,22 @@ def test_single_latent_decoding_hand_case():
     assert dec[0, 0] == pytest.approx(100.0)
     # latent 1 predicts u1 exactly on rows 0,1 and misses row 2 by 1: ss_res 1, ss_tot 2/3
     assert dec[1, 1] == pytest.approx(100 * (1 - 1 / (2 / 3)))
+
+
+def test_mig_floor_is_chance_level_and_shuffles_across_trials():
+    from benediff.metrics import mig, mig_floor
+
+    rng = np.random.default_rng(0)
+    factors = [rng.normal(size=(50, 2)) for _ in range(12)]
+    codes = [f.copy() for f in factors]  # perfectly disentangled: MIG near 100 %
+    aligned = 100 * mig(np.concatenate(codes).T, np.concatenate(factors).T)
+    floor = 100 * mig_floor(codes, factors, n_shuffles=5, seed=1)
+    assert aligned > 80 and floor < 5  # independent trials: almost no information left
+    # a trial never meets its own labels (derangement), and the same seed gives the same floor
+    assert floor == 100 * mig_floor(codes, factors, n_shuffles=5, seed=1)
+    # codes that do not depend on the trial's labels (a shared waveform): floor ~ the MIG itself
+    shared = np.sin(np.linspace(0, 6, 50))[:, None] * np.ones((1, 2)) + 0.01 * rng.normal(size=(50, 2))
+    common = [shared + 0.01 * rng.normal(size=(50, 2)) for _ in range(12)]
+    lab = [np.c_[shared[:, 0], rng.normal(size=50)] for _ in range(12)]
+    assert 100 * mig_floor(common, lab, n_shuffles=3) > 0.5 * 100 * mig(
+        np.concatenate(common).T, np.concatenate(lab).T)

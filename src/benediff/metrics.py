@@ -61,6 +61,38 @@ def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins
     return float(np.mean((top[0] - top[1]) / entropy))
 
 
+def mig_floor(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,
+              factor_names=None) -> float:
+    """Chance level of :func:`mig` for these data: the mean MIG of the same per-trial codes
+    (L, n_codes) against the factors (L, n_factors) of other trials (trials of equal length
+    shuffled against each other). A MIG is meaningful only well above it."""
+    if len(code_trials) != len(factor_trials) or len(code_trials) < 2:
+        raise MetricError(f"MIG floor needs the same number (>= 2) of code and factor trials; "
+                          f"got {len(code_trials)} and {len(factor_trials)}")
+    rng = np.random.default_rng(seed)
+    lengths = np.array([len(t) for t in code_trials])
+    codes = np.concatenate(code_trials).T
+    values = []
+    for _ in range(n_shuffles):
+        order = np.arange(len(code_trials))
+        for length in np.unique(lengths):
+            same = np.flatnonzero(lengths == length)
+            order[same] = same[_derangement(len(same), rng)]
+        factors = np.concatenate([factor_trials[i] for i in order]).T
+        values.append(mig(codes, factors, factor_names=factor_names))
+    return float(np.mean(values))
+
+
+def _derangement(n: int, rng) -> np.ndarray:
+    """A permutation of range(n) with no fixed point (n >= 2), else the identity."""
+    if n < 2:
+        return np.arange(n)
+    while True:
+        perm = rng.permutation(n)
+        if not np.any(perm == np.arange(n)):
+            return perm
+
+
 def r2_scores(x_true: np.ndarray, x_pred: np.ndarray) -> tuple[float, np.ndarray]:
     """R² (%) per column of (n, N) arrays and their uniform average."""
     x_true = np.asarray(x_true, dtype=np.float64)
