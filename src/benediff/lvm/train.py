@@ -64,6 +64,17 @@ def _batch_tc(z, mu, logvar, params, n_data):
     return total_correlation(z, mu, logvar, n_data, params.tc_estimator)
 
 
+def _validation_tc(net, x_val, params):
+    """TC of the validation posteriors at their means, on evenly spaced frames (at most
+    ``tc_max_samples``; no random draw, so validation leaves the training RNG alone)."""
+    mu, logvar = net.encode(x_val)
+    mu, logvar = mu.reshape(-1, mu.shape[-1]), logvar.reshape(-1, logvar.shape[-1])
+    if mu.shape[0] > params.tc_max_samples:
+        keep = torch.linspace(0, mu.shape[0] - 1, params.tc_max_samples, device=mu.device).long()
+        mu, logvar = mu[keep], logvar[keep]
+    return total_correlation(mu, mu, logvar, mu.shape[0], params.tc_estimator)
+
+
 def warmup(epoch: int, params) -> float:
     return 1.0 if params.warmup_epochs <= 0 else min(1.0, (epoch + 1) / params.warmup_epochs)
 
@@ -131,6 +142,8 @@ def _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint):
 def _end_epoch(net, x_val, u_val, params, state, n_data):
     net.eval()
     terms = loss_terms(net, x_val, u_val, params, n_data, sample=False)
+    if params.beta > 0:  # select on the objective as trained, disentanglement term included
+        terms["tc"] = _validation_tc(net, x_val, params)
     val = float(total_loss(terms, params, 1.0))
     record = {"epoch": state.epoch, "val_loss": val} | {k: float(v) for k, v in terms.items()}
     record["posterior_sd"] = float(torch.exp(0.5 * net.encode(x_val)[1]).mean())
