@@ -304,3 +304,20 @@ def test_video_fallback_encoder_keeps_frame_count(tmp_path, monkeypatch):
         frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
     assert len(frames) == 37 and frames[0].shape == (64, 128)
     assert np.abs(np.array(frames, float) - render(beh, 64)).mean() < 8
+
+
+def test_independent_behaviour_coupling_decorrelates_the_behaviours():
+    from benediff.simulate import behavior as sim_behavior
+    from benediff.simulate.params import SimParams
+
+    corr = {}
+    for coupling in ("task", "independent"):
+        params = SimParams(n_trials=200, behavior_coupling=coupling)
+        rng = np.random.default_rng(0)
+        timeline = sim_behavior.make_timeline(rng, params)
+        beh = sim_behavior.simulate_behavior(rng, params, timeline)
+        rows = np.concatenate([beh[s:s + params.frames_per_trial] for s in timeline.start_frame])
+        corr[coupling] = np.abs(np.corrcoef(rows.T)[np.triu_indices(6, 1)])
+        assert rows.min() >= -0.5 and rows.max() <= 2.0  # same value range as the task
+    assert corr["task"].max() > 0.6  # lever-paw and spout-jaw move together in the task
+    assert corr["independent"].max() <= 0.1

@@ -1,8 +1,10 @@
 """Trial structure and the six behaviour variables of a head-fixed mouse (values ~ 0..1).
 
-Within each trial: the levers come in, the paw reaches and grabs, later the spouts move in and the
-jaw licks rhythmically (~7 Hz) until they retract; the chest breathes (~3 Hz) throughout. Every
-variable is back at rest by the end of the trial, so inter-trial gaps are quiet.
+Within each trial (``behavior_coupling: task``): the levers come in, the paw reaches and grabs,
+later the spouts move in and the jaw licks rhythmically (~7 Hz) until they retract; the chest
+breathes (~3 Hz) throughout. With ``independent`` the same movements happen on independent
+random schedules (a control with uncorrelated behaviours). Every variable is back at rest by the
+end of the trial, so inter-trial gaps are quiet.
 """
 
 from dataclasses import dataclass
@@ -39,8 +41,9 @@ def simulate_behavior(rng, params, timeline: Timeline) -> np.ndarray:
     fs, L = params.frame_rate, params.frames_per_trial
     beh = np.zeros((timeline.n_frames, len(BEHAVIORS)))
     t_trial = np.arange(L) / fs
+    trial = _independent_behavior if params.behavior_coupling == "independent" else _trial_behavior
     for start in timeline.start_frame:
-        beh[start:start + L, :5] = _trial_behavior(rng, t_trial, L / fs)
+        beh[start:start + L, :5] = trial(rng, t_trial, L / fs)
     beh[:, 5] = _breathing(rng, np.arange(timeline.n_frames) / fs)
     return beh
 
@@ -74,6 +77,28 @@ def _trial_behavior(rng, t, dur):
     rest = _ramp(t, 0, ramp) - _ramp(t, dur - 2 * ramp, ramp)  # quiet at the trial edges
     wobble = gaussian_filter1d(rng.standard_normal((2, len(t))), 3, axis=1) * 0.1 * rest
     return np.stack([levers, spouts, paw_x + wobble[0], paw_y + wobble[1], jaw], axis=1)
+
+
+def _independent_behavior(rng, t, dur):
+    """The same five movements as :func:`_trial_behavior`, each on its own random schedule:
+    lever and spout windows, reaches (x and y apart) and licking bouts drawn independently."""
+    ramp = min(0.25, 0.05 * dur)
+
+    def window():
+        a = rng.uniform(0.05, 0.8) * dur
+        b = min(a + rng.uniform(0.1, 0.4) * dur, dur - 2 * ramp)
+        return _ramp(t, a, ramp) - _ramp(t, max(b, a + ramp), ramp)
+
+    def reaches(height):
+        out = np.zeros_like(t)
+        for c in rng.uniform(0.05, 0.9, rng.poisson(2.5)) * dur:
+            out = out + height * _bump(t, c, rng.uniform(0.5, 1.0) * ramp)
+        return out
+
+    rate, phase = rng.uniform(6.5, 7.5), rng.uniform(0, 2 * np.pi)
+    jaw = window() * 0.5 * (1 - np.cos(2 * np.pi * rate * t + phase))
+    rest = _ramp(t, 0, ramp) - _ramp(t, dur - 2 * ramp, ramp)  # quiet at the trial edges
+    return np.stack([window(), window(), reaches(0.6) * rest, reaches(0.6) * rest, jaw], axis=1)
 
 
 def _breathing(rng, t):

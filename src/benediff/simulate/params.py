@@ -36,6 +36,7 @@ class SimParams:
     heartbeat_hz: float = 10.0
     jitter_px: float = 0.3
     noise: bool = True
+    behavior_coupling: str = "task"
     view_size: int = 64
     video_fps: float = 30.0
     video_noise: float = 3.0
@@ -122,6 +123,7 @@ def _resolve(config: dict, seed: int = 0) -> SimParams:
         atlas=sim.get("atlas"),
         movie_formats=tuple(sim.get("movie_formats", FORMATS)),
         noise=bool(sim.get("noise", True)),
+        behavior_coupling=sim.get("behavior_coupling", "task"),
     )
     try:
         return SimParams.from_dict(values)
