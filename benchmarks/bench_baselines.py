@@ -37,7 +37,7 @@ LOSS_EVERY = 250
 def region():
     """Train, validation and test (X, U) of the planted region that bench_vae.py fits."""
     from benediff.lvm.data import region_data
-    from benediff.lvm.synthetic import planted_dataset
+    from benediff.testing.lvm import planted_dataset
 
     ds, _ = planted_dataset(n_trials=N_TRIALS, n_frames=LENGTH, n_behaviors=N_BEHAVIOURS,
                             n_irrelevant=N_IRRELEVANT, region_dims=(N_DIMS,), seed=0)

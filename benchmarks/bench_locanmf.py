@@ -1,13 +1,13 @@
-"""LocaNMF benchmark (issue 3): wall time, R² and localisation on a planted problem.
+"""LocaNMF speed benchmark: wall time, R² and localisation on a planted problem.
 
-Cases (WIDEFIELD.md §8.10): ``standard`` ≈51.5k px, K=200, T=30 000, 3 footprints per region
+Cases (docs/WIDEFIELD.md §8.10): ``standard`` ≈51.5k px, K=200, T=30 000, 3 footprints per region
 (reference ≈548 s on 2 cores); ``medium`` ≈12.9k px, K=112, T=20 000 (reference ≈35 s; min_pixels 25
 so that ≈64 regions survive the resampling, as in the reference case);
 ``small`` ≈3.2k px, K=26, T=3000 (reference ≈1.7 s). The atlas is the wfield dorsal projection
 resampled to the pixel count (a Voronoi atlas when the shared data are absent). Demo parameters:
 maxrank 3, loc 70, r2 0.99, λ_init 1e-6, step 1.35, 20 λ rounds, 20 HALS iterations.
 
-``paper`` (issue 13): the project's simulator (``simulate.preset: paper``, 270×320, n_trials 12 →
+``paper`` (data with |U| ≫ 1, where the reference λ never bites): the project's simulator (``simulate.preset: paper``, 270×320, n_trials 12 →
 2338 frames per channel; its footprints and component activities) compressed by an exact SVD of
 footprints ⊗ activities + rank-400 noise to K = 200 (the motion / ΔF/F / SVD stages are skipped),
 fitted on the session's single atlas areas with the production settings (rank search 1–3,
@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benediff.testing.locanmf import compress, event_traces, footprints_for, plant, voronoi_atlas, wfield_atlas
 from benediff.widefield.locanmf import LocaNMF
-from benediff.widefield.locanmf_synth import (compress, event_traces, footprints_for, plant, voronoi_atlas,
-                                               wfield_atlas)
 
 PROJECTION = Path(__file__).resolve().parents[2] / "shared/data/atlas/wfield_references/dorsal_cortex_projection.npy"
 CASES = {
@@ -104,7 +103,7 @@ def build_paper(n_trials=12, n_svd=200, noise=0.5, noise_rank=400, seed=0, footp
 
     config = {"sessions": {"bench": {"seed": seed}},
               "simulate": {"preset": "paper", "overrides": {"n_trials": n_trials}}}
-    if frame is not None:  # a larger frame, e.g. the issue's 608 × 600 recording
+    if frame is not None:  # a larger frame, e.g. a user's 608 × 600 recording
         config["simulate"]["overrides"].update(movie_height=frame[0], movie_width=frame[1])
     params = params_from_config("bench", config)
     truth, _ = plant_truth(params, random_streams(params.seed))

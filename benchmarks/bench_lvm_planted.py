@@ -15,8 +15,8 @@ import torch
 from benediff.lvm.data import region_data
 from benediff.lvm.model import BehaviorVAE
 from benediff.lvm.pipeline import VAE_VARIANTS
-from benediff.lvm.synthetic import planted_dataset
 from benediff.metrics import mig, reconstruction_metrics, single_latent_decoding
+from benediff.testing.lvm import planted_dataset
 
 PARAMS = dict(n_unsupervised=2, max_epochs=40, lr=3e-3, warmup_epochs=5, patience=10,
               batch_size=16, beta=4.0)

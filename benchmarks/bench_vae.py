@@ -16,8 +16,8 @@ import torch
 
 from benediff.lvm.data import region_data
 from benediff.lvm.model import BehaviorVAE, VAEParams
-from benediff.lvm.synthetic import planted_dataset
 from benediff.metrics import mig, reconstruction_metrics
+from benediff.testing.lvm import planted_dataset
 import numpy as np
 
 

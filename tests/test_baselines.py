@@ -9,7 +9,7 @@ from sklearn.metrics import r2_score
 from benediff.lvm.baselines import BASELINES, BaselineInputError, get_baseline
 from benediff.lvm.baselines.pivae import PiVAEBaseline, original_loss
 from benediff.lvm.baselines.ssl import kl_to_standard_normal
-from benediff.lvm.baselines.synthetic import planted_region
+from benediff.testing.lvm import planted_region
 
 N_BEHAV, N_DIMS, N_TRAIN = 3, 10, 16
 

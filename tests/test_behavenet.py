@@ -12,7 +12,7 @@ import yaml
 
 from benediff.io import dataset as dsio
 from benediff.io.behavenet import BehaveNetError, read_behavenet
-from benediff.lvm.synthetic import planted_dataset
+from benediff.testing.lvm import planted_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")

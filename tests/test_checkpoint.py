@@ -7,7 +7,7 @@ import torch
 from benediff import checkpoint
 from benediff.lvm.data import region_data
 from benediff.lvm.model import BehaviorVAE
-from benediff.lvm.synthetic import planted_dataset
+from benediff.testing.lvm import planted_dataset
 from benediff.video.autoencoder import train_autoencoder
 
 VAE = dict(max_epochs=3, warmup_epochs=1, patience=10, batch_size=4, n_unsupervised=1,

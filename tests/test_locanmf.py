@@ -1,4 +1,4 @@
-"""LocaNMF: planted recovery, localisation, invariants, errors (WIDEFIELD.md §10.1, §10.2, §10.4)."""
+"""LocaNMF: planted recovery, localisation, invariants, errors (docs/WIDEFIELD.md §10.1, §10.2, §10.4)."""
 
 import inspect
 import logging
@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
+from benediff.testing.locanmf import plant, voronoi_atlas
 from benediff.widefield.locanmf import LocaNMF, LocaNMFError
 from benediff.widefield.locanmf_fit import Problem, Settings, component_caps, rank_search
 from benediff.widefield.locanmf_kernels import numba, spatial_sweep
-from benediff.widefield.locanmf_synth import plant, voronoi_atlas
 
 torch.set_num_threads(1)
 
@@ -258,7 +258,7 @@ def test_rank_search_grows_until_every_region_passes(warm_start):
     assert model.r2_ >= 0.99
 
 
-# ------------------------------------------------------------- λ schedules, rank cap, progress (issue 13)
+# ------------------------------------------------------------- λ schedules (data with |U| ≫ 1), rank cap, progress
 def _fit_straddling(scale=1.0, **options):
     U, V, atlas = _straddling_case()
     settings = dict(max_rank=1, loc_thresh=80, maxiter_lambda=20, min_pixels=20, progress=False)
@@ -280,7 +280,7 @@ def test_scaled_schedule_is_scale_invariant():
 
 
 def test_reference_schedule_caps_out_where_scaled_localises_in_few_rounds():
-    """The issue's symptom: |U| ~ 300, λ = 1e-6·1.35^m reaches only 4e-4 after 20 rounds and never bites."""
+    """The reported symptom: |U| ~ 300, λ = 1e-6·1.35^m reaches only 4e-4 after 20 rounds and never bites."""
     U, _, _ = _straddling_case()
     assert np.abs(U).max() > 100
     reference = _fit_straddling(lambda_schedule="reference", lambda_init=1e-6, lambda_step=1.35)

@@ -7,8 +7,8 @@ import torch
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import RegionDataError, region_data
 from benediff.lvm.model import BehaviorVAE
-from benediff.lvm.synthetic import planted_dataset
 from benediff.lvm.train import loss_terms, significant_improvement
+from benediff.testing.lvm import planted_dataset
 
 torch.set_num_threads(1)
 FAST = dict(max_epochs=2, warmup_epochs=1, patience=5, batch_size=8, n_unsupervised=1)

@@ -11,11 +11,11 @@ from benediff.lvm.base import LatentModelError
 from benediff.lvm.model import BehaviorVAE
 from benediff.io.latents import read_latents
 from benediff.lvm.pipeline import derive_seed, fit_region, vae_params
-from benediff.lvm.synthetic import planted_dataset
 from benediff.lvm.tables import summarise, write_table, load_metrics
 from benediff.lvm import targets
 from benediff.figures.lvm import figure4, figure5, trajectory_figure
 from benediff.config import validate
+from benediff.testing.lvm import planted_dataset
 
 torch.set_num_threads(1)
 LVM = validate({"sessions": {"S1": {"source": "simulate"}}})["lvm"] | {

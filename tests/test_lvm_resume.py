@@ -10,8 +10,8 @@ import torch
 
 from benediff.lvm.data import region_data
 from benediff.lvm.model import BehaviorVAE
-from benediff.lvm.synthetic import planted_dataset
 from benediff.lvm.train import CheckpointError
+from benediff.testing.lvm import planted_dataset
 
 PARAMS = dict(max_epochs=4, warmup_epochs=2, patience=10, batch_size=4, n_unsupervised=1,
               beta=2.0, tc_estimator="mss", tc_max_samples=32, checkpoint_every=1, seed=7)
@@ -23,7 +23,7 @@ CHILD = textwrap.dedent("""
     import benediff.lvm.train as train
     from benediff.lvm.data import region_data
     from benediff.lvm.model import BehaviorVAE
-    from benediff.lvm.synthetic import planted_dataset
+    from benediff.testing.lvm import planted_dataset
 
     ckpt, out, kill_at, sig = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     calls = {"n": 0}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from benediff import config as bconfig
-from benediff.lvm.synthetic import planted_dataset
+from benediff.testing.lvm import planted_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 ATLAS = ROOT.parent / "shared" / "data" / "atlas" / "wfield_references"  # a real Allen atlas

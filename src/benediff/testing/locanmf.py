@@ -1,4 +1,4 @@
-"""Planted LocaNMF problems for tests and benchmarks (WIDEFIELD.md §10.1).
+"""Planted LocaNMF problems for tests and benchmarks (docs/WIDEFIELD.md §10.1); not used by the pipeline.
 
 Smooth non-negative footprints mostly inside their atlas region, sparse-event ⊗ exponential
 traces (centred), noise, and an exact SVD of the factored movie truncated to K, so that even the
