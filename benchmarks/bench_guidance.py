@@ -38,8 +38,8 @@ def main():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     frames = rng.normal(size=(2000, 1, 4, 4))
-    encoder = LinearEncoder(alpha=1.0).fit(frames, frames.reshape(2000, -1) @ rng.normal(size=(16, 6)))
-    model = UNet3D(channels=1, dim=32, dim_mults=(1, 2, 4), groups=8)
+    encoder = LinearEncoder(alpha=1.0, standardise=False).fit(frames, frames.reshape(2000, -1) @ rng.normal(size=(16, 6)))
+    model = UNet3D(channels=1, dim=32, dim_mults=(1, 2, 4), groups=8, attn_resolutions=(2, 4))
     diffusion = GaussianDiffusion(timesteps=200)
     shape = (1, 1, args.frames, 4, 4)
 
@@ -48,7 +48,7 @@ def main():
                generator=torch.Generator().manual_seed(0), eps_hook=hook)
 
     def guided():
-        run(VarianceGuidance(encoder.torch_forward, 0, 6, scale=50, tau=0.1, seed=0))
+        run(VarianceGuidance(encoder.torch_forward, 0, 6, scale=50, tau=0.1, input="x_t", seed=0))
 
     run(None)  # warm-up
     unguided_s = best_time(lambda: run(None), args.repeats)

@@ -7,7 +7,7 @@ so that ≈64 regions survive the resampling, as in the reference case);
 resampled to the pixel count (a Voronoi atlas when the shared data are absent). Demo parameters:
 maxrank 3, loc 70, r2 0.99, λ_init 1e-6, step 1.35, 20 λ rounds, 20 HALS iterations.
 
-``paper`` (data with |U| ≫ 1, where the reference λ never bites): the project's simulator (``simulate.preset: paper``, 270×320, n_trials 12 →
+``paper`` (|U| ≫ 1): the project's simulator (``simulate.preset: paper``, 270×320, n_trials 12 →
 2338 frames per channel; its footprints and component activities) compressed by an exact SVD of
 footprints ⊗ activities + rank-400 noise to K = 200 (the motion / ΔF/F / SVD stages are skipped),
 fitted on the session's single atlas areas with the production settings (rank search 1–3,

@@ -1,4 +1,4 @@
-"""Benchmark: streaming approximate SVD and haemodynamic correction (WIDEFIELD.md §8.10 anchors).
+"""Benchmark: streaming approximate SVD and haemodynamic correction (docs/WIDEFIELD.md §8.10 anchors).
 
 Standard case: 3000 frames × 2 channels × 540×640 uint16 on disk (wfield binary), k = 200.
 wfield needs ≈96 s (SVD) and ≈121 s (hemo) on 2 cores; targets ≤ 30 s each, peak RSS ≤ 6 GB.

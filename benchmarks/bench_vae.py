@@ -8,6 +8,7 @@ shared: the load average is printed alongside.
 """
 
 import argparse
+import inspect
 import os
 import resource
 import time
@@ -15,19 +16,21 @@ import time
 import torch
 
 from benediff.lvm.data import region_data
-from benediff.lvm.model import BehaviorVAE, VAEParams
+from benediff.lvm.model import BehaviorVAE
 from benediff.metrics import mig, reconstruction_metrics
 from benediff.testing.lvm import planted_dataset
 import numpy as np
+
+DEFAULTS = {k: p.default for k, p in inspect.signature(BehaviorVAE).parameters.items()}
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-epochs", type=int, default=200)
-    p.add_argument("--patience", type=int, default=VAEParams.patience)
-    p.add_argument("--min-delta", type=float, default=VAEParams.min_delta)
-    p.add_argument("--lr", type=float, default=VAEParams.lr)
+    p.add_argument("--patience", type=int, default=DEFAULTS["patience"])
+    p.add_argument("--min-delta", type=float, default=DEFAULTS["min_delta"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--tc-estimator", default="mws")
     p.add_argument("--baselines", nargs="*", default=[])
     args = p.parse_args()

@@ -1,5 +1,5 @@
 from benediff.jobs import start
-from benediff.video.pipeline import specificity
+from benediff.video.specificity import specificity
 
 start(snakemake)
 

@@ -16,7 +16,7 @@ def fitted_encoder(n_factors=3, frame_shape=(1, 2, 2), seed=0, alpha=1e-6):
     frames = rng.normal(size=(400, *frame_shape))
     w = rng.normal(size=(n_factors, int(np.prod(frame_shape))))
     latents = frames.reshape(400, -1) @ w.T + 0.5
-    return LinearEncoder(alpha=alpha).fit(frames, latents), w
+    return LinearEncoder(alpha=alpha, standardise=False).fit(frames, latents), w
 
 
 def test_encoder_recovers_planted_map_and_noise_covariance():
@@ -25,7 +25,7 @@ def test_encoder_recovers_planted_map_and_noise_covariance():
     w = np.array([[1.0, 0, 0, 2], [0, -1, 0, 0]])
     noise = rng.normal(scale=[0.1, 0.3], size=(5000, 2))
     latents = frames.reshape(5000, -1) @ w.T + np.array([3.0, -1.0]) + noise
-    enc = LinearEncoder(alpha=1e-3).fit(frames, latents)
+    enc = LinearEncoder(alpha=1e-3, standardise=False).fit(frames, latents)
     np.testing.assert_allclose(enc.W_enc_, w, atol=0.02)
     np.testing.assert_allclose(enc.bias_, [3.0, -1.0], atol=0.02)
     np.testing.assert_allclose(np.diag(enc.Q_), [0.01, 0.09], rtol=0.1)
@@ -63,7 +63,7 @@ def test_standardised_encoder_outputs_factors_in_their_own_units(tmp_path):
     latents = frames.reshape(2000, -1)[:, :2] * np.array([0.1, 10.0])  # scales differ 100×
     enc = LinearEncoder(alpha=1e-6, standardise=True).fit(frames, latents)
     np.testing.assert_allclose(enc.predict(frames).std(0), [1.0, 1.0], rtol=1e-3)
-    raw = LinearEncoder(alpha=1e-6).fit(frames, latents)
+    raw = LinearEncoder(alpha=1e-6, standardise=False).fit(frames, latents)
     np.testing.assert_allclose(enc.predict(frames) * enc.latent_scale_, raw.predict(frames), atol=1e-6)
     assert enc.score(frames, latents)["r2"] > 0.999
     enc.save(tmp_path / "enc.h5")
@@ -91,7 +91,7 @@ def test_negatives_exclude_target_and_cover_others():
 
 
 def closed_form_gradient(clip, w_enc, bias, factor, negatives, tau):
-    """METHOD.md §4: ∂/∂s_d = (1−p₊)/τ, ∂/∂s_j = −Σ_{k: j_k=j} p_k/τ; ∂s_j/∂Y_l = 2/L (ẑ_lj − z̄_j) w_j."""
+    """docs/METHOD.md §4: ∂/∂s_d = (1−p₊)/τ, ∂/∂s_j = −Σ_{k: j_k=j} p_k/τ; ∂s_j/∂Y_l = 2/L (ẑ_lj − z̄_j) w_j."""
     frames = clip[0].transpose(1, 0, 2, 3).reshape(clip.shape[2], -1)  # (L, M)
     z = frames @ w_enc.T + bias
     n_bins = len(z)
@@ -110,7 +110,8 @@ def closed_form_gradient(clip, w_enc, bias, factor, negatives, tau):
 def test_autograd_gradient_matches_closed_form(tau):
     enc, _ = fitted_encoder(n_factors=4, frame_shape=(2, 2, 2))
     clip = torch.randn(1, 2, 7, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    guide = VarianceGuidance(enc.torch_forward, factor=1, n_factors=4, tau=tau, n_negatives=5, seed=9)
+    guide = VarianceGuidance(enc.torch_forward, factor=1, n_factors=4, tau=tau, n_negatives=5, seed=9,
+                             input="x_t")
     negatives = draw_negatives(4, 1, 5, torch.Generator().manual_seed(9)).numpy()
     grad = guide.gradient(clip, torch.zeros_like(clip), torch.tensor(0.5, dtype=torch.float64))
     expected = closed_form_gradient(clip.numpy(), enc.W_enc_, enc.bias_, 1, negatives, tau)
@@ -122,12 +123,12 @@ def test_hook_shifts_eps_by_scaled_gradient_and_x0_input_rescales():
     x = torch.randn(1, 1, 6, 2, 2, dtype=torch.float64)
     eps = torch.zeros_like(x)
     ab = torch.tensor(0.36, dtype=torch.float64)
-    on_xt = VarianceGuidance(enc.torch_forward, 0, 3, scale=2.0, seed=1)
+    on_xt = VarianceGuidance(enc.torch_forward, 0, 3, scale=2.0, seed=1, input="x_t")
     on_x0 = VarianceGuidance(enc.torch_forward, 0, 3, scale=2.0, seed=1, input="x0")
-    grad = VarianceGuidance(enc.torch_forward, 0, 3, seed=1).gradient(x, eps, ab)
+    grad = VarianceGuidance(enc.torch_forward, 0, 3, seed=1, input="x_t").gradient(x, eps, ab)
     np.testing.assert_allclose(on_xt(x, 10, eps, ab).numpy(), (-2.0 * 0.8 * grad).numpy())
     # with eps = 0, x̂0 = x/0.6, so d log p/dx = (1/0.6) ∇ log p evaluated at x/0.6
-    grad_at_x0 = VarianceGuidance(enc.torch_forward, 0, 3, seed=1).gradient(x / 0.6, eps, ab)
+    grad_at_x0 = VarianceGuidance(enc.torch_forward, 0, 3, seed=1, input="x_t").gradient(x / 0.6, eps, ab)
     np.testing.assert_allclose(on_x0(x, 10, eps, ab).numpy(), (-2.0 * 0.8 * grad_at_x0 / 0.6).numpy())
 
 

@@ -32,7 +32,7 @@ def setup():
     rng = np.random.default_rng(0)
     frames = rng.uniform(-1, 1, size=(500, 1, 4, 4))
     w_enc = rng.normal(size=(3, 16)) / 4
-    encoder = LinearEncoder(alpha=1e-3).fit(frames, frames.reshape(500, -1) @ w_enc.T)
+    encoder = LinearEncoder(alpha=1e-3, standardise=False).fit(frames, frames.reshape(500, -1) @ w_enc.T)
     diffusion = GaussianDiffusion(timesteps=100)
     return encoder, diffusion, GaussianDenoiser(diffusion)
 
@@ -47,7 +47,7 @@ def factor_variances(setup, hook, sampler="ddpm"):
 
 def guide(setup, factor, **kwargs):
     encoder = setup[0]
-    return VarianceGuidance(encoder.torch_forward, factor, 3, seed=2, **kwargs)
+    return VarianceGuidance(encoder.torch_forward, factor, 3, seed=2, **{"input": "x_t", **kwargs})
 
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])

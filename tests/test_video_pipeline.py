@@ -308,8 +308,8 @@ def test_specificity_table_and_figures(trained, tmp_path):
     for method in ("ours", "cfg", "naive"):
         run_generate(trained, method)
     generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "cfg", "naive")}
-    table = pipeline.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
-                                 cfg["specificity"], config={"x": 1}, seed=0)
+    table = spec.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
+                             cfg["specificity"], config={"x": 1}, seed=0)
     assert sorted(table["method"]) == ["cfg", "naive", "ours", "real"]
     shares = table[[f"share_{n}" for n in NAMES]].to_numpy()
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
@@ -342,8 +342,8 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
     generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "naive")}
     views = [{"name": "side", "x": 0, "y": 0, "width": 32, "height": 32},
              {"name": "bottom", "x": 32, "y": 0, "width": 32, "height": 32}]
-    index = pipeline.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
-                                              tmp_path / "canvas.json", fps=30)
+    index = spec.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
+                                          tmp_path / "canvas.json", fps=30)
     assert [e["n_videos"] * e["n_frames"] for e in index] == [32, 32]
     run_dlc("benediff.behavior.dlc_model", "--out", str(tmp_path / "model"), "--bodyparts", "p1", "p2")
     run_dlc("benediff.behavior.dlc_infer", "--model-dir", str(tmp_path / "model"), "--video",
@@ -355,16 +355,16 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
                "C": {"bodypart": "p2", "coord": "x"}}
     pose = {"pose_h5": tmp_path / "pose.h5", "index_json": tmp_path / "canvas.json",
             "labels_h5": tmp_path / "labels.h5", "labels": {"mapping": mapping}, "pcutoff": 0.0}
-    table = pipeline.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
-                                 cfg["specificity"], config={}, seed=0, pose=pose)
+    table = spec.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
+                             cfg["specificity"], config={}, seed=0, pose=pose)
     assert sorted(table["method"]) == ["naive", "ours", "real"]
     assert (table.loc[table["method"] != "real", "tracked"] == 1.0).all()
     np.testing.assert_allclose(table[[f"share_{n}" for n in NAMES]].sum(axis=1), 1.0)
     assert json.loads((tmp_path / "s.csv.json").read_text())["extractor"] == "dlc"
     with pytest.raises(pipeline.VideoPipelineError, match="lists other generated videos"):
         only_ours = {("R", "ours", "B"): generated[("R", "ours", "B")]}
-        pipeline.specificity(dataset, only_ours, tmp_path / "t.csv", tmp_path / "t.tex",
-                             cfg["specificity"], config={}, seed=0, pose=pose)
+        spec.specificity(dataset, only_ours, tmp_path / "t.csv", tmp_path / "t.tex",
+                         cfg["specificity"], config={}, seed=0, pose=pose)
     assert not (tmp_path / "t.csv").exists()
 
 

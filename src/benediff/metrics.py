@@ -1,4 +1,4 @@
-"""Evaluation metrics for neural latent models (METHOD.md §8, PEERS.md §3).
+"""Evaluation metrics for neural latent models (docs/METHOD.md §8, docs/PEERS.md §3).
 
 - MIG with disentanglement_lib semantics: each code discretised into ``code_bins`` equal-width
   bins over its own range; behaviour factors binned the same way (``factor_bins``) because they

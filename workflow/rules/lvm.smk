@@ -1,4 +1,4 @@
-# Neural latent model stage (issue 5): one fit per session × region × model × seed, then
+# Neural latent model stage: one fit per session × region × model × seed, then
 # Tables 1–3 and Figures 4, 5, 7, 12. Which fits each artifact needs is decided by
 # benediff.lvm.targets from config["lvm"], so asking for one artifact builds only its fits.
 # Session "pooled" = one fit per region on the trials of all lvm.pool_sessions.
@@ -23,7 +23,7 @@ rule lvm_fit:
         "logs/benchmarks/lvm_fit/{session}/{region}/{model}/seed{seed}.tsv"
     wildcard_constraints:
         session=lvm_targets.fit_session_pattern(config),
-        model="ours|vae|no_beha|no_tc|ssl|cebra|pivae",
+        model="|".join(lvm_targets.MODELS),
         seed=r"\d+",
     conda:
         "../../envs/lvm.yaml"
@@ -52,7 +52,7 @@ rule lvm_table:
     log:
         "logs/lvm_table/table{n}.log",
     wildcard_constraints:
-        n="[123]",
+        n="|".join(map(str, lvm_targets.TABLES)),
     conda:
         "../../envs/lvm.yaml"
     threads: 1
@@ -120,7 +120,7 @@ rule lvm_trajectories:
     log:
         "logs/lvm_trajectories/fig{n}.log",
     wildcard_constraints:
-        n="7|12",
+        n="|".join(map(str, lvm_targets.TRAJECTORY_FIGURES)),
     conda:
         "../../envs/lvm.yaml"
     threads: 1

@@ -1,4 +1,4 @@
-# Video stage (issue 6): frame autoencoder → latent clips → unconditional VDM (shared by regions);
+# Video stage: frame autoencoder → latent clips → unconditional VDM (shared by regions);
 # per region: linear encoder (eq. 7), CFG and naive baselines; generation per
 # region × factor × method; specificity table; Figures 6, 8–11, 13.
 # Path logic lives in benediff.video.targets (imported in common.smk as video_targets).
@@ -136,7 +136,7 @@ rule generate:
     log:
         "logs/generate/{session}/{region}/{method}/{factor}.log",
     wildcard_constraints:
-        method="ours|cfg|naive",
+        method="|".join(video_targets.METHODS),
         factor=video_targets.factor_pattern(config),
     conda:
         "../../envs/video.yaml"
@@ -228,7 +228,7 @@ rule video_figure:
     log:
         "logs/video_figure/{fig}.log",
     wildcard_constraints:
-        fig="fig6|fig8|fig9|fig10|fig11|fig13|specificity",
+        fig="|".join(video_targets.FIGURES),
     conda:
         "../../envs/video.yaml"
     threads: 1

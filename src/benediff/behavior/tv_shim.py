@@ -1,4 +1,4 @@
-"""torchvision CPU shim (BEHAVIOR.md §1). Import this before anything imports torchvision.
+"""torchvision CPU shim (docs/BEHAVIOR.md §1). Import this before anything imports torchvision.
 
 PyPI's torchvision 0.28.0 wheel links CUDA libraries that the CPU torch wheel lacks, so its
 compiled extension fails to load silently and ``import torchvision`` then dies registering a

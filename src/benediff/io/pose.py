@@ -1,6 +1,6 @@
 """DeepLabCut pose files: read, validate, write (pandas + PyTables only, no DeepLabCut needed).
 
-The layout (BEHAVIOR.md §4): one HDF5 key ``/df_with_missing`` written with ``format="table"``;
+The layout (docs/BEHAVIOR.md §4): one HDF5 key ``/df_with_missing`` written with ``format="table"``;
 columns ``MultiIndex(scorer, bodyparts, coords)`` with coords x, y, likelihood; int64 frame index
 0..n-1; float32 values. CSV: three header rows (scorer, bodyparts, coords), one row per frame.
 

@@ -1,4 +1,4 @@
-"""The behaviour-informed beta-TC sequential VAE (METHOD.md §2) as a LatentModel estimator."""
+"""The behaviour-informed beta-TC sequential VAE (docs/METHOD.md §2) as a LatentModel estimator."""
 
 from dataclasses import asdict, dataclass
 
@@ -15,31 +15,34 @@ RUNTIME_KEYS = ("device", "checkpoint_dir", "checkpoint_every", "progress")
 
 @dataclass
 class VAEParams:
-    """Hyper-parameters of BehaviorVAE; ``fingerprint`` keys decide checkpoint compatibility."""
+    """Hyper-parameters of BehaviorVAE (built by it; its signature holds the defaults).
 
-    n_unsupervised: int = 0
-    hidden: int | None = None  # None: the region's dimension N
-    layers: int = 1
-    dropout: float = 0.1
-    use_behavior: bool = True
-    beta: float = 4.0
-    tc_estimator: str = "mws"
-    tc_max_samples: int = 256
-    x_weight: float = 40.0
-    behavior_weight: float = 10.0
-    kl_weight: float = 1.0
-    warmup_epochs: int = 10
-    max_epochs: int = 200
-    patience: int = 20
-    min_delta: float = 0.01  # relative validation improvement that restarts the patience count
-    batch_size: int = 32
-    lr: float = 3e-3
-    seed: int = 0
+    ``fingerprint`` keys decide checkpoint compatibility.
+    """
+
+    n_unsupervised: int
+    hidden: int | None  # None: the region's dimension N
+    layers: int
+    dropout: float
+    use_behavior: bool
+    beta: float
+    tc_estimator: str
+    tc_max_samples: int
+    x_weight: float
+    behavior_weight: float
+    kl_weight: float
+    warmup_epochs: int
+    max_epochs: int
+    patience: int
+    min_delta: float  # relative validation improvement that restarts the patience count
+    batch_size: int
+    lr: float
+    seed: int
     # run-time settings: they do not change the result, so they are not fingerprinted
-    device: str = "cpu"
-    checkpoint_dir: str | None = None
-    checkpoint_every: int = 5
-    progress: bool | None = None
+    device: str
+    checkpoint_dir: str | None
+    checkpoint_every: int
+    progress: bool | None
 
     def fingerprint(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in RUNTIME_KEYS}
@@ -95,8 +98,23 @@ class BehaviorVAE(LatentModel):
     ablations (standard VAE: both).
     """
 
-    def __init__(self, **params):
-        self.params = VAEParams(**params)
+    def __init__(self, *, n_unsupervised: int = 0, hidden: int | None = 0, layers: int = 1,
+                 dropout: float = 0.1, use_behavior: bool = True, beta: float = 4.0,
+                 tc_estimator: str = "mws", tc_max_samples: int = 256, x_weight: float = 40.0,
+                 behavior_weight: float = 10.0, kl_weight: float = 1.0, warmup_epochs: int = 10,
+                 max_epochs: int = 200, patience: int = 20, min_delta: float = 0.01,
+                 batch_size: int = 32, lr: float = 3e-3, seed: int = 0, device: str = "cpu",
+                 checkpoint_dir: str | None = None, checkpoint_every: int = 5,
+                 progress: bool | None = None):
+        """Defaults are the config's (``lvm`` in the schema); ``hidden`` 0 or None = N."""
+        self.params = VAEParams(
+            n_unsupervised=n_unsupervised, hidden=hidden or None, layers=layers, dropout=dropout,
+            use_behavior=use_behavior, beta=beta, tc_estimator=tc_estimator,
+            tc_max_samples=tc_max_samples, x_weight=x_weight, behavior_weight=behavior_weight,
+            kl_weight=kl_weight, warmup_epochs=warmup_epochs, max_epochs=max_epochs,
+            patience=patience, min_delta=min_delta, batch_size=batch_size, lr=lr, seed=seed,
+            device=device, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+            progress=progress)
         if self.params.tc_estimator not in ESTIMATORS:
             raise LatentModelError(f"tc_estimator {self.params.tc_estimator!r} unknown; "
                                    f"allowed: {list(ESTIMATORS)}")

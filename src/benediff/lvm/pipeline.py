@@ -16,19 +16,12 @@ from benediff.io.atomic import atomic_output
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
+from benediff.lvm.names import BASELINES, MODELS, VAE_VARIANTS
 from benediff.metrics import mig, reconstruction_metrics, single_latent_decoding
 from benediff.provenance import provenance
 
 log = logging.getLogger(__name__)
 
-VAE_VARIANTS = {
-    "ours": {},
-    "vae": {"use_behavior": False, "beta": 0.0},  # standard VAE: no behaviour, no TC
-    "no_beha": {"use_behavior": False},
-    "no_tc": {"beta": 0.0},
-}
-BASELINES = ("ssl", "cebra", "pivae")
-MODELS = tuple(VAE_VARIANTS) + BASELINES
 HYPER_KEYS = tuple(f.name for f in dataclasses.fields(VAEParams)
                    if f.name not in RUNTIME_KEYS + ("seed", "use_behavior"))
 NORMALISATION = ("neural and labels z-scored per dim with training-split mean/std (pooled fits: "
@@ -56,9 +49,10 @@ def vae_params(lvm_cfg: dict, region: str, model: str) -> dict:
 def build_model(model: str, lvm_cfg: dict, region: str, seed: int, device: str,
                 checkpoint_dir=None) -> LatentModel:
     if model in VAE_VARIANTS:
+        every = {k: lvm_cfg[k] for k in ("checkpoint_every",) if k in lvm_cfg}  # else the class's
         return BehaviorVAE(**vae_params(lvm_cfg, region, model), seed=seed, device=device,
                            checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
-                           checkpoint_every=lvm_cfg.get("checkpoint_every", 5))
+                           **every)
     if model in BASELINES:
         try:
             from benediff.lvm.baselines import get_baseline

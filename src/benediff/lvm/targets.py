@@ -7,11 +7,16 @@ is built only when an artifact names it.
 """
 
 from benediff.behavior.sessions import analysis_sessions
+from benediff.lvm import names
 from benediff.lvm.base import LatentModelError
 from benediff.lvm.data import POOLED
 
 FIT_DIR = "results/lvm/{session}/{region}/{model}/seed{seed}"
+MODELS = names.MODELS  # the lvm_fit rule's {model} wildcard
 TABLE_GROUP = {1: "region", 2: "session", 3: "region"}
+TABLES = tuple(TABLE_GROUP)
+TRAJECTORY_FIGURES = (7, 12)
+FIGURES = (4, 5, *TRAJECTORY_FIGURES)
 
 
 def fit_path(session, region, model, seed, name) -> str:
@@ -148,5 +153,5 @@ def trajectory_latents(config) -> dict:
 
 
 def all_outputs(config) -> list[str]:
-    return ([f"results/tables/table{n}.{ext}" for n in (1, 2, 3) for ext in ("csv", "tex")]
-            + [f"results/figures/fig{n}.pdf" for n in (4, 5, 7, 12)])
+    return ([f"results/tables/table{n}.{ext}" for n in TABLES for ext in ("csv", "tex")]
+            + [f"results/figures/fig{n}.pdf" for n in FIGURES])

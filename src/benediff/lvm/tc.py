@@ -1,4 +1,4 @@
-"""Total-correlation estimators over flattened (batch x time) posterior samples (METHOD.md §2.1).
+"""Total-correlation estimators over flattened (batch x time) posterior samples (docs/METHOD.md §2.1).
 
 Both estimators approximate TC = E_q[log q(z) - sum_d log q(z_d)] of the aggregate posterior
 from a minibatch of M samples out of a dataset of N:

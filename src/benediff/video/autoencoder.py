@@ -49,7 +49,7 @@ class FrameAutoencoder(nn.Module):
     """Per-frame conv encoder/decoder: (B, C, S, S) in [0,1] ↔ latent (B, c, h, w)."""
 
     def __init__(
-        self, in_channels=2, image_size=32, latent_size=4, latent_channels=1, base_channels=32
+        self, in_channels=2, image_size=32, latent_size=8, latent_channels=1, base_channels=16
     ):
         super().__init__()
         n_down = _n_downsamplings(image_size, latent_size)

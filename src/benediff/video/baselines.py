@@ -9,6 +9,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from benediff.checkpoint import load_file, save_atomic
 from benediff.device import torch_device
 
 
@@ -60,8 +61,8 @@ class NaiveDecoder(nn.Module):
         return self.convs(grid)
 
 
-def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=50, batch_size=8,
-                        lr=1e-3, seed=0, device="cpu") -> NaiveDecoder:
+def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=60, batch_size=8,
+                        lr=3e-3, seed=0, device="cpu") -> NaiveDecoder:
     """Fit ``NaiveDecoder`` by MSE on (Z trajectory (n, F, D), clip (n, C, F, h, w)) pairs."""
     latents = torch.as_tensor(np.asarray(latents), dtype=torch.float32)
     clips = torch.as_tensor(np.asarray(clips), dtype=torch.float32)
@@ -109,3 +110,16 @@ class GuidedByCondition(nn.Module):
         if self.weight == 0:
             return conditional
         return (1 + self.weight) * conditional - self.weight * self.model(x, t, None)
+
+
+def save_naive_decoder(path, model: NaiveDecoder, **meta) -> None:
+    """The naive decoder's file: constructor arguments, weights and ``meta`` (e.g. factor names)."""
+    save_atomic({"config": model.config, "state": model.state_dict(), "meta": meta}, path)
+
+
+def load_naive_decoder(path) -> NaiveDecoder:
+    """A naive decoder written by :func:`save_naive_decoder`, in eval mode."""
+    state = load_file(path)
+    model = NaiveDecoder(**state["config"])
+    model.load_state_dict(state["state"])
+    return model.eval()

@@ -28,7 +28,7 @@ class EncoderError(ValueError):
 class LinearEncoder:
     """Ridge map from one frame (any shape, flattened to M values) to D latent factors."""
 
-    def __init__(self, alpha: float = 1.0, standardise: bool = False):
+    def __init__(self, alpha: float = 1.0, standardise: bool = True):
         if alpha < 0:
             raise EncoderError(f"video.encoder.alpha must be >= 0, got {alpha}")
         self.alpha, self.standardise = float(alpha), bool(standardise)

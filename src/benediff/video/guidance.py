@@ -44,12 +44,12 @@ class VarianceGuidance:
 
     ``classifier`` maps a sample batch (B, C, F, h, w) to factor trajectories (B, F, D),
     differentiably (e.g. ``LinearEncoder.torch_forward``). ``input="x0"`` feeds the classifier
-    the predicted clean sample x̂0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t instead of x_t.
+    the predicted clean sample x̂0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t instead of x_t; ``n_negatives``
+    0 draws D − 1. Defaults are the config's (``video.guidance`` in the schema).
     """
 
-    def __init__(self, classifier: Callable, factor: int, n_factors: int, *, scale: float = 1.0,
-                 tau: float = 1.0, n_negatives: int | None = None, input: str = "x_t",
-                 seed: int = 0):
+    def __init__(self, classifier: Callable, factor: int, n_factors: int, *, scale: float = 750.0,
+                 tau: float = 5.0, n_negatives: int = 0, input: str = "x0", seed: int = 0):
         if n_factors < 2:
             raise GuidanceError(f"guidance needs at least 2 latent factors, the encoder has {n_factors}")
         if not 0 <= factor < n_factors:

@@ -1,57 +1,42 @@
 """Glue between the video rules' files and the video models: one function per rule.
 
-File formats written here:
-
-``frame_latents.h5``   ``latents/trial_0000`` float32 (c, L, h, w) normalised AE latents (the
-                       diffusion model's space), attr ``scale`` (JSON), ``split/{train,val,test}``.
-``encoder.h5``         :class:`~benediff.video.encoder.LinearEncoder` (+ factor names).
-``<factor>.h5``        generated videos: ``latents`` (n, c, L, h, w), ``frames`` uint8
-                       (n, L, C, S, S), ``readout`` (n, L, D) encoder trajectories,
-                       ``strip_index`` (every k-th frame), ``strip_frames``, ``strip_diffs``.
+File formats: ``frame_latents.h5`` (:mod:`benediff.io.frame_latents`), the LVM's ``latents.h5``
+(:mod:`benediff.io.latents`), generated videos (:mod:`benediff.io.generated`), ``encoder.h5``
+(:class:`~benediff.video.encoder.LinearEncoder`), models (:mod:`benediff.video.train`). The
+specificity rules' entry points are in :mod:`benediff.video.specificity`.
 """
 
 import json
-from pathlib import Path
 
 import einops
-import h5py
 import numpy as np
-import pandas as pd
 import torch
 
 from benediff.behavior.video import write_gray_video
-from benediff.checkpoint import load_file, save_atomic
 from benediff.device import torch_device
 from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
-from benediff.io.generated import read_generated, write_generated
+from benediff.io.frame_latents import read_frame_file, read_frame_latents, write_frame_latents
+from benediff.io.generated import write_generated
 from benediff.io.latents import LatentsFileError, read_session_latents
-from benediff.latex import booktabs
-from benediff.provenance import write_sidecar
 from benediff.seeds import derive_seed
 from benediff.video import autoencoder as ae
 from benediff.video import baselines
-from benediff.video import specificity as spec_mod
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import VarianceGuidance
-from benediff.video.specificity import BehaviorRegressor, specificity_table, summary
+from benediff.video.inputs import VideoPipelineError, split_trials
+from benediff.video.targets import METHODS
 from benediff.video.train import load_model, save_model, train_diffusion
-
-METHODS = ("ours", "cfg", "naive")
-
-
-class VideoPipelineError(ValueError):
-    """An input file of the video stage is missing a key or disagrees with another input."""
 
 
 # ---------------------------------------------------------------------------------------------
-# file helpers
+# inputs
 
 
 def read_paired(latents_path, vae_path):
     """Frame-latent clips, their scale and split, and the same trials' VAE latents and names."""
-    clips, scale, split, session = _read_frame_file(latents_path)
+    clips, scale, split, session = read_frame_file(latents_path)
     try:
         z, names = read_session_latents(vae_path, session)
     except LatentsFileError as err:
@@ -60,29 +45,11 @@ def read_paired(latents_path, vae_path):
     return clips, scale, split, z, names
 
 
-def read_frame_latents(path) -> tuple[list[np.ndarray], dict, dict]:
-    """Per-trial normalised frame-latent clips (c, L, h, w), the latent scale and the split."""
-    return _read_frame_file(path)[:3]
-
-
-def _read_frame_file(path):
-    with h5py.File(path, "r") as f:
-        trials = [f["latents"][k][()] for k in sorted(f["latents"])]
-        scale = json.loads(f.attrs["scale"])
-        split = {k: f["split"][k][()] for k in f["split"]}
-        session = f.attrs.get("session")
-    return trials, scale, split, session
-
-
 def factor_index(names: list[str], factor: str, source) -> int:
     if factor not in names:
         raise VideoPipelineError(f"factor {factor!r} is not a latent factor of {source}; "
                                  f"its factors are {names}; fix video.figures / video.specificity")
     return names.index(factor)
-
-
-def save_module(path, model: torch.nn.Module, **meta) -> None:
-    save_atomic({"config": model.config, "state": model.state_dict(), "meta": meta}, path)
 
 
 def _paired(frame_latents, vae_latents, latents_path, vae_path):
@@ -119,15 +86,8 @@ def train_video_ae(dataset_path, model_path, metrics_path, cfg: dict, *, seed, d
     return metrics
 
 
-def _split(ds, split) -> np.ndarray:
-    if len(ds.split.get(split, [])) == 0:
-        raise VideoPipelineError(f"session {ds.session!r}: split {split!r} is empty; the video "
-                                 "stage needs train and test trials (config split.blocks)")
-    return ds.split[split]
-
-
 def _frames(ds, split, limit, rng) -> np.ndarray:
-    frames = np.concatenate([ds.images[i] for i in _split(ds, split)])
+    frames = np.concatenate([ds.images[i] for i in split_trials(ds, split)])
     if len(frames) > limit:
         frames = frames[np.sort(rng.choice(len(frames), limit, replace=False))]
     return frames
@@ -138,15 +98,9 @@ def encode_frame_latents(dataset_path, ae_path, out_path, *, device) -> None:
     ds = dataset_io.read(dataset_path, groups=("images",))
     model = load_model(ae_path)[0]
     latents = [ae.encode_frames(model, clip, device=device) for clip in ds.images]
-    scale = ae.fit_latent_scale(np.concatenate([latents[i] for i in _split(ds, "train")]))
-    with atomic_output(out_path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["scale"] = json.dumps(scale)
-        f.attrs["session"] = ds.session
-        for i, z in enumerate(latents):
-            clip = ae.normalise_latents(z, scale).transpose(1, 0, 2, 3)  # (c, L, h, w)
-            f.create_dataset(f"latents/trial_{i:04d}", data=clip)
-        for name, idx in ds.split.items():
-            f.create_dataset(f"split/{name}", data=idx)
+    scale = ae.fit_latent_scale(np.concatenate([latents[i] for i in split_trials(ds, "train")]))
+    clips = [ae.normalise_latents(z, scale).transpose(1, 0, 2, 3) for z in latents]  # (c, L, h, w)
+    write_frame_latents(out_path, clips, scale, ds.split, ds.session)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,14 +176,7 @@ def train_naive(latents_path, vae_path, model_path, cfg: dict, *, seed, device):
         np.stack([z[i] for i in split["train"]]), np.stack([clips[i] for i in split["train"]]),
         hidden=cfg["hidden"], channels=cfg["channels"], epochs=cfg["epochs"],
         batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed, device=device)
-    save_module(model_path, model, factor_names=names)
-
-
-def load_naive(path) -> baselines.NaiveDecoder:
-    state = load_file(path)
-    model = baselines.NaiveDecoder(**state["config"])
-    model.load_state_dict(state["state"])
-    return model.eval()
+    baselines.save_naive_decoder(model_path, model, factor_names=names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +219,7 @@ def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder
 
 def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, device):
     if method == "naive":
-        model = load_naive(model_path)
+        model = baselines.load_naive_decoder(model_path)
         return np.stack([baselines.naive_generate(model, c, device) for c in conditions])
     model, meta = load_model(model_path)
     device = torch_device(device)
@@ -307,119 +254,3 @@ def _decode_videos(latents, ae_path, scale, device) -> np.ndarray:
 def _tile(frames) -> np.ndarray:
     """(n, L, C, S, S) → (L, n·S, C·S): views side by side, videos stacked."""
     return einops.rearrange(frames, "n l c h w -> l (n h) (c w)")
-
-
-# ---------------------------------------------------------------------------------------------
-# specificity
-
-
-def specificity(dataset_path, generated: dict, table_csv, table_tex, cfg: dict, *,
-                config: dict, seed: int, pose: dict | None = None) -> pd.DataFrame:
-    """Score generated videos: share of behaviour variance on the targeted behaviour.
-
-    ``generated[(region, method, factor)]`` = path of a generated-video file. Without ``pose``
-    the extractor is the frame → behaviour regressor trained on real training frames; with it,
-    the DeepLabCut pose of the canvas video (``pose``: ``pose_h5``, ``index_json``,
-    ``labels_h5`` and the behaviour stage's ``labels`` and ``pcutoff`` settings).
-    """
-    groups = ("labels",) if pose else ("images", "labels")  # the pose path needs no frames
-    ds = dataset_io.read(dataset_path, groups=groups)
-    if ds.label_names is None:
-        raise VideoPipelineError(f"{dataset_path}: labels have no names; the specificity score "
-                                 "needs to know which behaviour each label column is")
-    targets = {key: _target(key, path, ds.label_names) for key, path in generated.items()}
-    label_var = np.concatenate([ds.labels[i] for i in _split(ds, "train")]).var(axis=0) + 1e-12
-    if pose is None:
-        table, extra = _regressor_table(ds, generated, targets, cfg, seed)
-    else:
-        table, extra = _pose_table(ds, generated, targets, pose, label_var)
-    real = spec_mod.real_rows([ds.labels[i] for i in _split(ds, "test")], ds.label_names,
-                              label_var, sorted(set(table["target"])))
-    table = pd.concat([table, real], ignore_index=True)
-    _write_table(table, table_csv, table_tex)
-    for path in (table_csv, table_tex):
-        write_sidecar(path, config, seed, **extra)
-    return table
-
-
-def _target(key, path, label_names) -> str:
-    factor = key[2]
-    if factor in label_names:
-        return factor
-    with h5py.File(path, "r") as f:
-        return label_names[int(f.attrs["factor_index"])]
-
-
-def _regressor_table(ds, generated, targets, cfg, seed):
-    rng = np.random.default_rng(seed)
-    frames, labels = _frames_and_labels(ds, "train", cfg["max_train_frames"], rng)
-    regressor = BehaviorRegressor(alpha=cfg["alpha"], pool=cfg["pool"])
-    regressor.fit(frames, labels, ds.label_names)
-    r2_test = regressor.score(*_frames_and_labels(ds, "test", cfg["max_train_frames"], rng))
-    videos = {(r, m, targets[(r, m, f)]): read_generated(path)["frames"]
-              for (r, m, f), path in generated.items()}
-    extra = {"extractor": "regressor", "regressor_r2_test": dict(zip(ds.label_names, r2_test))}
-    return specificity_table(regressor, videos), extra
-
-
-def _pose_table(ds, generated, targets, pose, label_var):
-    """DeepLabCut extractor: pose of the canvas video → labels in the real labels' units."""
-    from benediff.io.pose import read_pose
-
-    index = json.loads(Path(pose["index_json"]).read_text())
-    if {tuple(e["key"]) for e in index} != set(generated):
-        raise VideoPipelineError(f"{pose['index_json']} lists other generated videos than the "
-                                 "specificity table scores; rerun the specificity_canvas rule")
-    zscore = dataset_io.read(pose["labels_h5"], groups=("labels",)).provenance.get("zscore") or {}
-    if not zscore:
-        raise VideoPipelineError(f"{pose['labels_h5']} has no z-score statistics; the DLC "
-                                 "extractor needs behavior labels built with zscore on")
-    readouts, tracked, names = spec_mod.pose_readouts(
-        read_pose(pose["pose_h5"]), index, mapping=pose["labels"]["mapping"],
-        behaviors=ds.label_names, pcutoff=pose["pcutoff"],
-        smoothing=pose["labels"].get("smoothing", 0), zscore=zscore)
-    readouts = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in readouts.items()}
-    tracked = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in tracked.items()}
-    table = spec_mod.shares_table(readouts, names, label_var)
-    table["tracked"] = [tracked[(row.region, row.method, row.target)] for row in table.itertuples()]
-    return table, {"extractor": "dlc", "pose": str(pose["pose_h5"])}
-
-
-def write_specificity_canvas(generated: dict, views, out_mp4, out_json, fps: float) -> list[dict]:
-    """All generated videos, each view pasted back into its box, as one video for the pose model.
-
-    ``generated[(region, method, factor)]`` = generated-video file; ``out_json`` indexes the
-    concatenated videos in order (key, n_videos, n_frames).
-    """
-    index, canvases = [], []
-    for key, path in sorted(generated.items()):
-        frames = read_generated(path)["frames"]
-        canvases += [spec_mod.views_canvas(clip, views) for clip in frames]
-        index.append({"key": list(key), "n_videos": int(frames.shape[0]),
-                      "n_frames": int(frames.shape[1])})
-    with atomic_output(out_mp4) as tmp:
-        write_gray_video(tmp, np.concatenate(canvases), fps=fps)
-    with atomic_output(out_json) as tmp:
-        tmp.write_text(json.dumps(index, indent=1))
-    return index
-
-
-def _frames_and_labels(ds, split, limit, rng):
-    idx = _split(ds, split)
-    frames = np.concatenate([ds.images[i] for i in idx])
-    labels = np.concatenate([ds.labels[i] for i in idx])
-    if len(frames) != len(labels):
-        raise VideoPipelineError(f"session {ds.session!r}: {len(frames)} frames but {len(labels)} "
-                                 "label rows in the same trials")
-    keep = np.sort(rng.choice(len(frames), min(limit, len(frames)), replace=False))
-    return frames[keep], labels[keep]
-
-
-def _write_table(table: pd.DataFrame, csv_path, tex_path):
-    with atomic_output(csv_path) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.4f")
-    pivot = summary(table)
-    rows = [[str(t), *(f"{100 * v:.1f}" for v in row)]
-            for t, row in zip(pivot.index, pivot.to_numpy())]
-    with atomic_output(tex_path) as tmp:
-        tmp.write_text(booktabs("l" + "r" * len(pivot.columns), ["target", *pivot.columns], [rows]))

@@ -12,13 +12,28 @@ For each behaviour b the temporal variance of its readout, in units of that beha
 in real data, is v_b; the specificity of a video generated for behaviour d is v_d / Σ_b v_b
 (1 = only the target moves, 1/B = no preference). Rows of method ``real`` give the same shares
 for the real test trials' labels, the reference for what the data themselves show.
+
+:func:`specificity` (rule ``specificity``) scores the generated videos and writes the table;
+:func:`write_specificity_canvas` (rule ``specificity_canvas``) writes the pose model's input.
 """
 
+import json
+from pathlib import Path
+
+import h5py
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.linear_model import Ridge
 from sklearn.metrics import r2_score
+
+from benediff.behavior.video import write_gray_video
+from benediff.io import dataset as dataset_io
+from benediff.io.atomic import atomic_output
+from benediff.io.generated import read_generated
+from benediff.latex import booktabs
+from benediff.provenance import write_sidecar
+from benediff.video.inputs import VideoPipelineError, split_trials
 
 
 class SpecificityError(ValueError):
@@ -186,3 +201,121 @@ def _fill(values, valid) -> np.ndarray:
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """Target × method mean specificity (over regions)."""
     return table.pivot_table(index="target", columns="method", values="specificity", aggfunc="mean")
+
+
+# ---------------------------------------------------------------------------------------------
+# the specificity rules: the canvas video for the pose model, the scored table
+
+
+def specificity(dataset_path, generated: dict, table_csv, table_tex, cfg: dict, *,
+                config: dict, seed: int, pose: dict | None = None) -> pd.DataFrame:
+    """Score generated videos: share of behaviour variance on the targeted behaviour.
+
+    ``generated[(region, method, factor)]`` = path of a generated-video file. Without ``pose``
+    the extractor is the frame → behaviour regressor trained on real training frames; with it,
+    the DeepLabCut pose of the canvas video (``pose``: ``pose_h5``, ``index_json``,
+    ``labels_h5`` and the behaviour stage's ``labels`` and ``pcutoff`` settings).
+    """
+    groups = ("labels",) if pose else ("images", "labels")  # the pose path needs no frames
+    ds = dataset_io.read(dataset_path, groups=groups)
+    if ds.label_names is None:
+        raise VideoPipelineError(f"{dataset_path}: labels have no names; the specificity score "
+                                 "needs to know which behaviour each label column is")
+    targets = {key: _target(key, path, ds.label_names) for key, path in generated.items()}
+    label_var = np.concatenate([ds.labels[i] for i in split_trials(ds, "train")]).var(axis=0) + 1e-12
+    if pose is None:
+        table, extra = _regressor_table(ds, generated, targets, cfg, seed)
+    else:
+        table, extra = _pose_table(ds, generated, targets, pose, label_var)
+    real = real_rows([ds.labels[i] for i in split_trials(ds, "test")], ds.label_names,
+                     label_var, sorted(set(table["target"])))
+    table = pd.concat([table, real], ignore_index=True)
+    write_table(table, table_csv, table_tex)
+    for path in (table_csv, table_tex):
+        write_sidecar(path, config, seed, **extra)
+    return table
+
+
+def _target(key, path, label_names) -> str:
+    factor = key[2]
+    if factor in label_names:
+        return factor
+    with h5py.File(path, "r") as f:
+        return label_names[int(f.attrs["factor_index"])]
+
+
+def _regressor_table(ds, generated, targets, cfg, seed):
+    rng = np.random.default_rng(seed)
+    frames, labels = frames_and_labels(ds, "train", cfg["max_train_frames"], rng)
+    regressor = BehaviorRegressor(alpha=cfg["alpha"], pool=cfg["pool"])
+    regressor.fit(frames, labels, ds.label_names)
+    r2_test = regressor.score(*frames_and_labels(ds, "test", cfg["max_train_frames"], rng))
+    videos = {(r, m, targets[(r, m, f)]): read_generated(path)["frames"]
+              for (r, m, f), path in generated.items()}
+    extra = {"extractor": "regressor", "regressor_r2_test": dict(zip(ds.label_names, r2_test))}
+    return specificity_table(regressor, videos), extra
+
+
+def _pose_table(ds, generated, targets, pose, label_var):
+    """DeepLabCut extractor: pose of the canvas video → labels in the real labels' units."""
+    from benediff.io.pose import read_pose
+
+    index = json.loads(Path(pose["index_json"]).read_text())
+    if {tuple(e["key"]) for e in index} != set(generated):
+        raise VideoPipelineError(f"{pose['index_json']} lists other generated videos than the "
+                                 "specificity table scores; rerun the specificity_canvas rule")
+    zscore = dataset_io.read(pose["labels_h5"], groups=("labels",)).provenance.get("zscore") or {}
+    if not zscore:
+        raise VideoPipelineError(f"{pose['labels_h5']} has no z-score statistics; the DLC "
+                                 "extractor needs behavior labels built with zscore on")
+    readouts, tracked, names = pose_readouts(
+        read_pose(pose["pose_h5"]), index, mapping=pose["labels"]["mapping"],
+        behaviors=ds.label_names, pcutoff=pose["pcutoff"],
+        smoothing=pose["labels"].get("smoothing", 0), zscore=zscore)
+    readouts = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in readouts.items()}
+    tracked = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in tracked.items()}
+    table = shares_table(readouts, names, label_var)
+    table["tracked"] = [tracked[(row.region, row.method, row.target)] for row in table.itertuples()]
+    return table, {"extractor": "dlc", "pose": str(pose["pose_h5"])}
+
+
+def write_specificity_canvas(generated: dict, views, out_mp4, out_json, fps: float) -> list[dict]:
+    """All generated videos, each view pasted back into its box, as one video for the pose model.
+
+    ``generated[(region, method, factor)]`` = generated-video file; ``out_json`` indexes the
+    concatenated videos in order (key, n_videos, n_frames).
+    """
+    index, canvases = [], []
+    for key, path in sorted(generated.items()):
+        frames = read_generated(path)["frames"]
+        canvases += [views_canvas(clip, views) for clip in frames]
+        index.append({"key": list(key), "n_videos": int(frames.shape[0]),
+                      "n_frames": int(frames.shape[1])})
+    with atomic_output(out_mp4) as tmp:
+        write_gray_video(tmp, np.concatenate(canvases), fps=fps)
+    with atomic_output(out_json) as tmp:
+        tmp.write_text(json.dumps(index, indent=1))
+    return index
+
+
+def frames_and_labels(ds, split, limit, rng):
+    """Up to ``limit`` (seeded) frames of a split's trials and their label rows."""
+    idx = split_trials(ds, split)
+    frames = np.concatenate([ds.images[i] for i in idx])
+    labels = np.concatenate([ds.labels[i] for i in idx])
+    if len(frames) != len(labels):
+        raise VideoPipelineError(f"session {ds.session!r}: {len(frames)} frames but {len(labels)} "
+                                 "label rows in the same trials")
+    keep = np.sort(rng.choice(len(frames), min(limit, len(frames)), replace=False))
+    return frames[keep], labels[keep]
+
+
+def write_table(table: pd.DataFrame, csv_path, tex_path):
+    """The scored table as CSV and its target × method summary as a booktabs LaTeX table."""
+    with atomic_output(csv_path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
+    pivot = summary(table)
+    rows = [[str(t), *(f"{100 * v:.1f}" for v in row)]
+            for t, row in zip(pivot.index, pivot.to_numpy())]
+    with atomic_output(tex_path) as tmp:
+        tmp.write_text(booktabs("l" + "r" * len(pivot.columns), ["target", *pivot.columns], [rows]))

@@ -48,7 +48,7 @@ def train_diffusion(
     seed: int,
     device="cpu",
     checkpoint_dir=None,
-    checkpoint_every: int = 500,
+    checkpoint_every: int = 100,
     cond: np.ndarray | None = None,
     cond_dropout: float = 0.0,
     progress: bool = True,

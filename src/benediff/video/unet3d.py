@@ -194,10 +194,10 @@ class UNet3D(nn.Module):
     def __init__(
         self,
         channels=1,
-        dim=32,
-        dim_mults=(1, 2, 4),
+        dim=16,
+        dim_mults=(1, 2),
         groups=8,
-        attn_resolutions=(2, 4),
+        attn_resolutions=(),
         temporal_attention=False,
         cond_dim=None,
         *,

@@ -1,4 +1,4 @@
-"""Haemodynamic correction in SVD space (WIDEFIELD.md §5; same maths as wfield / Musall).
+"""Haemodynamic correction in SVD space (docs/WIDEFIELD.md §5; same maths as wfield / Musall).
 
 Per pixel p the regression coefficient r_p = Σ_t a_pt b_pt / (Σ_t b_pt² + 1e-10) of the blue
 trace a_p = U_p·SVT_blue on the violet trace b_p = U_p·SVT_violet. Both sums are quadratic forms

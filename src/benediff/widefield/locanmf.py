@@ -1,6 +1,6 @@
 """LocaNMF (Saxena et al. 2020) as an estimator: localised semi-NMF of an SVD-compressed widefield video.
 
-Written from WIDEFIELD.md §8 and §11. ``LocaNMF(...).fit(U, V, atlas)`` factorises the video
+Written from docs/WIDEFIELD.md §8 and §11. ``LocaNMF(...).fit(U, V, atlas)`` factorises the video
 U·V into non-negative spatial maps, each born in and kept (by a distance penalty whose weight λ
 grows) inside one atlas region, and free-sign temporal traces.
 """
@@ -35,7 +35,7 @@ class LocaNMFError(ValueError):
 class LocaNMF:
     """Localised semi-NMF with an atlas prior.
 
-    Parameters follow WIDEFIELD.md §8.9 (production column); the defaults are those of
+    Parameters follow docs/WIDEFIELD.md §8.9 (production column); the defaults are those of
     workflow/schemas/widefield.schema.yaml (section ``locanmf``). ``tol=None`` runs exactly
     ``maxiter_hals`` HALS iterations per λ round; a float ends a HALS run after the first iteration
     whose spatial and temporal sweeps both change their factor by less than ``tol`` (relative
@@ -45,7 +45,7 @@ class LocaNMF:
 
     λ schedules. ``"reference"``: λ starts at ``lambda_init`` and is multiplied by ``lambda_step``
     for every component below ``loc_thresh`` after each λ round, in the data's absolute units (the
-    reference implementation; with data of |U| ~ 10-100 its λ never bites, see issue 13).
+    reference implementation; with data of |U| ~ 10-100 its λ never bites: every λ round runs).
     ``"scaled"``: λ_k = λ_rel,k·||c_k||² (the component's temporal energy), so the penalty lowers a
     unit-peak map by λ_rel·d/2 of its peak at d pixels from its region, whatever the data scale;
     λ_rel starts at ``lambda_scaled_init`` and grows by ``lambda_scaled_step``. In both, λ stops

@@ -1,4 +1,4 @@
-"""LocaNMF factorisation engine (WIDEFIELD.md §8): regions, initialisation, HALS, λ and rank searches.
+"""LocaNMF factorisation engine (docs/WIDEFIELD.md §8): regions, initialisation, HALS, λ and rank searches.
 
 All tensors live on one device. Spatial maps are pixel-major ``At`` (P, n); temporal factors
 ``C`` (n, K') are in the coordinates of ``W`` (K, K'): Rᵀ after the QR trick, V otherwise, so the

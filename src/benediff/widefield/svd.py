@@ -1,4 +1,4 @@
-"""ΔF/F baseline and the streaming approximate (binned, randomised-subspace) SVD of WIDEFIELD.md §3–4.
+"""ΔF/F baseline and the streaming approximate (binned, randomised-subspace) SVD of docs/WIDEFIELD.md §3–4.
 
 Two passes over the raw movie: pass 1 accumulates the baseline F0 and the 15-frame bin means of
 raw F (ΔF/F is affine in F once F0 is known, so bins of ΔF/F follow); pass 2 projects every
@@ -150,7 +150,7 @@ def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, devi
 def compress(reader, n_channels, order, mask=None, k=200, shifts=None, baseline="recording",
              baseline_frames=30, trial_starts=None, bin_size=15, max_bins=5000, chunk=256,
              device="cpu", bad=None, fill=None) -> SvdResult:
-    """ΔF/F + approximate SVD of a raw movie, streamed in chunks (WIDEFIELD.md §3–4).
+    """ΔF/F + approximate SVD of a raw movie, streamed in chunks (docs/WIDEFIELD.md §3–4).
 
     Frames flagged ``bad`` (C, T) are streamed as the channel's ``fill`` frame and their
     temporal components interpolated from the neighbouring good frames afterwards.

@@ -5,13 +5,14 @@
 
 import inspect
 
+from benediff.lvm.names import BASELINES
+
 from ._common import BaselineInputError
 from .cebra_baseline import CebraBaseline
 from .pivae import PiVAEBaseline
 from .ssl import SSLBaseline
 
-_CLASSES = {"ssl": SSLBaseline, "cebra": CebraBaseline, "pivae": PiVAEBaseline}
-BASELINES = tuple(_CLASSES)
+_CLASSES = {cls.kind: cls for cls in (SSLBaseline, CebraBaseline, PiVAEBaseline)}
 
 __all__ = ["BASELINES", "BaselineInputError", "CebraBaseline", "PiVAEBaseline", "SSLBaseline",
            "get_baseline", "baseline_class"]

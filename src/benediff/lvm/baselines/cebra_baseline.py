@@ -1,7 +1,7 @@
 """CEBRA-Behavior baseline (cebra 0.6.1, ``conditional="time_delta"``) with neural read-outs.
 
 CEBRA has no decoder, so reconstruction goes through regressors from the embedding to X fitted
-on the training trials (PEERS.md §1): a Ridge (linear) and an MLP, both reported because the
+on the training trials (docs/PEERS.md §1): a Ridge (linear) and an MLP, both reported because the
 paper does not say which it used. Trials are concatenated for fitting (CEBRA has no trial
 boundaries) but embedded one trial at a time, so the receptive field never crosses trials.
 

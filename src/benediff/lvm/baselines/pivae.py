@@ -2,7 +2,7 @@
 
 pi-VAE has no dynamics: every (trial, time bin) is one sample. The loss is
 ``ELBOLoss(version=2, alpha=0.0)``, which equals the original zhd96 loss: the mean over samples
-of the Gaussian observation NLL plus KL(q(z|x,u) || p(z|u)) (PEERS.md §2). The observation
+of the Gaussian observation NLL plus KL(q(z|x,u) || p(z|u)) (docs/PEERS.md §2). The observation
 model is Gaussian (z-scored widefield data; Poisson is invalid).
 
 Reported path (label-free, the fair one): latents = encoder mean E q(z|x) and reconstruction =
