@@ -48,6 +48,12 @@ def read_generated(path) -> dict:
     return out
 
 
+def read_attrs(path) -> dict:
+    """The attributes of a generated-video file (method, region, factor, factor_index, ...)."""
+    with h5py.File(path, "r") as f:
+        return dict(f.attrs)
+
+
 def read_strip(path, channel: int, video: int = 0):
     """Strip frames (k, S, S) in [0, 1] of one channel (camera view), their differences and
     the frame indices."""

@@ -20,7 +20,6 @@ for the real test trials' labels, the reference for what the data themselves sho
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import torch
@@ -30,7 +29,7 @@ from sklearn.metrics import r2_score
 from benediff.behavior.video import write_gray_video
 from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
-from benediff.io.generated import read_generated
+from benediff.io.generated import read_attrs, read_generated
 from benediff.latex import booktabs
 from benediff.provenance import write_sidecar
 from benediff.video.inputs import VideoPipelineError, split_trials
@@ -240,8 +239,7 @@ def _target(key, path, label_names) -> str:
     factor = key[2]
     if factor in label_names:
         return factor
-    with h5py.File(path, "r") as f:
-        return label_names[int(f.attrs["factor_index"])]
+    return label_names[int(read_attrs(path)["factor_index"])]
 
 
 def _regressor_table(ds, generated, targets, cfg, seed):
