@@ -9,7 +9,8 @@ import pandas as pd
 from benediff.io.atomic import atomic_output
 from benediff.latex import booktabs
 
-METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"))
+METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"),
+           ("mig_floor", "MIG, trials shuffled (%)"))
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
                 "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
 READOUTS = (("ridge", "r2", "rmse"), ("mlp", "r2_mlp", "rmse_mlp"))  # CEBRA's two read-outs
@@ -20,6 +21,7 @@ def metric_rows(m: dict) -> list[dict]:
     """Table rows of one metrics.json: one, or one per read-out (``<model> (ridge|mlp)``) for a
     model without a decoder of its own (CEBRA), whose MIG is that of its embedding."""
     base = {k: m[k] for k in ("session", "region", "model", "run_seed", "mig")}
+    base["mig_floor"] = m.get("mig_floor", np.nan)  # fits from before the floor existed: none
     if "r2_mlp" not in m:
         return [base | {"r2": m["r2"], "rmse": m["rmse"]}]
     return [base | {"model": f"{m['model']} ({name})", "r2": m[r2], "rmse": m.get(rmse, np.nan)}
@@ -27,9 +29,10 @@ def metric_rows(m: dict) -> list[dict]:
 
 
 def load_metrics(paths) -> pd.DataFrame:
-    """Rows of session, region, model, run_seed, r2, rmse, mig (``metric_rows`` per file)."""
+    """Rows of session, region, model, run_seed and the metrics (``metric_rows`` per file)."""
     rows = [row for path in paths for row in metric_rows(json.loads(Path(path).read_text()))]
-    return pd.DataFrame(rows, columns=["session", "region", "model", "run_seed", "r2", "rmse", "mig"])
+    return pd.DataFrame(rows, columns=["session", "region", "model", "run_seed",
+                                       *(m for m, _ in METRICS)])
 
 
 def table_columns(models: list[str], summary: pd.DataFrame) -> list[str]:
@@ -50,8 +53,8 @@ def model_label(column: str) -> str:
 
 def summarise(df: pd.DataFrame, group: str) -> pd.DataFrame:
     """Long table: ``group`` (region or session), metric, model, mean, std (ddof 1), n_seeds."""
-    long = df.melt(id_vars=[group, "model", "run_seed"], value_vars=[m for m, _ in METRICS],
-                   var_name="metric")
+    long = df.melt(id_vars=[group, "model", "run_seed"],
+                   value_vars=[m for m, _ in METRICS if m in df.columns], var_name="metric")
     stats = long.groupby([group, "metric", "model"], sort=False)["value"]
     out = stats.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
                     n_seeds="count").reset_index()
