@@ -9,10 +9,10 @@ stored, so they come from the config's ``behaviors`` (optionally through ``label
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from benediff.io.dataset import REGION_GROUP, Dataset
+from benediff.io.hdf5 import open_input
 
 INDEX_BASES = ("auto", 0, 1)
 
@@ -27,13 +27,7 @@ def read_behavenet(path, *, session: str, behaviors: list[str], regions: list[st
     """Read neural, labels, region indices (made 0-based) and, when present, images."""
     path = Path(path)
     where = f"{path} (sessions.{session}.behavenet)"
-    if not path.exists():
-        raise BehaveNetError(f"{where}: file does not exist; fix the path in your config")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise BehaveNetError(f"{where}: not a readable HDF5 file ({exc})") from exc
-    with f:
+    with open_input(path, BehaveNetError, where, "fix the path in your config") as f:
         for group in ("neural", "labels"):
             if group not in f or not len(f[group]):
                 raise BehaveNetError(f"{where}: no {group!r} group with trial_%04i datasets; "

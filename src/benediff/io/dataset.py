@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from benediff.io.atomic import atomic_output
+from benediff.io.hdf5 import open_input
 
 FORMAT = "benediff-dataset"
 VERSION = 1
@@ -128,13 +129,8 @@ def read(path, groups=GROUPS) -> Dataset:
 def validate(path, require=()) -> None:
     """Raise :class:`DatasetError` naming the file and the problem if ``path`` is not a valid dataset."""
     path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: dataset file does not exist; run the rule that builds it")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DatasetError(f"{path}: not a readable HDF5 file ({exc}); delete it and rebuild") from exc
-    with f:
+    with open_input(path, DatasetError, str(path), "run the rule that builds it",
+                    "delete it and rebuild") as f:
         _validate_open(f, path, require)
 
 
