@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benediff.config import POOLED  # noqa: F401 (session name of pooled fits; defined once, in config)
 from benediff.lvm.base import LatentModelError
 
 MIN_TRIALS = {"train": 2, "val": 1, "test": 1}
-POOLED = "pooled"  # session name of a fit on several sessions' trials
 
 
 class RegionDataError(LatentModelError):
