@@ -71,3 +71,38 @@ def test_trials_and_session_file_names(tmp_path):
     h, w = SimParams(movie_height=80, movie_width=96).movie_shape
     assert raw_paths("S1", config)["trials"] == "resources/sessions/S1/trials.csv"
     assert raw_paths("S1", config)["dat"].endswith(f"widefield_2_{h}_{w}_uint16.dat")
+
+
+def test_metrics_round_trip_and_clear_errors(tmp_path):
+    import pytest
+
+    from benediff.io.metrics import MetricsFileError, read_metrics, write_metrics
+
+    metrics = {"session": "S1", "region": "VIS_L", "model": "ours", "run_seed": 0, "r2": 71.5,
+               "rmse": 0.4, "mig": 12.0, "mig_floor": 1.5, "decoding": [[0.5, 0.1], [0.0, 0.4]]}
+    path = tmp_path / "metrics.json"
+    write_metrics(path, metrics)
+    assert read_metrics(path) == metrics
+    with pytest.raises(MetricsFileError, match="lack \\['mig'\\]"):
+        write_metrics(tmp_path / "bad.json", {k: v for k, v in metrics.items() if k != "mig"})
+    assert not (tmp_path / "bad.json").exists()
+    (tmp_path / "torn.json").write_text('{"session": ')
+    with pytest.raises(MetricsFileError, match="torn.json: cannot read LVM metrics"):
+        read_metrics(tmp_path / "torn.json")
+
+
+def test_hemo_file_round_trip(tmp_path):
+    from benediff.widefield.pipeline import read_hemo, run_hemo
+
+    import h5py
+
+    rng = np.random.default_rng(2)
+    U = rng.normal(size=(6, 5, 3)).astype(np.float32)
+    mask = np.ones((6, 5), bool)
+    with h5py.File(tmp_path / "svd.h5", "w") as f:
+        f["U"], f["SVT"], f["mask"] = U, rng.normal(size=(3, 40)).astype(np.float32), mask
+        f.attrs["n_channels"], f.attrs["blue_first"] = 1, True
+    run_hemo(tmp_path / "svd.h5", tmp_path / "hemo.h5", {"hemo": {"enabled": True}})
+    hemo = read_hemo(tmp_path / "hemo.h5")
+    assert np.array_equal(hemo["U"], U) and hemo["V"].shape == (3, 40)
+    assert hemo["mask"].dtype == bool and hemo["r"] is None and hemo["T"] is None

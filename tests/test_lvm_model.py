@@ -7,7 +7,8 @@ import torch
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import RegionDataError, region_data
 from benediff.lvm.model import BehaviorVAE
-from benediff.lvm.train import loss_terms, significant_improvement
+from benediff.lvm.train import loss_terms
+from benediff.training import significant_improvement
 from benediff.testing.lvm import planted_dataset
 
 torch.set_num_threads(1)

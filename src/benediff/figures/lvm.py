@@ -1,8 +1,6 @@
 """Figures of the LVM stage: per-latent decoding bars (Fig 4), reconstructions (Fig 5) and 2-D
 latent trajectories across regions (Figs 7, 12). Each function writes one PDF."""
 
-import json
-from pathlib import Path
 
 import matplotlib
 
@@ -11,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benediff.io.atomic import atomic_output  # noqa: E402
+from benediff.io.metrics import read_metrics  # noqa: E402
 
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE (self-supervised)", "no_beha": "w/o Beha",
                 "no_tc": "w/o TC", "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
@@ -28,7 +27,7 @@ def _save(fig, path) -> None:
 
 def decoding_stats(metric_paths) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Mean and std over seeds of the (D, B) decoding matrices, factor and label names."""
-    records = [json.loads(Path(p).read_text()) for p in metric_paths]
+    records = [read_metrics(p) for p in metric_paths]
     mats = np.array([r["decoding"] for r in records])
     std = mats.std(0, ddof=1) if len(mats) > 1 else np.zeros_like(mats[0])
     return mats.mean(0), std, records[0]["factor_names"], records[0]["label_names"]
@@ -109,7 +108,7 @@ def _test_positions(attrs, source) -> np.ndarray:
 def figure4(metric_paths, path, config=None, seed=None) -> None:
     from benediff.provenance import write_sidecar
 
-    first = json.loads(Path(metric_paths[0]).read_text())
+    first = read_metrics(metric_paths[0])
     plot_decoding_bars(metric_paths, path, title=f"{first['session']} {first['region']}: "
                        f"single-latent decoding ({first['model']}, {len(metric_paths)} seeds)")
     write_sidecar(path, config, seed, inputs=[str(p) for p in metric_paths])

@@ -21,17 +21,14 @@ def code_label(atlas, code) -> str:
 
 def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config=None):
     """Rule widefield_qc: the QC PDF of one session plus its provenance sidecar."""
-    import h5py
-
     from benediff.provenance import write_sidecar
     from benediff.widefield.locanmf import LocaNMF
     from benediff.widefield.pipeline import (read_atlas_checks, read_atlas_h5, read_frame_quality,
-                                             read_motion)
+                                             read_hemo, read_motion)
 
     model = LocaNMF.load(locanmf_path)
     shifts, _ = read_motion(motion_h5)
-    with h5py.File(hemo_h5, "r") as f:
-        r_map = f["r"][()] if "r" in f else None
+    r_map = read_hemo(hemo_h5)["r"]
     checks = read_atlas_checks(atlas_h5)
     bad, _ = read_frame_quality(motion_h5)
     checks["bad_frames"] = [] if bad is None else np.flatnonzero(bad.any(0)).tolist()

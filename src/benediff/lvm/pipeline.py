@@ -1,7 +1,6 @@
 """One fit of the LVM stage: dataset -> region data -> model -> model file, latents, metrics."""
 
 import dataclasses
-import json
 import logging
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from benediff import seeds
 from benediff.io import dataset as dataset_io
 from benediff.io import latents as latents_io
 from benediff.io.atomic import atomic_output
+from benediff.io.metrics import write_metrics
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
@@ -163,8 +163,7 @@ def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cf
     if out_latents is not None:
         write_latents(out_latents, model, rd, names)
     if out_metrics is not None:
-        with atomic_output(out_metrics) as tmp:
-            Path(tmp).write_text(json.dumps(metrics, indent=1))
+        write_metrics(out_metrics, metrics)
     return metrics
 
 

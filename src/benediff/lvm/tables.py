@@ -1,12 +1,12 @@
 """Tables 1-3: mean ± std over seeds of R², RMSE and MIG, as CSV (long, numeric) and LaTeX."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benediff.io.atomic import atomic_output
+from benediff.io.metrics import read_metrics
 from benediff.latex import booktabs
 
 METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"),
@@ -30,7 +30,7 @@ def metric_rows(m: dict) -> list[dict]:
 
 def load_metrics(paths) -> pd.DataFrame:
     """Rows of session, region, model, run_seed and the metrics (``metric_rows`` per file)."""
-    rows = [row for path in paths for row in metric_rows(json.loads(Path(path).read_text()))]
+    rows = [row for path in paths for row in metric_rows(read_metrics(path))]
     return pd.DataFrame(rows, columns=["session", "region", "model", "run_seed",
                                        *(m for m, _ in METRICS)])
 

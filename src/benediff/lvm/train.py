@@ -7,7 +7,6 @@ permutation drawn from ``default_rng([seed, e])``. A checkpoint is written every
 with :class:`TrainingInterrupted`); a restart continues from the batch after it.
 """
 
-import copy
 import math
 import random
 import signal
@@ -21,6 +20,7 @@ from tqdm.auto import tqdm
 
 from benediff.checkpoint import CheckpointError, array_digest, resume_from, save_atomic, with_code  # noqa: F401 (CheckpointError re-exported)
 from benediff.lvm.tc import total_correlation
+from benediff.training import EarlyStopping, epoch_order, seed_all
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -33,10 +33,7 @@ class TrainingInterrupted(RuntimeError):
 class TrainState:
     epoch: int = 0
     batch: int = 0  # next batch of ``epoch`` to run
-    best_loss: float = math.inf
-    best_state: dict | None = None
-    stall_loss: float = math.inf  # validation loss at the last improvement by more than min_delta
-    bad_epochs: int = 0
+    stopping: EarlyStopping | None = None
     finished: bool = False
     history: list = field(default_factory=list)
 
@@ -92,8 +89,8 @@ def train(net, x, u, x_val, u_val, params, device) -> list[dict]:
     ckpt_path = Path(params.checkpoint_dir) / CHECKPOINT_NAME if params.checkpoint_dir else None
     fingerprint = params.fingerprint() | {"data": array_digest(x, u, x_val, u_val)}
     optimizer = torch.optim.Adam(net.parameters(), lr=params.lr)
-    state = TrainState()
-    _seed_all(params.seed)
+    state = TrainState(stopping=EarlyStopping(params.patience, params.min_delta))
+    seed_all(params.seed)
     saved = resume_from(ckpt_path, fingerprint, progress_of=lambda s: s["state"]["epoch"],
                         total=params.max_epochs, unit="epoch", what="lvm fit")
     if saved is not None:
@@ -101,7 +98,7 @@ def train(net, x, u, x_val, u_val, params, device) -> list[dict]:
     tensors = [None if a is None else torch.as_tensor(a, device=device) for a in (x, u, x_val, u_val)]
     with _sigterm_flag() as stop:
         _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint)
-    net.load_state_dict(state.best_state)
+    state.stopping.restore_best(net)
     return state.history
 
 
@@ -112,7 +109,7 @@ def _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint):
     show = sys.stderr.isatty() if params.progress is None else params.progress
     bar = tqdm(total=params.max_epochs, initial=state.epoch, disable=not show, desc="lvm fit")
     while not state.finished and state.epoch < params.max_epochs:
-        order = np.random.default_rng([params.seed, state.epoch]).permutation(x.shape[0])
+        order = epoch_order(params.seed, state.epoch, x.shape[0])
         net.train()
         while state.batch < n_batches:
             idx = torch.as_tensor(order[state.batch * params.batch_size:(state.batch + 1) * params.batch_size])
@@ -150,31 +147,9 @@ def _end_epoch(net, x_val, u_val, params, state, n_data):
     state.history.append(record)
     # early stopping starts once the warm-up is over: before it the objective keeps changing
     past_warmup = state.epoch + 1 >= params.warmup_epochs
-    if val < state.best_loss or state.best_state is None or not past_warmup:
-        state.best_loss = val
-        state.best_state = copy.deepcopy(net.state_dict())
-    # patience restarts only on a relative improvement larger than min_delta (Keras-style
-    # min_delta, but the best weights still follow every improvement)
-    if significant_improvement(val, state.stall_loss, params.min_delta) or not past_warmup:
-        state.stall_loss, state.bad_epochs = val, 0
-    else:
-        state.bad_epochs += 1
-    state.finished = past_warmup and state.bad_epochs >= params.patience
+    state.finished = state.stopping.update(val, net, grace=not past_warmup)
     state.epoch += 1
     state.batch = 0
-
-
-def significant_improvement(val: float, reference: float, min_delta: float) -> bool:
-    """``val`` beats ``reference`` by more than the relative margin ``min_delta``."""
-    if not math.isfinite(reference):
-        return True
-    return val < reference - min_delta * abs(reference)
-
-
-def _seed_all(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
 
 
 def save_checkpoint(path, fingerprint, net, optimizer, state: TrainState) -> None:
@@ -183,7 +158,7 @@ def save_checkpoint(path, fingerprint, net, optimizer, state: TrainState) -> Non
         "finished": state.finished,
         "model": net.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "state": state.__dict__,
+        "state": vars(state) | {"stopping": vars(state.stopping)},
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                 "python": random.getstate()},
     }, path)
@@ -195,7 +170,8 @@ def restore_checkpoint(blob, net, optimizer) -> TrainState:
     torch.set_rng_state(blob["rng"]["torch"])
     np.random.set_state(blob["rng"]["numpy"])
     random.setstate(blob["rng"]["python"])
-    return TrainState(**blob["state"])
+    saved = blob["state"]
+    return TrainState(**saved | {"stopping": EarlyStopping(**saved["stopping"])})
 
 
 class _sigterm_flag:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from benediff.checkpoint import array_digest, resume_from, save_atomic, with_code
 from benediff.device import torch_device
+from benediff.training import epoch_order
 
 MAX_CHANNEL_MULT = 4
 CHECKPOINT_NAME = "autoencoder.ckpt"
@@ -178,7 +179,7 @@ def _resume(ckpt, run_config, model, optimiser, epochs) -> int:
 def _train_epoch(model, optimiser, frames, batch_size, seed, epoch, device) -> float:
     """One pass in an order fixed by (seed, epoch), so a resumed run sees the same batches."""
     model.train()
-    order = np.random.default_rng([seed, epoch]).permutation(len(frames))
+    order = epoch_order(seed, epoch, len(frames))
     total = 0.0
     for start in range(0, len(order), batch_size):
         batch = frames[order[start : start + batch_size]].to(device).float() / 255.0

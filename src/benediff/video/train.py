@@ -23,6 +23,7 @@ from benediff.checkpoint import (
     save_atomic,
     with_code,
 )
+from benediff.training import epoch_order
 from benediff.video.diffusion import GaussianDiffusion
 from benediff.video.unet3d import UNet3D
 
@@ -128,7 +129,7 @@ def _batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
     epoch, offset = divmod(start, n)
     idx = []
     while len(idx) < batch_size:
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        perm = epoch_order(seed, epoch, n)
         idx.extend(perm[offset : offset + batch_size - len(idx)].tolist())
         epoch, offset = epoch + 1, 0
     return np.asarray(idx)

@@ -383,6 +383,13 @@ def run_hemo(svd_h5, out, cfg, device="cpu"):
             f["r"], f["T"] = r, T
 
 
+def read_hemo(path) -> dict:
+    """``hemo.h5`` as a dict: U, V, mask (bool), and r, T (None for a 1-channel recording)."""
+    with h5py.File(path, "r") as f:
+        return {"U": f["U"][()], "V": f["V"][()], "mask": f["mask"][()].astype(bool),
+                "r": f["r"][()] if "r" in f else None, "T": f["T"][()] if "T" in f else None}
+
+
 # ---------------------------------------------------------------- LocaNMF
 
 def locanmf_params(cfg, device="cpu", seed=0) -> dict:
@@ -393,8 +400,8 @@ def locanmf_params(cfg, device="cpu", seed=0) -> dict:
 
 def prepare_locanmf_input(hemo_h5, atlas_h5, cfg, source="atlas"):
     """U (H, W, K) NaN outside the final mask, V (K, T), atlas labels with small regions dropped."""
-    with h5py.File(hemo_h5, "r") as f:
-        U, V, mask = f["U"][()], f["V"][()], f["mask"][()].astype(bool)
+    hemo = read_hemo(hemo_h5)
+    U, V, mask = hemo["U"], hemo["V"], hemo["mask"]
     atlas = read_atlas_h5(atlas_h5)
     # the alignment itself was gated in the atlas step (widefield.atlas.min_overlap against the
     # recording's brain); here the SVD mask (brain, atlas or the whole frame) only needs atlas

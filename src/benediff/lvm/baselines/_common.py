@@ -2,7 +2,6 @@
 
 import contextlib
 import inspect
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -107,18 +106,18 @@ def split_like(flat: np.ndarray, trials) -> list[np.ndarray]:
 
 
 def save_checkpoint(obj: dict, path) -> None:
-    """``torch.save`` through a temporary sibling so a failed write leaves nothing behind."""
-    from benediff.io.atomic import atomic_output
+    """A fitted baseline's file (atomic, as every checkpoint: :func:`benediff.checkpoint.save_atomic`)."""
+    from benediff.checkpoint import save_atomic
 
-    with atomic_output(Path(path)) as tmp:
-        torch.save(obj, tmp)
+    save_atomic(obj, path)
 
 
 def load_checkpoint(path, kind: str) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise BaselineInputError(f"{path}: checkpoint does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    """The fitted baseline of ``kind`` saved at ``path`` (:func:`benediff.checkpoint.load_file`
+    names a missing or unreadable file); a file of another kind is a BaselineInputError."""
+    from benediff.checkpoint import load_file
+
+    ckpt = load_file(path)
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
         found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise BaselineInputError(f"{path}: not a {kind} checkpoint (found {found!r})")

@@ -1,13 +1,10 @@
 """A small Adam loop with optional early stopping on a validation loss (shared by SSL, pi-VAE)."""
 
-import copy
-import math
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from benediff.lvm.train import significant_improvement
+from benediff.training import EarlyStopping
 
 
 def trial_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -31,7 +28,7 @@ def fit_loop(module, batch_loss, epoch_batches, val_loss=None, *, epochs, lr, pa
     """
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     history = {"train": [], "val": []}
-    best, best_state, stall, waited = math.inf, None, math.inf, 0
+    stopping = EarlyStopping(patience, min_delta)
     for epoch in tqdm(range(epochs), desc=desc, disable=not progress):
         module.train()
         losses = []
@@ -48,15 +45,8 @@ def fit_loop(module, batch_loss, epoch_batches, val_loss=None, *, epochs, lr, pa
         with torch.no_grad():
             current = float(val_loss())
         history["val"].append(current)
-        if current < best:
-            best, best_state = current, copy.deepcopy(module.state_dict())
-        if significant_improvement(current, stall, min_delta):
-            stall, waited = current, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    if best_state is not None:
-        module.load_state_dict(best_state)
+        if stopping.update(current, module):
+            break
+    stopping.restore_best(module)
     module.eval()
     return history
