@@ -57,3 +57,12 @@ def test_verdicts_match_the_hand_made_tables(tmp_path, capsys):
     assert claims.main(["--results", str(tmp_path), "--strict"]) == 1
     out = capsys.readouterr().out
     assert "2 of 3 (a, c)" in out and "(× 3.00)" in out and "R² loss 15.0 points" in out
+
+
+def test_min_mig_claims_only_when_asked(tmp_path):
+    write(tmp_path)
+    assert not any("ours MIG ≥ 30 %" in text for text, _, _ in claims.check(tmp_path))
+    verdicts = {text: holds for text, holds, _ in claims.check(tmp_path, min_mig=30)}
+    assert verdicts["Table 1, VIS_L: ours MIG ≥ 30 %"] is True     # 30 reaches 30
+    assert verdicts["Table 1, MOs_L: ours MIG ≥ 30 %"] is False    # 8
+    assert verdicts["Table 2, S1: ours MIG ≥ 30 %"] is False       # 20

@@ -321,3 +321,25 @@ def test_independent_behaviour_coupling_decorrelates_the_behaviours():
         assert rows.min() >= -0.5 and rows.max() <= 2.0  # same value range as the task
     assert corr["task"].max() > 0.6  # lever-paw and spout-jaw move together in the task
     assert corr["independent"].max() <= 0.1
+
+
+def test_truth_records_the_measured_behaviour_share_and_label_correlations(tmp_path):
+    """truth.h5 says how much of each region's planted activity the behaviours explain
+    (cross-validated) and how correlated the behaviours are; the independent control is
+    uncorrelated and the task is not."""
+    import h5py
+
+    shares = {}
+    for coupling in ("task", "independent"):
+        out = tmp_path / coupling
+        simulate_session(out, tiny(n_trials=12, frames_per_trial=150, behavior_coupling=coupling,
+                                   noise=False))
+        with h5py.File(out / "truth.h5", "r") as f:
+            attrs = dict(f.attrs)
+        shares[coupling] = {k: v for k, v in attrs.items() if k.startswith("behavior_share/")}
+        main = [v for k, v in shares[coupling].items() if k.split("/")[1][:3] in ("VIS", "SSp", "MOs")]
+        assert len(main) == 6 and all(v < 1.0 for v in main) and np.mean(main) > 0.2
+        if coupling == "task":
+            assert attrs["behavior_abs_r_max"] > 0.5
+        else:
+            assert attrs["behavior_abs_r_max"] < 0.3

@@ -134,3 +134,42 @@ def single_latent_decoding(z_train, u_train, z_test, u_test) -> np.ndarray:
     if np.any(ss_tot == 0):
         raise MetricError("decoding R²: a behaviour is constant on the test trials")
     return 100.0 * (1.0 - ss_res / ss_tot[None])
+
+
+def lagged_design(labels: np.ndarray, lags) -> np.ndarray:
+    """(L, B · n_lags) copies of ``labels`` (L, B) shifted by each lag in frames (+ = the
+    neural response follows the behaviour), edges padded with the first / last frame."""
+    idx = np.clip(np.arange(len(labels))[None, :] - np.asarray(list(lags))[:, None], 0,
+                  len(labels) - 1)
+    return np.concatenate([labels[i] for i in idx], axis=1)
+
+
+def behavior_share(neural_trials, label_trials, lags=range(-5, 6), n_folds: int = 5,
+                   alphas=np.logspace(-2, 4, 13)) -> float:
+    """Cross-validated share of neural variance that behaviour explains linearly (0..1).
+
+    Ridge regression (penalty chosen by leave-one-out within the training folds, sklearn
+    ``RidgeCV``) from the labels at every lag in ``lags`` to all neural dims; trials are split
+    into ``n_folds`` contiguous folds, so no trial is in its own training set. The share is
+    1 − Σ SSE / Σ SS around the training mean, pooled over dims and folds (variance-weighted,
+    as a cvR² of a region's components; Musall et al. 2019 report the same for widefield).
+    """
+    from sklearn.linear_model import RidgeCV
+
+    trials = np.arange(len(neural_trials))
+    if len(trials) < n_folds:
+        raise ValueError(f"behavior_share: {len(trials)} trials are fewer than n_folds={n_folds}")
+    design = [lagged_design(np.asarray(u, float), lags) for u in label_trials]
+    sse = sst = 0.0
+    for test in np.array_split(trials, n_folds):
+        train = np.setdiff1d(trials, test)
+        a = np.concatenate([design[i] for i in train])
+        y = np.concatenate([neural_trials[i] for i in train]).astype(float)
+        a_mean, a_sd, y_mean = a.mean(0), a.std(0) + 1e-12, y.mean(0)
+        model = RidgeCV(alphas=alphas).fit((a - a_mean) / a_sd, y - y_mean)
+        a_test = np.concatenate([design[i] for i in test])
+        y_test = np.concatenate([neural_trials[i] for i in test]).astype(float) - y_mean
+        predicted = model.predict((a_test - a_mean) / a_sd).reshape(y_test.shape)
+        sse += float(((y_test - predicted) ** 2).sum())
+        sst += float((y_test ** 2).sum())
+    return 1.0 - sse / sst

@@ -153,7 +153,7 @@ def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cf
                 "seed": seed, "fit_seconds": fit_seconds, "label_names": rd.label_names,
                 "factor_names": names, "n_train_trials": len(rd.split["train"]),
                 "n_test_trials": len(rd.split["test"]), "normalisation": NORMALISATION,
-                "epochs": len(getattr(model, "history_", []) or []),
+                "epochs": trained_epochs(model),
                 "provenance": provenance(lvm_cfg, seed=seed, device=device)}
     log.info("%s %s %s seed %d: R2 %.2f RMSE %.2f MIG %.2f (%.1f s)", rd.session, region, model_name,
              run_seed, metrics["r2"], metrics["rmse"], metrics["mig"], fit_seconds)
@@ -165,6 +165,13 @@ def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cf
     if out_metrics is not None:
         write_metrics(out_metrics, metrics)
     return metrics
+
+
+def trained_epochs(model) -> int:
+    """Epochs a fit ran: the VAE keeps a list of epoch records, the torch baselines a dict of
+    per-epoch "train" losses, CEBRA none (0)."""
+    history = getattr(model, "history_", None) or []
+    return len(history["train"]) if isinstance(history, dict) else len(history)
 
 
 def set_threads(n: int) -> None:

@@ -35,6 +35,7 @@ class SimParams:
     hemo_amplitude: float = 0.02
     heartbeat_hz: float = 10.0
     jitter_px: float = 0.3
+    frame_jitter_px: float = 0.0
     noise: bool = True
     behavior_coupling: str = "task"
     view_size: int = 64

@@ -48,9 +48,40 @@ def write_truth(path, gt: dict, params: SimParams) -> None:
         f.attrs["frame_rate"] = params.frame_rate
         f.attrs["video_fps"] = params.video_fps
         f.attrs["keypoints"] = list(KEYPOINTS)
+        for key, value in measured_coupling(gt, params).items():
+            f.attrs[key] = value
         f.attrs["forward_model"] = ("blue = baseline_blue*(1+footprints·activities)*(1+hemo_map*hemo[:,0]); "
                                     "violet = baseline_violet*(1+hemo_map*hemo[:,1]); then jitter shift, "
                                     "Poisson noise, round to uint16")
+
+
+def measured_coupling(gt: dict, params: SimParams) -> dict:
+    """What the planted session looks like to an analyst, measured (``truth.h5`` attributes):
+
+    - ``behavior_share/<region>``: cross-validated share of the region's true component
+      activity that the six behaviours explain linearly with lags of −0.5..+0.5 s
+      (:func:`benediff.metrics.behavior_share`, 5 trial folds, fewer for fewer trials; an upper bound for what the
+      LocaNMF components show, which add imaging noise and mixing);
+    - ``behavior_abs_r_median`` / ``behavior_abs_r_max``: pairwise |Pearson r| of the six
+      behaviours within trials.
+    """
+    from benediff.metrics import behavior_share
+
+    starts, n = gt["start_frame"], params.frames_per_trial
+    labels = [gt["behavior"][s:s + n] for s in starts]
+    step = max(1, int(round(params.frame_rate / 10)))  # lags every ~0.1 s up to ±0.5 s
+    half = int(round(0.5 * params.frame_rate))
+    lags = range(-half, half + 1, step)
+    out = {}
+    folds = min(5, len(starts))
+    for region, idx in region_indices(gt["component_names"]).items():
+        acts = [gt["activities"][s:s + n, idx] for s in starts]
+        share = behavior_share(acts, labels, lags, n_folds=folds) if folds > 1 else np.nan
+        out[f"behavior_share/{region}"] = round(float(share), 4)
+    r = np.abs(np.corrcoef(np.concatenate(labels).T)[np.triu_indices(len(BEHAVIORS), 1)])
+    out["behavior_abs_r_median"] = round(float(np.median(r)), 4)
+    out["behavior_abs_r_max"] = round(float(r.max()), 4)
+    return out
 
 
 def read_truth(path) -> dict:
