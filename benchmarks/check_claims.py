@@ -13,8 +13,10 @@ and prints for each claim whether it holds, with the numbers:
   its R² loss against the VAE.
 - Table 3: ``ours`` has a higher MIG than ``no_tc`` and ``no_beha`` in every region.
 - Figure 4: each behaviour is decoded best by its own latent.
-- Noise floors: each MIG of ``ours`` against the MIG of the same latents with the test trials
-  shuffled against the labels (``mig_floor`` rows of the tables), when the tables have them.
+- References: each MIG of ``ours`` against its shuffled-trials floor (the same latents against
+  the labels of other test trials, ``mig_floor`` rows; ≥ 5×) and against the MIG
+  of a supervised linear decoder of the behaviours from the same region (``mig_decoder`` rows),
+  i.e. how much of what the data allow the latents separate.
 
 ``--min-mig X`` adds: every MIG of ``ours`` is at least X % (the independent-behaviour control,
 ``make control``, asks 30). ``--strict`` exits 1 when a claim fails. Nothing is tuned here: it only reads.
@@ -108,6 +110,23 @@ def floor_claims(tables: dict) -> list[tuple[str, bool, str]]:
     return out
 
 
+def decoder_claims(tables: dict) -> list[tuple[str, bool, str]]:
+    """``ours`` against the MIG of a supervised linear decoder of the behaviours from the same
+    region (``mig_decoder`` rows): how much of what the data allow the latents separate."""
+    out = []
+    for name, (t, group) in tables.items():
+        if "mig_decoder" not in set(t["metric"]):
+            continue
+        for key in dict.fromkeys(t[group]):
+            ours, ref = cell(t, group, key, OURS, "mig"), cell(t, group, key, OURS, "mig_decoder")
+            if ours is None or ref is None:
+                continue
+            ratio = ours[0] / ref[0] if ref[0] > 0 else float("inf")
+            out.append((f"{name}, {key}: ours MIG ≥ the supervised decoder's", ratio >= 1,
+                        f"MIG {fmt(ours)} vs decoder {ref[0]:.1f} (× {ratio:.2f})"))
+    return out
+
+
 def level_claims(tables: dict, min_mig: float) -> list[tuple[str, bool, str]]:
     """Every MIG of ``ours`` reaches ``min_mig`` % (asked of the independent-behaviour control)."""
     out = []
@@ -150,6 +169,7 @@ def check(results: Path, min_mig: float | None = None) -> list[tuple[str, bool, 
         if name in tables:
             claims += fn(tables[name][0])
     claims += floor_claims(tables)
+    claims += decoder_claims(tables)
     if min_mig is not None:
         claims += level_claims(tables, min_mig)
     resolved = results / "config.resolved.yaml"

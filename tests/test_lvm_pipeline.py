@@ -70,9 +70,11 @@ def test_tables_mean_and_std(fitted, tmp_path):
     row = summary[(summary.region == "R1_L") & (summary.model == "ours") & (summary.metric == "mig")]
     assert row["mean"].item() == pytest.approx(sel.mean())
     assert row["std"].item() == pytest.approx(np.std(sel, ddof=1))
-    assert len(summary) == 2 * 4 * 2  # R², RMSE, MIG and MIG's shuffled-trials floor
+    assert len(summary) == 2 * 5 * 2  # R², RMSE, MIG, MIG's shuffled-trials floor, decoder MIG
     floor = summary[(summary.region == "R1_L") & (summary.model == "ours") & (summary.metric == "mig_floor")]
     assert 0 <= floor["mean"].item() < row["mean"].item()
+    decoder = summary[(summary.metric == "mig_decoder") & (summary.region == "R1_L")]
+    assert decoder["mean"].nunique() == 1 and decoder["std"].max() == 0  # a property of the data
     tex = (tmp_path / "t.tex").read_text()
     assert r"\begin{tabular}" in tex and "Standard VAE" in tex and "$\\pm$" in tex
 

@@ -1,7 +1,8 @@
 """``metrics.json`` of one LVM fit (rule ``lvm_fit``): its one writer and reader.
 
 A flat JSON object: session, region, model, run_seed, seed, r2, rmse, mig, mig_floor (MIG with
-test trials shuffled against the labels), decoding (factors × labels test R²), factor_names,
+test trials shuffled against the labels), mig_decoder (MIG of a supervised linear decoder of
+the labels from the region, a reference), decoding (factors × labels test R²), factor_names,
 label_names, split sizes, fit_seconds, epochs and provenance; CEBRA adds r2_mlp / rmse_mlp.
 Read by the tables (``lvm/tables.py``) and by Fig 4 (``figures/lvm.py``).
 """

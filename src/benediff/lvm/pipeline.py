@@ -17,7 +17,8 @@ from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
 from benediff.lvm.names import BASELINES, MODELS, VAE_VARIANTS
-from benediff.metrics import mig, mig_floor, reconstruction_metrics, single_latent_decoding
+from benediff.metrics import (decoder_mig, mig, mig_floor, reconstruction_metrics,
+                              single_latent_decoding)
 from benediff.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ def build_model(model: str, lvm_cfg: dict, region: str, seed: int, device: str,
 
 
 def evaluate(model: LatentModel, rd) -> dict:
-    """Test-split reconstruction, MIG (and its shuffled-trials floor) and the single-latent
-    decoding matrix."""
+    """Test-split reconstruction, MIG with two references (its shuffled-trials floor and a
+    supervised linear decoder's MIG) and the single-latent decoding matrix."""
     (x_tr, u_tr), (x_te, u_te) = rd.part("train"), rd.part("test")
     z_tr, z_te = np.concatenate(model.transform(x_tr)), np.concatenate(model.transform(x_te))
     u_tr, u_te_all = np.concatenate(u_tr), np.concatenate(u_te)
@@ -78,6 +79,9 @@ def evaluate(model: LatentModel, rd) -> dict:
     # chance level: the same test latents against the labels of other test trials
     out["mig_floor"] = (100.0 * mig_floor(model.transform(x_te), u_te, factor_names=rd.label_names)
                         if len(x_te) > 1 else float("nan"))  # one test trial: nothing to shuffle
+    # reference: the MIG of a supervised linear decoder of the behaviours from this region
+    out["mig_decoder"] = 100.0 * decoder_mig(x_tr, rd.part("train")[1], x_te, u_te,
+                                             factor_names=rd.label_names)
     out["decoding"] = single_latent_decoding(z_tr, u_tr, z_te, u_te_all).tolist()
     return out
 

@@ -10,7 +10,8 @@ from benediff.io.metrics import read_metrics
 from benediff.latex import booktabs
 
 METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"),
-           ("mig_floor", "MIG, trials shuffled (%)"))
+           ("mig_floor", "MIG, trials shuffled (%)"),
+           ("mig_decoder", "MIG, supervised linear decoder (%)"))
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
                 "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
 READOUTS = (("ridge", "r2", "rmse"), ("mlp", "r2_mlp", "rmse_mlp"))  # CEBRA's two read-outs
@@ -22,6 +23,7 @@ def metric_rows(m: dict) -> list[dict]:
     model without a decoder of its own (CEBRA), whose MIG is that of its embedding."""
     base = {k: m[k] for k in ("session", "region", "model", "run_seed", "mig")}
     base["mig_floor"] = m.get("mig_floor", np.nan)  # fits from before the floor existed: none
+    base["mig_decoder"] = m.get("mig_decoder", np.nan)
     if "r2_mlp" not in m:
         return [base | {"r2": m["r2"], "rmse": m["rmse"]}]
     return [base | {"model": f"{m['model']} ({name})", "r2": m[r2], "rmse": m.get(rmse, np.nan)}
