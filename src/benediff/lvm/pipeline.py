@@ -67,9 +67,9 @@ def build_model(model: str, lvm_cfg: dict, region: str, seed: int, device: str,
 def evaluate(model: LatentModel, rd) -> dict:
     """Test-split reconstruction, MIG with two references (its shuffled-trials floor and a
     supervised linear decoder's MIG) and the single-latent decoding matrix."""
-    (x_tr, u_tr), (x_te, u_te) = rd.part("train"), rd.part("test")
+    (x_tr, u_tr_trials), (x_te, u_te) = rd.part("train"), rd.part("test")
     z_tr, z_te = np.concatenate(model.transform(x_tr)), np.concatenate(model.transform(x_te))
-    u_tr, u_te_all = np.concatenate(u_tr), np.concatenate(u_te)
+    u_tr, u_te_all = np.concatenate(u_tr_trials), np.concatenate(u_te)
     out = reconstruction_metrics(x_te, model.reconstruct(x_te))
     if hasattr(model, "decoder"):
         # CEBRA has no decoder of its own: report the MLP read-out beside the Ridge one
@@ -80,7 +80,7 @@ def evaluate(model: LatentModel, rd) -> dict:
     out["mig_floor"] = (100.0 * mig_floor(model.transform(x_te), u_te, factor_names=rd.label_names)
                         if len(x_te) > 1 else float("nan"))  # one test trial: nothing to shuffle
     # reference: the MIG of a supervised linear decoder of the behaviours from this region
-    out["mig_decoder"] = 100.0 * decoder_mig(x_tr, rd.part("train")[1], x_te, u_te,
+    out["mig_decoder"] = 100.0 * decoder_mig(x_tr, u_tr_trials, x_te, u_te,
                                              factor_names=rd.label_names)
     out["decoding"] = single_latent_decoding(z_tr, u_tr, z_te, u_te_all).tolist()
     return out
