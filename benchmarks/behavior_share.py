@@ -17,17 +17,9 @@ import argparse
 import time
 from pathlib import Path
 
-import h5py
-import numpy as np
-
 from benediff.io import dataset as dataset_io
-from benediff.metrics import behavior_share
-
-
-def label_correlations(labels) -> tuple[float, float]:
-    u = np.concatenate(labels)
-    r = np.abs(np.corrcoef(u.T)[np.triu_indices(u.shape[1], 1)])
-    return float(np.median(r)), float(r.max())
+from benediff.metrics import behavior_share, label_correlations
+from benediff.simulate.truth import read_measured_coupling
 
 
 def main(argv=None) -> None:
@@ -44,11 +36,7 @@ def main(argv=None) -> None:
         print(f"{path}: {ds.n_trials} trials at {ds.frame_rate:g} Hz, labels {ds.label_names}; "
               f"pairwise |r| median {med:.2f}, max {top:.2f}")
         truth = path.parent.parent.parent / "resources" / "sessions" / ds.session / "truth.h5"
-        planted = {}
-        if truth.exists():
-            with h5py.File(truth, "r") as f:
-                planted = {k.split("/", 1)[1]: float(v) for k, v in f.attrs.items()
-                           if k.startswith("behavior_share/")}
+        planted = read_measured_coupling(truth) if truth.exists() else {}
         for region in args.regions or sorted(ds.regions):
             share = behavior_share(ds.region_neural(region), ds.labels, lags)
             extra = f" (planted activity {100 * planted[region]:.1f} %)" if region in planted else ""

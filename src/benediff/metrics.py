@@ -154,8 +154,6 @@ def behavior_share(neural_trials, label_trials, lags=range(-5, 6), n_folds: int 
     1 − Σ SSE / Σ SS around the training mean, pooled over dims and folds (variance-weighted,
     as a cvR² of a region's components; Musall et al. 2019 report the same for widefield).
     """
-    from sklearn.linear_model import RidgeCV
-
     trials = np.arange(len(neural_trials))
     if len(trials) < n_folds:
         raise ValueError(f"behavior_share: {len(trials)} trials are fewer than n_folds={n_folds}")
@@ -163,16 +161,26 @@ def behavior_share(neural_trials, label_trials, lags=range(-5, 6), n_folds: int 
     sse = sst = 0.0
     for test in np.array_split(trials, n_folds):
         train = np.setdiff1d(trials, test)
-        a = np.concatenate([design[i] for i in train])
         y = np.concatenate([neural_trials[i] for i in train]).astype(float)
-        a_mean, a_sd, y_mean = a.mean(0), a.std(0) + 1e-12, y.mean(0)
-        model = RidgeCV(alphas=alphas).fit((a - a_mean) / a_sd, y - y_mean)
-        a_test = np.concatenate([design[i] for i in test])
-        y_test = np.concatenate([neural_trials[i] for i in test]).astype(float) - y_mean
-        predicted = model.predict((a_test - a_mean) / a_sd).reshape(y_test.shape)
+        y_test = np.concatenate([neural_trials[i] for i in test]).astype(float)
+        predicted = ridge_predict([design[i] for i in train], y, [design[i] for i in test], alphas)
         sse += float(((y_test - predicted) ** 2).sum())
-        sst += float((y_test ** 2).sum())
+        sst += float(((y_test - y.mean(0)) ** 2).sum())
     return 1.0 - sse / sst
+
+
+def ridge_predict(train_design, y_train, test_design, alphas=np.logspace(-2, 4, 13)):
+    """Ridge from per-trial designs to ``y_train`` (penalty by leave-one-out, sklearn
+    ``RidgeCV``; design columns standardised and ``y`` centred with training statistics);
+    returns the predictions for ``test_design`` with the shape of ``y_train``'s rows."""
+    from sklearn.linear_model import RidgeCV
+
+    a = np.concatenate(train_design)
+    y = np.asarray(y_train, float)
+    a_mean, a_sd, y_mean = a.mean(0), a.std(0) + 1e-12, y.mean(0)
+    model = RidgeCV(alphas=alphas).fit((a - a_mean) / a_sd, y - y_mean)
+    test = np.concatenate(test_design)
+    return model.predict((test - a_mean) / a_sd).reshape(len(test), *y.shape[1:]) + y_mean
 
 
 def decoder_mig(x_train, u_train, x_test, u_test, lags=range(-15, 16, 3), factor_names=None) -> float:
@@ -184,12 +192,14 @@ def decoder_mig(x_train, u_train, x_test, u_test, lags=range(-15, 16, 3), factor
     behaviour-aligned latent code can be read against: what the data let a decoder that sees the
     labels in training separate, with the same estimator as the models' MIG.
     """
-    from sklearn.linear_model import RidgeCV
-
-    design = np.concatenate([lagged_design(np.asarray(x, float), lags) for x in x_train])
-    mean, sd = design.mean(0), design.std(0) + 1e-12
-    model = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit((design - mean) / sd,
-                                                      np.concatenate(u_train))
-    test = np.concatenate([lagged_design(np.asarray(x, float), lags) for x in x_test])
-    predicted = model.predict((test - mean) / sd).reshape(-1, np.asarray(u_test[0]).shape[1])
+    predicted = ridge_predict([lagged_design(np.asarray(x, float), lags) for x in x_train],
+                              np.concatenate(u_train),
+                              [lagged_design(np.asarray(x, float), lags) for x in x_test])
     return mig(predicted.T, np.concatenate(u_test).T, factor_names=factor_names)
+
+
+def label_correlations(label_trials) -> tuple[float, float]:
+    """Median and max pairwise |Pearson r| of the label columns over all frames of all trials."""
+    u = np.concatenate(label_trials)
+    r = np.abs(np.corrcoef(u.T)[np.triu_indices(u.shape[1], 1)])
+    return float(np.median(r)), float(r.max())

@@ -65,7 +65,7 @@ def measured_coupling(gt: dict, params: SimParams) -> dict:
     - ``behavior_abs_r_median`` / ``behavior_abs_r_max``: pairwise |Pearson r| of the six
       behaviours within trials.
     """
-    from benediff.metrics import behavior_share
+    from benediff.metrics import behavior_share, label_correlations
 
     starts, n = gt["start_frame"], params.frames_per_trial
     labels = [gt["behavior"][s:s + n] for s in starts]
@@ -78,10 +78,16 @@ def measured_coupling(gt: dict, params: SimParams) -> dict:
         acts = [gt["activities"][s:s + n, idx] for s in starts]
         share = behavior_share(acts, labels, lags, n_folds=folds) if folds > 1 else np.nan
         out[f"behavior_share/{region}"] = round(float(share), 4)
-    r = np.abs(np.corrcoef(np.concatenate(labels).T)[np.triu_indices(len(BEHAVIORS), 1)])
-    out["behavior_abs_r_median"] = round(float(np.median(r)), 4)
-    out["behavior_abs_r_max"] = round(float(r.max()), 4)
+    median, top = label_correlations(labels)
+    out["behavior_abs_r_median"], out["behavior_abs_r_max"] = round(median, 4), round(top, 4)
     return out
+
+
+def read_measured_coupling(path) -> dict[str, float]:
+    """The ``behavior_share/<region>`` attributes of a ``truth.h5`` as {region: share}."""
+    with h5py.File(path, "r") as f:
+        return {k.split("/", 1)[1]: float(v) for k, v in f.attrs.items()
+                if k.startswith("behavior_share/")}
 
 
 def read_truth(path) -> dict:
