@@ -70,3 +70,50 @@ def test_min_mig_claims_only_when_asked(tmp_path):
     assert verdicts["Table 1, VIS_L: ours MIG ≥ 30 %"] is True     # 30 reaches 30
     assert verdicts["Table 1, MOs_L: ours MIG ≥ 30 %"] is False    # 8
     assert verdicts["Table 2, S1: ours MIG ≥ 30 %"] is False       # 20
+
+
+def video_rows():
+    """Two targets; ours is specific on A only, the naive baseline is static."""
+    def row(method, target, share, lift, specific, amplitude, realism_ratio):
+        return {"region": "R", "method": method, "target": target, "specificity": share,
+                "lift": lift, "specific": specific, "amplitude": amplitude,
+                "realism_ratio": realism_ratio}
+    return pd.DataFrame([
+        row("ours", "A", 0.7, 3.0, True, 0.8, 1.5), row("ours", "B", 0.5, 1.2, False, 0.4, 2.5),
+        row("naive", "A", 0.9, 0.01, False, 0.05, 9.0), row("naive", "B", 0.2, 0.01, False, 0.6, 9.0),
+        row("cfg", "A", 0.3, 1.1, False, 0.9, 1.2), row("cfg", "B", 0.3, 1.5, True, 0.9, 1.2),
+        row("unguided", "A", 0.3, float("nan"), None, 1.0, 1.1),
+    ])
+
+
+def test_video_claims_on_a_hand_made_table():
+    demo = {text: (holds, numbers) for text, holds, numbers in
+            claims.video_claims(video_rows(), control=False)}
+    assert demo["Video demo, ours: specific by lift on ≥ 2 behaviours"][0] is False  # 1 of 2
+    assert demo["Video demo, ours: target lift above CFG's on ≥ 2"][0] is False       # A yes, B no
+    assert demo["Video demo: the naive baseline moves (target amplitude ≥ 0.3)"][0] is False
+    control = {text: holds for text, holds, _ in claims.video_claims(video_rows(), control=True)}
+    assert control["Video control, ours: target share ≥ 60 % on ≥ 2 behaviours"] is False
+    assert control["Video control, ours: share above naive and CFG on ≥ 2"] is False  # naive wins A
+    assert control["Video control, ours: amplitude ≥ 0.5 on every target"] is False
+    assert control["Video control, ours: realism ≤ 2× the real-vs-real floor on every target"] is False
+    good = video_rows()
+    good.loc[good["method"] == "ours", ["specificity", "amplitude", "realism_ratio"]] = [0.95, 1.0, 1.1]
+    control = {text: holds for text, holds, _ in claims.video_claims(good, control=True)}
+    assert all(control.values())
+
+
+def test_bench_specificity_reports_a_tables_claims(tmp_path, capsys):
+    spec_b = importlib.util.spec_from_file_location("bench_specificity",
+                                                    ROOT / "benchmarks" / "bench_specificity.py")
+    bench = importlib.util.module_from_spec(spec_b)
+    spec_b.loader.exec_module(bench)
+    (tmp_path / "tables").mkdir()
+    table = video_rows().assign(n_videos=4, realism=1.0, realism_floor=0.5, specificity_std=0.1)
+    table.to_csv(tmp_path / "tables" / "specificity.csv", index=False)
+    (tmp_path / "tables" / "specificity.csv.json").write_text(json.dumps({"extractor": "regressor"}))
+    assert bench.main(["--preset", "control", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| A | 70.0 ± 10.0 | 90.0 ± 10.0 | 30.0 ± 10.0 | 30.0 ± 10.0 |" in out
+    assert "0 of 4 video claims hold" in out
+    assert bench.main(["--results", str(tmp_path / "nothing")]) == 2

@@ -230,6 +230,8 @@ def test_the_guidance_scale_reruns_only_guided_generation_and_what_follows(tiny_
     assert counts["generate"] > 0
     assert "method=ours" in run.stdout
     assert "method=cfg" not in run.stdout and "method=naive" not in run.stdout
+    # Algorithm 1 as written has no scale to change, the unguided reference none either
+    assert "method=ours_literal" not in run.stdout and "method=unguided" not in run.stdout
 
 
 def test_reordered_config_file_reruns_nothing(tiny_run, tmp_path):

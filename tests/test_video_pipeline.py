@@ -16,7 +16,7 @@ from benediff.io import dataset as dio
 from benediff.video import baselines, pipeline, targets
 from benediff.io.pose import make_pose_frame
 from benediff.video import specificity as spec
-from benediff.video.specificity import BehaviorRegressor, behaviour_shares, specificity_table
+from benediff.video.specificity import BehaviorRegressor, behaviour_shares, score_table
 
 torch.set_num_threads(1)
 NAMES = ["A", "B", "C"]
@@ -69,6 +69,36 @@ def test_behaviour_shares_hand_computed():
     np.testing.assert_allclose(behaviour_shares(readout, np.array([1.0, 1.0])), [0.8, 0.2])
 
 
+def test_amplitude_is_std_over_real_std_and_zero_for_a_static_video():
+    readout = np.array([[0.0, 0.0], [2.0, 1.0]])  # stds 1, 0.5
+    np.testing.assert_allclose(spec.amplitudes(readout, np.array([4.0, 0.25])), [0.5, 1.0])
+    np.testing.assert_allclose(spec.amplitudes(np.ones((5, 2)), np.ones(2)), [0.0, 0.0])
+
+
+def test_frechet_distance_matches_closed_forms():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 1))
+    b = 3 * rng.normal(size=(4000, 1)) + 2
+    # 1-D: (μa − μb)² + (σa − σb)², with the samples' own moments
+    expected = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
+    assert spec.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    # diagonal covariances: Σ (√σa² − √σb²)² + ‖Δμ‖² (independent columns, up to sampling)
+    x = rng.normal(size=(20000, 2)) * [1.0, 2.0]
+    y = rng.normal(size=(20000, 2)) * [3.0, 2.0] + [1.0, 0.0]
+    assert spec.frechet_distance(x, y) == pytest.approx(1.0 + (3 - 1) ** 2, rel=0.03)
+    assert spec.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(spec.SpecificityError, match="same features"):
+        spec.frechet_distance(x, y[:, :1])
+
+
+def test_trajectory_features_are_segment_means_and_stds():
+    r = np.array([[0.0, 1], [2, 1], [4, 1], [6, 1], [9, 9]])  # 2 segments of 2, one frame left
+    feats = spec.trajectory_features([r], 2)
+    np.testing.assert_allclose(feats, [[1, 1, 1, 0], [5, 1, 1, 0]])
+    with pytest.raises(spec.SpecificityError, match="shorter than one realism segment"):
+        spec.trajectory_features([r], 6)
+
+
 def bar_frames(labels, size=8):
     """Frames whose left half brightness is behaviour A and right half behaviour B."""
     frames = np.zeros((len(labels), 1, size, size))
@@ -77,27 +107,43 @@ def bar_frames(labels, size=8):
     return frames.astype(np.uint8)
 
 
-def test_specificity_table_scores_target_share():
-    rng = np.random.default_rng(0)
-    labels = rng.uniform(0, 1, size=(300, 2))
-    regressor = BehaviorRegressor(alpha=1e-3, pool=1).fit(bar_frames(labels), labels, ["A", "B"])
-    moving_a = np.stack([np.linspace(0, 1, 10), np.full(10, 0.5)], 1)
-    video = bar_frames(moving_a)[None]  # (1, F, C, S, S)
-    table = specificity_table(regressor, {("R", "ours", "A"): video, ("R", "ours", "B"): video})
-    assert table.set_index("target").loc["A", "specificity"] > 0.99
-    assert table.set_index("target").loc["B", "specificity"] < 0.01
+def wave(amplitudes, n=40, phase=0.0):
+    t = np.arange(n) / n * 2 * np.pi
+    return np.stack([a * np.sin((k + 1) * t + phase) for k, a in enumerate(amplitudes)], axis=1)
+
+
+def test_score_table_hand_case_lift_amplitude_share_and_real_rows():
+    real = {"test": [wave([1, 1], phase=p) for p in (0, 1)],
+            "val": [wave([1, 1], phase=p) for p in (2, 3)]}
+    readouts = {
+        ("R", "unguided", "A"): [wave([0.5, 0.5]), wave([0.5, 0.5], phase=1)],
+        ("R", "ours", "A"): [wave([1.0, 0.5]), wave([1.0, 0.5], phase=1)],  # A ×4 variance
+        ("R", "naive", "A"): [wave([0.01, 0.0]), wave([0.01, 0.0], phase=1)],  # static
+    }
+    table = score_table(readouts, real, ["A", "B"], segment=10).set_index(["method", "target"])
+    ours, naive = table.loc[("ours", "A")], table.loc[("naive", "A")]
+    assert ours["lift"] == pytest.approx(4.0) and ours["lift_B"] == pytest.approx(1.0)
+    assert ours["specific"] and ours["specificity"] == pytest.approx(0.8)
+    assert ours["amplitude"] == pytest.approx(1.0, rel=0.01)
+    # the static video has the best share and no amplitude: the share alone would reward it
+    assert naive["specificity"] > 0.99 and naive["amplitude"] < 0.02
+    assert naive["lift"] == pytest.approx(0.0004, rel=0.01)
+    real_row = table.loc[("real", "A")]
+    assert real_row["specificity"] == pytest.approx(0.5) and real_row["amplitude"] == pytest.approx(1.0)
+    assert real_row["realism_ratio"] == pytest.approx(1.0)
+    assert naive["realism"] > ours["realism"]
+    assert np.isnan(table.loc[("unguided", "A"), "lift"])
+
+
+def test_score_table_needs_as_many_unguided_videos():
+    real = {"test": [wave([1, 1])] * 2, "val": [wave([1, 1], phase=1)] * 2}
+    readouts = {("R", "unguided", "A"): [wave([1, 1])], ("R", "ours", "A"): [wave([1, 1])] * 2}
+    with pytest.raises(spec.SpecificityError, match="same video.generation.n_videos"):
+        score_table(readouts, real, ["A", "B"], segment=10)
 
 
 VIEWS = [{"name": "side", "x": 0, "y": 0, "width": 8, "height": 8},
          {"name": "bottom", "x": 8, "y": 2, "width": 6, "height": 5}]
-
-
-def test_real_rows_are_the_shares_of_real_labels():
-    trials = [np.array([[0.0, 0], [2, 1]]), np.array([[0.0, 0], [0, 2]])]  # variances (1, .25), (0, 1)
-    rows = spec.real_rows(trials, ["A", "B"], np.array([1.0, 1.0]), ["B"])
-    assert rows[["region", "method", "target"]].values.tolist() == [["data", "real", "B"]]
-    assert rows["specificity"].item() == pytest.approx((0.2 + 1.0) / 2)
-    assert rows["share_A"].item() == pytest.approx((0.8 + 0.0) / 2)
 
 
 def test_views_canvas_pastes_each_view_into_its_box():
@@ -236,7 +282,7 @@ def tiny_video_config():
                    "timesteps": 20, "steps": 3, "batch_size": 2, "checkpoint_every": 2},
         cfg={"steps": 3}, naive={"hidden": 4, "channels": 4, "epochs": 1},
         guidance={"steps": 4, "scale": 5.0}, generation={"n_videos": 2, "every": 4},
-        specificity={"max_train_frames": 200},
+        specificity={"max_train_frames": 200, "segment": 4},
     )["video"]
 
 
@@ -260,7 +306,8 @@ def trained(tmp_path_factory):
 
 def run_generate(trained, method, factor="B", **kw):
     tmp, _, vae, cfg = trained
-    model = {"ours": "vdm.pt", "cfg": "cfg.pt", "naive": "naive.pt"}[method]
+    model = {"ours": "vdm.pt", "ours_literal": "vdm.pt", "unguided": "vdm.pt", "cfg": "cfg.pt",
+             "naive": "naive.pt"}[method]
     args = dict(region="R", factor=factor, latents_path=tmp / "latents.h5", ae_path=tmp / "ae.pt",
                 vae_path=vae, encoder_path=tmp / "enc.h5", model_path=tmp / model,
                 out_h5=tmp / f"{method}_{factor}.h5", out_mp4=tmp / f"{method}_{factor}.mp4",
@@ -268,7 +315,7 @@ def run_generate(trained, method, factor="B", **kw):
     return pipeline.generate(method, **{**args, **kw})
 
 
-@pytest.mark.parametrize("method", ["ours", "cfg", "naive"])
+@pytest.mark.parametrize("method", ["ours", "ours_literal", "unguided", "cfg", "naive"])
 def test_generate_writes_videos_strips_and_mp4(trained, method):
     tmp = trained[0]
     run_generate(trained, method)
@@ -303,20 +350,54 @@ def test_generate_bad_factor_and_encoder_mismatch_leave_no_output(trained):
         run_generate(trained, "ours", vae_path=tmp / "vae4.h5")
 
 
+def test_unguided_has_the_guided_runs_seeds(trained):
+    """Same seeds, no guidance: the unguided videos are the guided ones with s = 0."""
+    tmp, _, _, cfg = trained
+    run_generate(trained, "unguided", out_h5=tmp / "u.h5", out_mp4=tmp / "u.mp4")
+    zero = {**cfg, "guidance": {**cfg["guidance"], "scale": 0.0}}
+    run_generate(trained, "ours", cfg=zero, out_h5=tmp / "s0.h5", out_mp4=tmp / "s0.mp4")
+    np.testing.assert_array_equal(generated_io.read_generated(tmp / "u.h5")["frames"],
+                                  generated_io.read_generated(tmp / "s0.h5")["frames"])
+
+
+def test_ours_literal_runs_every_step_on_x_t_with_scale_one(trained, monkeypatch):
+    calls = []
+    original = pipeline.VarianceGuidance.__call__
+
+    def spy(self, x_t, t, eps, alpha_bar_t):
+        calls.append((self.scale, self.tau, self.input, int(t)))
+        return original(self, x_t, t, eps, alpha_bar_t)
+
+    monkeypatch.setattr(pipeline.VarianceGuidance, "__call__", spy)
+    run_generate(trained, "ours_literal")
+    assert {c[:3] for c in calls} == {(1.0, 1.0, "x_t")}
+    assert sorted(c[3] for c in calls) == list(range(20))  # every one of the T = 20 steps
+
+
+SCORED = ("ours", "ours_literal", "cfg", "naive", "unguided")
+
+
 def test_specificity_table_and_figures(trained, tmp_path):
     tmp, dataset, _, cfg = trained
-    for method in ("ours", "cfg", "naive"):
+    for method in SCORED:
         run_generate(trained, method)
-    generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "cfg", "naive")}
+    generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in SCORED}
     table = spec.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
                              cfg["specificity"], config={"x": 1}, seed=0)
-    assert sorted(table["method"]) == ["cfg", "naive", "ours", "real"]
+    assert sorted(table["method"]) == sorted([*SCORED, "real"])
     shares = table[[f"share_{n}" for n in NAMES]].to_numpy()
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
-    assert pd.read_csv(tmp_path / "s.csv").shape[0] == 4
+    scored = table.set_index("method")
+    assert np.isfinite(scored.loc[["ours", "ours_literal", "cfg", "naive"], "lift"]).all()
+    assert (scored["realism"] >= 0).all() and scored.loc["real", "realism_ratio"] == 1.0
+    assert pd.read_csv(tmp_path / "s.csv").shape[0] == 6
+    with pytest.raises(pipeline.VideoPipelineError, match="needs the unguided videos"):
+        spec.specificity(dataset, {k: v for k, v in generated.items() if k[1] != "unguided"},
+                         tmp_path / "u.csv", tmp_path / "u.tex", cfg["specificity"], config={},
+                         seed=0)
     assert (tmp_path / "s.csv.json").exists() and r"\toprule" in (tmp_path / "s.tex").read_text()
     settings = {"kind": "methods", "region": "R", "factor": "B", "view": "bottom", "n_columns": 3}
-    figs.make_figure("methods", {m: str(p) for (_, m, _), p in generated.items()},
+    figs.make_figure("methods", {m: str(generated[("R", m, "B")]) for m in targets.FIGURE_METHODS},
                      tmp_path / "fig6.pdf", settings, config={}, seed=0)
     figs.make_figure("regions", {"R|B": str(generated[("R", "ours", "B")])}, tmp_path / "fig8.pdf",
                      {"view": "side", "n_columns": 3}, config={}, seed=0)
@@ -337,14 +418,17 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
             pytest.fail(message + " (CI installs it, so this must not skip there)")
         pytest.skip(message)
     tmp, dataset, _, cfg = trained
-    for method in ("ours", "naive"):
+    for method in ("ours", "naive", "unguided"):
         run_generate(trained, method)
-    generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "naive")}
+    generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "naive", "unguided")}
     views = [{"name": "side", "x": 0, "y": 0, "width": 32, "height": 32},
              {"name": "bottom", "x": 32, "y": 0, "width": 32, "height": 32}]
     index = spec.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
-                                          tmp_path / "canvas.json", fps=30)
-    assert [e["n_videos"] * e["n_frames"] for e in index] == [32, 32]
+                                          tmp_path / "canvas.json", fps=30, dataset_path=dataset)
+    n_real = {s: len(dio.read(dataset).split[s]) for s in ("test", "val")}
+    assert [(e["key"][1], e["n_frames"]) for e in index] == [
+        ("naive", [16, 16]), ("ours", [16, 16]), ("unguided", [16, 16]),
+        ("real", [16] * n_real["test"]), ("real", [16] * n_real["val"])]
     run_dlc("benediff.behavior.dlc_model", "--out", str(tmp_path / "model"), "--bodyparts", "p1", "p2")
     run_dlc("benediff.behavior.dlc_infer", "--model-dir", str(tmp_path / "model"), "--video",
             str(tmp_path / "canvas.mp4"), "--out", str(tmp_path / "pose.h5"), "--batch-size", "16")
@@ -357,12 +441,12 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
             "labels_h5": tmp_path / "labels.h5", "labels": {"mapping": mapping}, "pcutoff": 0.0}
     table = spec.specificity(dataset, generated, tmp_path / "s.csv", tmp_path / "s.tex",
                              cfg["specificity"], config={}, seed=0, pose=pose)
-    assert sorted(table["method"]) == ["naive", "ours", "real"]
+    assert sorted(table["method"]) == ["naive", "ours", "real", "unguided"]
     assert (table.loc[table["method"] != "real", "tracked"] == 1.0).all()
     np.testing.assert_allclose(table[[f"share_{n}" for n in NAMES]].sum(axis=1), 1.0)
     assert json.loads((tmp_path / "s.csv.json").read_text())["extractor"] == "dlc"
-    with pytest.raises(pipeline.VideoPipelineError, match="lists other generated videos"):
-        only_ours = {("R", "ours", "B"): generated[("R", "ours", "B")]}
+    with pytest.raises(pipeline.VideoPipelineError, match="lists other videos"):
+        only_ours = {k: v for k, v in generated.items() if k[1] != "naive"}
         spec.specificity(dataset, only_ours, tmp_path / "t.csv", tmp_path / "t.tex",
                          cfg["specificity"], config={}, seed=0, pose=pose)
     assert not (tmp_path / "t.csv").exists()

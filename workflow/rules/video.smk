@@ -152,7 +152,8 @@ rule generate:
 
 rule specificity_canvas:
     input:
-        list(video_targets.specificity_inputs(config).values()),
+        generated=list(video_targets.specificity_inputs(config).values()),
+        dataset=f"results/{video_targets.video_session(config)}/dataset.h5",
     output:
         video=SPEC_POSE["canvas"],
         index=SPEC_POSE["index"],

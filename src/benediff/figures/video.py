@@ -18,7 +18,16 @@ from benediff.provenance import write_sidecar  # noqa: E402
 
 VIEWS = {"side": 0, "bottom": 1}
 METHOD_LABELS = {"naive": "Naive manipulation", "cfg": "Classifier-free guidance",
-                 "ours": "BeNeDiff (ours)", "real": "real test trials"}
+                 "ours": "BeNeDiff (ours)", "ours_literal": "BeNeDiff, Algorithm 1 as written",
+                 "unguided": "VDM, no guidance", "real": "real test trials"}
+METHOD_ORDER = ("ours", "ours_literal", "naive", "cfg", "unguided", "real")
+# panels of the specificity figure: column, y label, reference line (label)
+SPECIFICITY_PANELS = (
+    ("specificity", "target share of\nbehaviour variance", None),
+    ("lift", "target lift\n(var ÷ unguided)", (1.0, "no lift")),
+    ("amplitude", "target amplitude\n(std ÷ real)", (1.0, "real")),
+    ("realism_ratio", "realism: Fréchet\ndistance ÷ floor", (1.0, "real val vs test")),
+)
 
 
 class FigureError(ValueError):
@@ -112,22 +121,36 @@ def regions_figure(paths: dict, out_path, view: str, n_columns=10):
 
 
 def specificity_figure(table, out_path):
-    """Bars: mean share of the targeted behaviour per target and method (chance = 1/B)."""
-    summary = table.pivot_table(index="target", columns="method", values="specificity",
-                                aggfunc="mean")
+    """Share, lift, amplitude and realism per target (bars: mean over videos, whiskers: std)."""
+    methods = [m for m in METHOD_ORDER if m in set(table["method"])]
+    methods += sorted(set(table["method"]) - set(methods))
+    targets = sorted(set(table["target"]))
     n_behaviours = sum(c.startswith("share_") for c in table.columns)
-    fig, ax = plt.subplots(figsize=(1.2 * len(summary) + 2, 3))
-    width = 0.8 / max(len(summary.columns), 1)
-    x = np.arange(len(summary))
-    for k, method in enumerate(summary.columns):
-        style = {"color": "0.7", "hatch": "//"} if method == "real" else {}
-        ax.bar(x + k * width, summary[method], width, label=METHOD_LABELS.get(method, method),
-               **style)
-    ax.axhline(1 / max(n_behaviours, 1), color="gray", ls="--", lw=0.8, label="chance")
-    ax.set_xticks(x + width * (len(summary.columns) - 1) / 2, summary.index)
-    ax.set_ylabel("share of generated\nbehaviour variance")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(len(SPECIFICITY_PANELS), 1, sharex=True,
+                             figsize=(1.3 * len(targets) + 2.5, 2.1 * len(SPECIFICITY_PANELS)))
+    width = 0.8 / max(len(methods), 1)
+    x = np.arange(len(targets))
+    for ax, (column, ylabel, ref) in zip(axes, SPECIFICITY_PANELS):
+        for k, method in enumerate(methods):
+            rows = table[table["method"] == method].groupby("target")
+            mean = rows[column].mean().reindex(targets)
+            std_col = f"{column}_std"
+            err = rows[std_col].mean().reindex(targets) if std_col in table else None
+            style = {"color": "0.7", "hatch": "//"} if method == "real" else {}
+            ax.bar(x + k * width, mean.to_numpy(dtype=float), width,
+                   yerr=None if err is None else err.to_numpy(dtype=float), capsize=1.5,
+                   label=METHOD_LABELS.get(method, method), **style)
+        if column == "specificity":
+            ax.axhline(1 / max(n_behaviours, 1), color="gray", ls="--", lw=0.8, label="chance")
+            ax.set_ylim(0, 1)
+        elif ref is not None:
+            ax.axhline(ref[0], color="gray", ls=":", lw=0.8)
+        if column in ("lift", "realism_ratio"):
+            ax.set_yscale("log")
+        ax.set_ylabel(ylabel, fontsize=8)
+    axes[0].legend(fontsize=6, ncol=2)
+    axes[-1].set_xticks(x + width * (len(methods) - 1) / 2, targets)
+    axes[-1].set_xlabel("targeted behaviour")
     fig.tight_layout()
     _save(fig, out_path)
 

@@ -15,6 +15,12 @@ from benediff.video.diffusion import check_finite
 
 INPUTS = ("x_t", "x0")
 
+# Algorithm 1 as the paper writes it (method ``ours_literal``): no guidance scale (s = 1), the
+# classifier on the noisy Y_t, τ = 1 (the paper gives none), DDPM over all T steps, and no
+# clipping of x̂0. The tuned defaults (``video.guidance``) differ in each; config/README.md has
+# the reasons with their numbers.
+LITERAL_ALGORITHM_1 = {"scale": 1.0, "tau": 1.0, "input": "x_t", "clip_sample": 0.0}
+
 
 class GuidanceError(ValueError):
     """Bad guidance settings, or a non-finite value appeared during guided sampling."""

@@ -24,7 +24,7 @@ from benediff.video import autoencoder as ae
 from benediff.video import baselines
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
-from benediff.video.guidance import VarianceGuidance
+from benediff.video.guidance import LITERAL_ALGORITHM_1, VarianceGuidance
 from benediff.video.inputs import VideoPipelineError, split_trials
 from benediff.video.targets import METHODS
 from benediff.video.train import load_model, save_model, train_diffusion
@@ -233,11 +233,28 @@ def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, d
                                 tau=g["tau"], n_negatives=g["n_negatives"], input=g["input"],
                                 seed=seed)
         x = sample(model, diffusion, shape, eps_hook=hook, **kwargs)
+    elif method == "ours_literal":
+        x = sample_literal(model, meta, shape, encoder, factor, g["n_negatives"], seed, device)
+    elif method == "unguided":
+        x = sample(model, diffusion, shape, **kwargs)
     else:
         cond = torch.as_tensor(conditions, dtype=torch.float32)
         x = sample(baselines.GuidedByCondition(model, cfg["cfg"]["weight"]), diffusion, shape,
                    cond=cond, **kwargs)
     return x.cpu().numpy()
+
+
+def sample_literal(model, meta, shape, encoder, factor, n_negatives, seed, device):
+    """Algorithm 1 as the paper writes it (:data:`LITERAL_ALGORITHM_1`): DDPM over every one of
+    the T steps, ε' = ε − √(1−ᾱ_t)·∇ log p(c_d | Y_t) with the classifier on the noisy Y_t, s = 1,
+    τ = 1, and no x̂0 clipping."""
+    lit = LITERAL_ALGORITHM_1
+    diffusion = GaussianDiffusion(**{**meta["diffusion"], "clip_sample": lit["clip_sample"]})
+    hook = VarianceGuidance(encoder.torch_forward, factor, encoder.n_factors, scale=lit["scale"],
+                            tau=lit["tau"], n_negatives=n_negatives, input=lit["input"], seed=seed)
+    return sample(model, diffusion, shape, eps_hook=hook, sampler="ddpm",
+                  num_steps=diffusion.timesteps, device=device, progress=False,
+                  generator=torch.Generator().manual_seed(seed))
 
 
 def _decode_videos(latents, ae_path, scale, device) -> np.ndarray:

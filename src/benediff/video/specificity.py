@@ -1,19 +1,27 @@
-"""Specificity score (beyond the paper): how much of a generated video's behaviour is the target.
+"""Specificity score (beyond the paper): does a guided video move the targeted behaviour, and
+only it, and does it still look like the data?
 
-Behaviour is read out of generated videos by one of two extractors:
+Behaviour is read out of videos by one of two extractors:
 
 * ``regressor``: a frame → behaviour ridge regressor trained on real frames and their labels
   (train split), when no pose model is configured;
-* ``dlc``: the session's DeepLabCut model run on the generated clips pasted back into their view
-  boxes (:func:`views_canvas`), the pose mapped to labels exactly as the behaviour stage does
-  and z-scored with the session's label statistics (:func:`pose_readouts`).
+* ``dlc``: the session's DeepLabCut model run on the clips pasted back into their view boxes
+  (:func:`views_canvas`), the pose mapped to labels exactly as the behaviour stage does
+  (:func:`pose_readouts`).
 
-For each behaviour b the temporal variance of its readout, in units of that behaviour's variance
-in real data, is v_b; the specificity of a video generated for behaviour d is v_d / Σ_b v_b
-(1 = only the target moves, 1/B = no preference). Rows of method ``real`` give the same shares
-for the real test trials' labels, the reference for what the data themselves show.
+Generated videos *and* the real test and validation clips go through the same extractor, and
+every score is in units of the real test clips' readouts (:func:`score_table`):
 
-:func:`specificity` (rule ``specificity``) scores the generated videos and writes the table;
+* **share** of behaviour d: Var(readout d) / Var_real(readout d), as a fraction of the sum over
+  behaviours (1 = only the target moves, 1/B = no preference);
+* **amplitude**: the target readout's std ÷ its std in real test trials (a static video ≈ 0,
+  which a share cannot see);
+* **lift** of behaviour b: Var(readout b | guided toward d) / Var(readout b | unguided VDM, same
+  seeds); a row is *specific* when the target's lift is the largest;
+* **realism**: Fréchet distance between the readout trajectories' segment features of the videos
+  and of the real test trials, beside the real-validation-vs-test floor.
+
+:func:`specificity` (rule ``specificity``) scores the videos and writes the table;
 :func:`write_specificity_canvas` (rule ``specificity_canvas``) writes the pose model's input.
 """
 
@@ -64,7 +72,6 @@ class BehaviorRegressor:
                                    f"({len(frames)}, {len(names)}) for behaviours {list(names)}")
         self.ridge_ = Ridge(alpha=self.alpha).fit(_pixels(frames, self.pool), labels)
         self.names_ = list(names)
-        self.label_var_ = labels.var(axis=0) + 1e-12
         return self
 
     def predict(self, frames) -> np.ndarray:
@@ -75,51 +82,119 @@ class BehaviorRegressor:
         return r2_score(labels, self.predict(frames), multioutput="raw_values").tolist()
 
 
-def behaviour_shares(readout: np.ndarray, label_var: np.ndarray) -> np.ndarray:
-    """Shares of normalised temporal variance per behaviour, (F, B) → (B,) summing to 1."""
-    v = readout.var(axis=0) / label_var
-    return v / v.sum()
+def within_trial_variance(readouts) -> np.ndarray:
+    """Mean over videos of each behaviour readout's variance over time: list of (F, B) → (B,)."""
+    return np.mean([np.asarray(r, dtype=np.float64).var(axis=0) for r in readouts], axis=0)
 
 
-def specificity_table(regressor: BehaviorRegressor, videos: dict) -> pd.DataFrame:
-    """``videos[(region, method, behaviour)]`` = decoded frames (n_videos, F, C, S, S).
+def behaviour_shares(readout: np.ndarray, ref_var: np.ndarray) -> np.ndarray:
+    """Shares of normalised temporal variance per behaviour, (F, B) → (B,) summing to 1.
 
-    One row per (region, method, target): the mean share of the target behaviour and the share
-    of every behaviour (columns ``share_<name>``).
+    ``ref_var`` is the same extractor's within-trial readout variance on real test clips
+    (:func:`within_trial_variance`), so every behaviour is measured in units of how much its
+    readout moves in real data: an easily decoded behaviour gains no weight.
     """
-    readouts = {key: [regressor.predict(clip) for clip in clips] for key, clips in videos.items()}
-    return shares_table(readouts, regressor.names_, regressor.label_var_)
+    v = np.asarray(readout, dtype=np.float64).var(axis=0) / ref_var
+    return v / max(v.sum(), 1e-300)
 
 
-def shares_table(readouts: dict, names, label_var) -> pd.DataFrame:
-    """``readouts[(region, method, behaviour)]`` = per-video behaviour readouts, each (F, B)."""
+def amplitudes(readout: np.ndarray, ref_var: np.ndarray) -> np.ndarray:
+    """Each behaviour readout's std within one video ÷ its std within real test trials. (B,)
+
+    A static video scores ≈ 0 whatever its shares; real test trials score ≈ 1.
+    """
+    return np.sqrt(np.asarray(readout, dtype=np.float64).var(axis=0) / ref_var)
+
+
+def trajectory_features(readouts, segment: int) -> np.ndarray:
+    """Per-segment features of readout trajectories: the mean and std of every behaviour over
+    each run of ``segment`` frames. list of (F, B) → (n_segments, 2B)."""
+    rows = []
+    for r in readouts:
+        r = np.asarray(r, dtype=np.float64)
+        n = len(r) // segment
+        if n == 0:
+            raise SpecificityError(f"videos of {len(r)} frames are shorter than one realism "
+                                   f"segment ({segment} frames); lower video.specificity.segment")
+        parts = r[:n * segment].reshape(n, segment, r.shape[1])
+        rows.append(np.concatenate([parts.mean(axis=1), parts.std(axis=1)], axis=1))
+    return np.concatenate(rows)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two samples (n, k):
+    ‖μa − μb‖² + Tr(Σa + Σb − 2 (Σa Σb)^½)."""
+    a, b = np.atleast_2d(np.asarray(a, dtype=np.float64)), np.atleast_2d(np.asarray(b, dtype=np.float64))
+    if a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise SpecificityError(f"Fréchet distance needs two samples of ≥ 2 rows with the same "
+                               f"features, got {a.shape} and {b.shape}")
+    mu = a.mean(axis=0) - b.mean(axis=0)
+    ca, cb = np.cov(a, rowvar=False, ddof=1), np.cov(b, rowvar=False, ddof=1)
+    ca, cb = np.atleast_2d(ca), np.atleast_2d(cb)
+    # Tr (Σa Σb)^½ = Tr (Σa^½ Σb Σa^½)^½, whose argument is symmetric PSD: stable for the
+    # singular covariances of a few videos
+    w, v = np.linalg.eigh(ca)
+    half = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(half @ cb @ half), 0, None)).sum()
+    return float(max(mu @ mu + np.trace(ca) + np.trace(cb) - 2 * cross, 0.0))
+
+
+def score_table(readouts: dict, real: dict, names, segment: int) -> pd.DataFrame:
+    """The specificity table from behaviour readouts (each a list of per-video (F, B) arrays).
+
+    ``readouts[(region, method, target)]``: generated videos (``method == "unguided"``: the VDM
+    without guidance, sampled with the seeds of that target's guided videos); ``real["test"]``,
+    ``real["val"]``: real trials read out by the same extractor.
+
+    Per row, mean ± std over videos: ``specificity`` (target's share of normalised variance),
+    ``amplitude`` (target readout std ÷ real), ``lift`` (target's readout variance ÷ the unguided
+    videos' with the same seeds; ``lift_<b>`` for every behaviour b, ``specific`` when the
+    target's lift is the largest), ``realism`` (Fréchet distance of :func:`trajectory_features`
+    to the real test trials; ``realism_floor`` = real validation vs real test, ``realism_ratio``
+    their ratio). Rows of method ``real`` (region ``data``) score the real test trials.
+    """
     names = list(names)
+    ref_var = within_trial_variance(real["test"]) + 1e-12
+    real_features = trajectory_features(real["test"], segment)
+    floor = frechet_distance(trajectory_features(real["val"], segment), real_features)
+    unguided_var = {(r, t): np.stack([np.var(v, axis=0) for v in videos])
+                    for (r, m, t), videos in readouts.items() if m == "unguided"}
     rows = []
     for (region, method, target), videos in sorted(readouts.items()):
-        if target not in names:
-            raise SpecificityError(f"target behaviour {target!r} is not among the extractor's "
-                                   f"labels {names}; check the factor names")
-        shares = np.mean([behaviour_shares(r, label_var) for r in videos], axis=0)
-        row = {"region": region, "method": method, "target": target,
-               "specificity": float(shares[names.index(target)])}
-        row.update({f"share_{name}": float(s) for name, s in zip(names, shares)})
-        rows.append(row)
+        realism = frechet_distance(trajectory_features(videos, segment), real_features)
+        rows.append(_row(region, method, target, videos, names, ref_var, realism, floor,
+                         unguided_var.get((region, target))))
+    for target in sorted({t for _, _, t in readouts}):
+        rows.append(_row("data", "real", target, real["test"], names, ref_var, floor, floor, None))
     return pd.DataFrame(rows)
 
 
-def real_rows(label_trials, names, label_var, targets) -> pd.DataFrame:
-    """Reference rows (region ``data``, method ``real``): the shares of real trials' labels.
-
-    Real behaviours move together, so a real trial's target share is what "specific" means
-    for this data; a guided sampler that keeps to the data distribution is measured against it.
-    """
-    shares = np.mean([behaviour_shares(np.asarray(x, dtype=float), label_var)
-                      for x in label_trials], axis=0)
-    names = list(names)
-    return pd.DataFrame([{"region": "data", "method": "real", "target": t,
-                          "specificity": float(shares[names.index(t)]),
-                          **{f"share_{n}": float(v) for n, v in zip(names, shares)}}
-                         for t in targets])
+def _row(region, method, target, videos, names, ref_var, realism, floor, unguided):
+    if target not in names:
+        raise SpecificityError(f"target behaviour {target!r} is not among the extractor's "
+                               f"labels {names}; check the factor names")
+    d = names.index(target)
+    shares = np.stack([behaviour_shares(v, ref_var) for v in videos])
+    amps = np.stack([amplitudes(v, ref_var) for v in videos])
+    row = {"region": region, "method": method, "target": target, "n_videos": len(videos),
+           "specificity": shares[:, d].mean(), "specificity_std": shares[:, d].std(),
+           "amplitude": amps[:, d].mean(), "amplitude_std": amps[:, d].std()}
+    lift = np.full(len(names), np.nan)
+    if unguided is not None and method not in ("unguided", "real"):
+        var = np.stack([np.var(v, axis=0) for v in videos])
+        if var.shape != unguided.shape:
+            raise SpecificityError(f"{region}/{method}/{target}: {len(var)} videos but the "
+                                   f"unguided reference has {len(unguided)}; generate both with "
+                                   "the same video.generation.n_videos")
+        lift = var.mean(axis=0) / (unguided.mean(axis=0) + 1e-12)
+        paired = var[:, d] / (unguided[:, d] + 1e-12)
+        row.update(lift=lift[d], lift_std=paired.std(), specific=bool(np.argmax(lift) == d))
+    else:
+        row.update(lift=np.nan, lift_std=np.nan, specific=None)
+    row.update(realism=realism, realism_floor=floor, realism_ratio=realism / max(floor, 1e-12))
+    row.update({f"share_{n}": float(s) for n, s in zip(names, shares.mean(axis=0))})
+    row.update({f"lift_{n}": float(x) for n, x in zip(names, lift)})
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +241,7 @@ def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behav
     """
     from benediff.behavior.labels import label_signal, parse_mapping, smooth
 
-    expected = sum(e["n_videos"] * e["n_frames"] for e in index)
+    expected = sum(sum(_lengths(e)) for e in index)
     if len(pose) != expected:
         raise SpecificityError(f"the pose has {len(pose)} frames but the canvas index lists "
                                f"{expected}; rerun the specificity_pose rule")
@@ -175,9 +250,9 @@ def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behav
     readouts, tracked, start = {}, {}, 0
     for entry in index:
         key, videos, fractions = tuple(entry["key"]), [], []
-        for _ in range(entry["n_videos"]):
-            part = pose.iloc[start:start + entry["n_frames"]]
-            start += entry["n_frames"]
+        for n_frames in _lengths(entry):
+            part = pose.iloc[start:start + n_frames]
+            start += n_frames
             columns = []
             for name, src in sources.items():
                 values, valid = label_signal(part, src, pcutoff, "canvas pose")
@@ -186,6 +261,12 @@ def pose_readouts(pose: pd.DataFrame, index: list[dict], *, mapping: dict, behav
             videos.append((smooth(np.stack(columns, axis=1), smoothing) - mean) / std)
         readouts[key], tracked[key] = videos, float(np.mean(fractions))
     return readouts, tracked, list(sources)
+
+
+def _lengths(entry) -> list[int]:
+    """Frame counts of an index entry's videos (``n_frames``: one count for all, or a list)."""
+    n = entry["n_frames"]
+    return [int(x) for x in n] if isinstance(n, list) else [int(n)] * int(entry["n_videos"])
 
 
 def _fill(values, valid) -> np.ndarray:
@@ -197,9 +278,10 @@ def _fill(values, valid) -> np.ndarray:
     return interpolate_gaps(values, valid, max_gap=len(values))
 
 
-def summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Target × method mean specificity (over regions)."""
-    return table.pivot_table(index="target", columns="method", values="specificity", aggfunc="mean")
+def summary(table: pd.DataFrame, value: str = "specificity") -> pd.DataFrame:
+    """Target × method mean of one score column (over regions)."""
+    return table.pivot_table(index="target", columns="method", values=value, aggfunc="mean",
+                             dropna=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,27 +290,32 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def specificity(dataset_path, generated: dict, table_csv, table_tex, cfg: dict, *,
                 config: dict, seed: int, pose: dict | None = None) -> pd.DataFrame:
-    """Score generated videos: share of behaviour variance on the targeted behaviour.
+    """Score generated videos (:func:`score_table`) and write the table.
 
     ``generated[(region, method, factor)]`` = path of a generated-video file. Without ``pose``
     the extractor is the frame → behaviour regressor trained on real training frames; with it,
     the DeepLabCut pose of the canvas video (``pose``: ``pose_h5``, ``index_json``,
-    ``labels_h5`` and the behaviour stage's ``labels`` and ``pcutoff`` settings).
+    ``labels_h5`` and the behaviour stage's ``labels`` and ``pcutoff`` settings). Either way the
+    real test and validation trials are read out by the same extractor as the generated videos.
     """
-    groups = ("labels",) if pose else ("images", "labels")  # the pose path needs no frames
-    ds = dataset_io.read(dataset_path, groups=groups)
+    ds = dataset_io.read(dataset_path, groups=("images", "labels"))
     if ds.label_names is None:
         raise VideoPipelineError(f"{dataset_path}: labels have no names; the specificity score "
                                  "needs to know which behaviour each label column is")
     targets = {key: _target(key, path, ds.label_names) for key, path in generated.items()}
-    label_var = np.concatenate([ds.labels[i] for i in split_trials(ds, "train")]).var(axis=0) + 1e-12
+    if not any(m == "unguided" for _, m, _ in generated):
+        raise VideoPipelineError("the specificity score needs the unguided videos (method "
+                                 "'unguided') as the reference of the lift")
     if pose is None:
-        table, extra = _regressor_table(ds, generated, targets, cfg, seed)
+        readouts, real, names, extra = _regressor_readouts(ds, generated, cfg, seed)
     else:
-        table, extra = _pose_table(ds, generated, targets, pose, label_var)
-    real = real_rows([ds.labels[i] for i in split_trials(ds, "test")], ds.label_names,
-                     label_var, sorted(set(table["target"])))
-    table = pd.concat([table, real], ignore_index=True)
+        readouts, real, names, extra = _pose_readouts(ds, generated, pose)
+    readouts = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in readouts.items()}
+    table = score_table(readouts, real, names, cfg["segment"])
+    if pose is not None:
+        tracked = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in extra.pop("tracked").items()}
+        table["tracked"] = [tracked.get((row.region, row.method, row.target), np.nan)
+                            for row in table.itertuples()]
     write_table(table, table_csv, table_tex)
     for path in (table_csv, table_tex):
         write_sidecar(path, config, seed, **extra)
@@ -242,26 +329,37 @@ def _target(key, path, label_names) -> str:
     return label_names[int(read_attrs(path)["factor_index"])]
 
 
-def _regressor_table(ds, generated, targets, cfg, seed):
+def real_clips(ds, split: str) -> list[np.ndarray]:
+    """The real clips (F, C, S, S) uint8 of a split's trials, the reference of the score."""
+    return [np.asarray(ds.images[i]) for i in split_trials(ds, split)]
+
+
+def _regressor_readouts(ds, generated, cfg, seed):
     rng = np.random.default_rng(seed)
     frames, labels = frames_and_labels(ds, "train", cfg["max_train_frames"], rng)
     regressor = BehaviorRegressor(alpha=cfg["alpha"], pool=cfg["pool"])
     regressor.fit(frames, labels, ds.label_names)
     r2_test = regressor.score(*frames_and_labels(ds, "test", cfg["max_train_frames"], rng))
-    videos = {(r, m, targets[(r, m, f)]): read_generated(path)["frames"]
-              for (r, m, f), path in generated.items()}
+    readouts = {key: [regressor.predict(clip) for clip in read_generated(path)["frames"]]
+                for key, path in generated.items()}
+    real = {split: [regressor.predict(clip) for clip in real_clips(ds, split)]
+            for split in REAL_SPLITS}
     extra = {"extractor": "regressor", "regressor_r2_test": dict(zip(ds.label_names, r2_test))}
-    return specificity_table(regressor, videos), extra
+    return readouts, real, list(ds.label_names), extra
 
 
-def _pose_table(ds, generated, targets, pose, label_var):
+REAL_SPLITS = ("test", "val")
+
+
+def _pose_readouts(ds, generated, pose):
     """DeepLabCut extractor: pose of the canvas video → labels in the real labels' units."""
     from benediff.io.pose import read_pose
 
     index = json.loads(Path(pose["index_json"]).read_text())
-    if {tuple(e["key"]) for e in index} != set(generated):
-        raise VideoPipelineError(f"{pose['index_json']} lists other generated videos than the "
-                                 "specificity table scores; rerun the specificity_canvas rule")
+    real_keys = {("data", "real", split) for split in REAL_SPLITS}
+    if {tuple(e["key"]) for e in index} != set(generated) | real_keys:
+        raise VideoPipelineError(f"{pose['index_json']} lists other videos than the specificity "
+                                 "table scores; rerun the specificity_canvas rule")
     zscore = dataset_io.read(pose["labels_h5"], groups=("labels",)).provenance.get("zscore") or {}
     if not zscore:
         raise VideoPipelineError(f"{pose['labels_h5']} has no z-score statistics; the DLC "
@@ -270,25 +368,31 @@ def _pose_table(ds, generated, targets, pose, label_var):
         read_pose(pose["pose_h5"]), index, mapping=pose["labels"]["mapping"],
         behaviors=ds.label_names, pcutoff=pose["pcutoff"],
         smoothing=pose["labels"].get("smoothing", 0), zscore=zscore)
-    readouts = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in readouts.items()}
-    tracked = {(r, m, targets[(r, m, f)]): v for (r, m, f), v in tracked.items()}
-    table = shares_table(readouts, names, label_var)
-    table["tracked"] = [tracked[(row.region, row.method, row.target)] for row in table.itertuples()]
-    return table, {"extractor": "dlc", "pose": str(pose["pose_h5"])}
+    real = {split: readouts.pop(("data", "real", split)) for split in REAL_SPLITS}
+    extra = {"extractor": "dlc", "pose": str(pose["pose_h5"]),
+             "tracked": {k: v for k, v in tracked.items() if k not in real_keys},
+             "tracked_real": {split: tracked[("data", "real", split)] for split in REAL_SPLITS}}
+    return readouts, real, names, extra
 
 
-def write_specificity_canvas(generated: dict, views, out_mp4, out_json, fps: float) -> list[dict]:
+def write_specificity_canvas(generated: dict, views, out_mp4, out_json, fps: float,
+                             dataset_path=None) -> list[dict]:
     """All generated videos, each view pasted back into its box, as one video for the pose model.
 
-    ``generated[(region, method, factor)]`` = generated-video file; ``out_json`` indexes the
-    concatenated videos in order (key, n_videos, n_frames).
+    ``generated[(region, method, factor)]`` = generated-video file; with ``dataset_path`` the real
+    test and validation clips follow (keys ``data|real|test`` and ``data|real|val``), so the pose model reads them
+    out exactly as it reads the generated ones. ``out_json`` indexes the concatenated videos in
+    order (key, n_videos, n_frames).
     """
+    sources = [(list(key), read_generated(path)["frames"]) for key, path in sorted(generated.items())]
+    if dataset_path is not None:
+        ds = dataset_io.read(dataset_path, groups=("images",))
+        sources += [(["data", "real", split], real_clips(ds, split)) for split in REAL_SPLITS]
     index, canvases = [], []
-    for key, path in sorted(generated.items()):
-        frames = read_generated(path)["frames"]
-        canvases += [views_canvas(clip, views) for clip in frames]
-        index.append({"key": list(key), "n_videos": int(frames.shape[0]),
-                      "n_frames": int(frames.shape[1])})
+    for key, clips in sources:
+        canvases += [views_canvas(clip, views) for clip in clips]
+        index.append({"key": key, "n_videos": len(clips),
+                      "n_frames": [int(len(c)) for c in clips]})
     with atomic_output(out_mp4) as tmp:
         write_gray_video(tmp, np.concatenate(canvases), fps=fps)
     with atomic_output(out_json) as tmp:
@@ -308,12 +412,22 @@ def frames_and_labels(ds, split, limit, rng):
     return frames[keep], labels[keep]
 
 
+SUMMARY_COLUMNS = (("specificity", "target share (%)", 100), ("lift", "lift", 1),
+                   ("amplitude", "amplitude", 1), ("realism_ratio", "realism / floor", 1))
+
+
 def write_table(table: pd.DataFrame, csv_path, tex_path):
-    """The scored table as CSV and its target × method summary as a booktabs LaTeX table."""
+    """The scored table as CSV; its target × method summaries (share, lift, amplitude,
+    realism) as one booktabs LaTeX table."""
     with atomic_output(csv_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    pivot = summary(table)
-    rows = [[str(t), *(f"{100 * v:.1f}" for v in row)]
-            for t, row in zip(pivot.index, pivot.to_numpy())]
+    blocks, header = [], None
+    for column, label, factor in SUMMARY_COLUMNS:
+        pivot = summary(table, column)
+        header = header or ["score", "target", *pivot.columns]
+        blocks.append([[label if k == 0 else "", str(t),
+                        *("--" if np.isnan(v) else f"{factor * v:.{1 if factor > 1 else 2}f}"
+                          for v in row)]
+                       for k, (t, row) in enumerate(zip(pivot.index, pivot.to_numpy()))])
     with atomic_output(tex_path) as tmp:
-        tmp.write_text(booktabs("l" + "r" * len(pivot.columns), ["target", *pivot.columns], [rows]))
+        tmp.write_text(booktabs("ll" + "r" * (len(header) - 2), header, blocks))

@@ -8,7 +8,10 @@ import re
 
 from benediff.behavior.sessions import analysis_sessions
 
-METHODS = ("naive", "cfg", "ours")
+# every generation method: the baselines, BeNeDiff tuned (ours) and as the paper writes
+# Algorithm 1 (ours_literal), and the VDM without guidance (the reference of the lift)
+METHODS = ("naive", "cfg", "ours", "ours_literal", "unguided")
+FIGURE_METHODS = ("naive", "cfg", "ours")  # the methods the paper's Figs 6, 9-11 compare
 METHOD_FIGURES = ("fig6", "fig9", "fig10", "fig11")
 REGION_FIGURES = ("fig8", "fig13")
 FIGURES = (*METHOD_FIGURES, *REGION_FIGURES, "specificity")
@@ -46,6 +49,10 @@ def generate_config(config: dict, method: str) -> dict:
     out = {"generation": v["generation"]}
     if method == "ours":
         out["guidance"] = v["guidance"]
+    elif method == "ours_literal":
+        out["guidance"] = {"n_negatives": v["guidance"]["n_negatives"]}
+    elif method == "unguided":
+        out["guidance"] = {k: v["guidance"][k] for k in ("sampler", "steps")}
     elif method == "cfg":
         out["guidance"] = {k: v["guidance"][k] for k in ("sampler", "steps")}
         out["cfg"] = {"weight": v["cfg"]["weight"]}
@@ -59,8 +66,9 @@ def generated(session, region, method, factor, ext="h5") -> str:
 def generate_inputs(config: dict, session: str, region: str, method: str) -> dict:
     """Inputs of one generation job: shared AE + latents, the region's encoder and method model."""
     base = stage_dir(session)
-    models = {"ours": f"{base}/vdm/model.pt", "cfg": f"{base}/{region}/cfg/model.pt",
-              "naive": f"{base}/{region}/naive/model.pt"}
+    vdm = f"{base}/vdm/model.pt"
+    models = {"ours": vdm, "ours_literal": vdm, "unguided": vdm,
+              "cfg": f"{base}/{region}/cfg/model.pt", "naive": f"{base}/{region}/naive/model.pt"}
     if method not in models:
         raise TargetError(f"generation method {method!r} is unknown; use one of {METHODS}")
     return {"latents": f"{base}/frame_latents.h5", "ae": f"{base}/ae/model.pt",
@@ -74,7 +82,7 @@ def figure_inputs(config: dict, fig: str) -> dict:
     if fig in METHOD_FIGURES:
         s = figs[fig]
         _check(config, [s["region"]], [s["factor"]], f"video.figures.{fig}")
-        return {m: generated(session, s["region"], m, s["factor"]) for m in METHODS}
+        return {m: generated(session, s["region"], m, s["factor"]) for m in FIGURE_METHODS}
     if fig in REGION_FIGURES:
         s = figs[fig]
         _check(config, s["regions"], s["factors"], f"video.figures.{fig}")
