@@ -311,8 +311,8 @@ def run_generate(trained, method, factor="B", **kw):
     args = dict(region="R", factor=factor, latents_path=tmp / "latents.h5", ae_path=tmp / "ae.pt",
                 vae_path=vae, encoder_path=tmp / "enc.h5", model_path=tmp / model,
                 out_h5=tmp / f"{method}_{factor}.h5", out_mp4=tmp / f"{method}_{factor}.mp4",
-                cfg=cfg, seed=0, device="cpu")
-    return pipeline.generate(method, **{**args, **kw})
+                cfg=targets.generate_config({"video": cfg}, method), seed=0, device="cpu")
+    return pipeline.generate(method, **{**args, **kw})  # the settings the rule passes
 
 
 @pytest.mark.parametrize("method", ["ours", "ours_literal", "unguided", "cfg", "naive"])
@@ -354,7 +354,8 @@ def test_unguided_has_the_guided_runs_seeds(trained):
     """Same seeds, no guidance: the unguided videos are the guided ones with s = 0."""
     tmp, _, _, cfg = trained
     run_generate(trained, "unguided", out_h5=tmp / "u.h5", out_mp4=tmp / "u.mp4")
-    zero = {**cfg, "guidance": {**cfg["guidance"], "scale": 0.0}}
+    zero = targets.generate_config({"video": {**cfg, "guidance": {**cfg["guidance"], "scale": 0.0}}},
+                                   "ours")
     run_generate(trained, "ours", cfg=zero, out_h5=tmp / "s0.h5", out_mp4=tmp / "s0.mp4")
     np.testing.assert_array_equal(generated_io.read_generated(tmp / "u.h5")["frames"],
                                   generated_io.read_generated(tmp / "s0.h5")["frames"])

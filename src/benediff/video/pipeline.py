@@ -226,6 +226,9 @@ def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, d
     model.to(device)
     diffusion = GaussianDiffusion(**meta["diffusion"])
     g = cfg["guidance"]
+    if method == "ours_literal":
+        return sample_literal(model, meta, shape, encoder, factor, g["n_negatives"], seed,
+                              device).cpu().numpy()
     kwargs = dict(sampler=g["sampler"], num_steps=g["steps"], device=device, progress=False,
                   generator=torch.Generator().manual_seed(seed))
     if method == "ours":
@@ -233,8 +236,6 @@ def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, d
                                 tau=g["tau"], n_negatives=g["n_negatives"], input=g["input"],
                                 seed=seed)
         x = sample(model, diffusion, shape, eps_hook=hook, **kwargs)
-    elif method == "ours_literal":
-        x = sample_literal(model, meta, shape, encoder, factor, g["n_negatives"], seed, device)
     elif method == "unguided":
         x = sample(model, diffusion, shape, **kwargs)
     else:
