@@ -95,3 +95,14 @@ def test_validated_config_does_not_depend_on_key_order():
     assert repr(a["video"]) == repr(b["video"]) and repr(a["sessions"]["S1"]) == repr(b["sessions"]["S1"])
     assert list(a) == list(b)
     assert list(b["sessions"]) == ["S2", "S1"]  # user-named keys keep the file's order
+
+
+def test_realism_segment_longer_than_a_trial_is_a_config_error():
+    base = {"sessions": {"S1": {"source": "simulate"}}}
+    with pytest.raises(bconfig.ConfigError, match="video.specificity.segment = 200 frames is longer "
+                                                 "than a trial \\(189 frames\\); set it to at most 189"):
+        bconfig.validate({**base, "video": {"specificity": {"segment": 200}}})
+    short = {**base, "simulate": {"overrides": {"frames_per_trial": 16}}}
+    with pytest.raises(bconfig.ConfigError, match="longer than a trial \\(16 frames\\)"):
+        bconfig.validate(short)  # the default 21 frames against the simulator's 16
+    bconfig.validate({**short, "video": {"specificity": {"segment": 8}}})

@@ -163,7 +163,19 @@ def resolve_references(config: dict, defaulted=frozenset()) -> list[str]:
         problems.append(f"config key lvm.region_overrides names region(s) {unknown} that are not "
                         f"in `regions` {lists['region']}; fix the region name or remove the "
                         "override")
+    problems += _segment_problems(config)
     return problems
+
+
+def _segment_problems(config: dict) -> list[str]:
+    """The realism score needs whole segments: ``video.specificity.segment`` ≤ a trial's frames
+    (the simulator's override of ``frames_per_trial`` where it sets one)."""
+    segment = _get(config, ("video", "specificity", "segment"))
+    frames = _get(config, ("simulate", "overrides", "frames_per_trial")) or config.get("frames_per_trial")
+    if segment is None or frames is None or segment <= frames:
+        return []
+    return [f"config key video.specificity.segment = {segment} frames is longer than a trial "
+            f"({frames} frames); set it to at most {frames}"]
 
 
 def load(path, schema_dir=None) -> dict:
