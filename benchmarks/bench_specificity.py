@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_claims import video_claims  # noqa: E402
+from benediff.claims import video_claims
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {

@@ -65,6 +65,14 @@ def test_tables_are_well_formed(tiny_run):
     assert set(table1["metric"]) >= {"r2", "rmse", "mig"}
 
 
+def test_results_ledger_is_written_from_the_runs_tables(tiny_run):
+    run = snakemake(tiny_run, "--cores", "1", "results/RESULTS.md")
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = (tiny_run / "results" / "RESULTS.md").read_text()
+    assert "## Table 1" in text and "## Guided generation" in text
+    assert "| VIS_L | MIG (%) |" in text and "claims on this run" in text
+
+
 def test_rerun_is_noop(tiny_run):
     run = snakemake(tiny_run, "--cores", "1", "-n")
     assert run.returncode == 0
