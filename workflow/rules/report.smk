@@ -5,7 +5,11 @@
 
 rule results_ledger:
     input:
-        [p for p in get_final_output() if p.startswith(("results/tables/", "results/figures/"))],
+        [
+            p
+            for p in get_final_output()
+            if p.startswith(("results/tables/", "results/figures/"))
+        ],
         resolved="results/config.resolved.yaml",
     output:
         "results/RESULTS.md",
