@@ -44,9 +44,7 @@ def main(argv=None) -> int:
     base = results.parent
     ds = dataset_io.read(results / session / "dataset.h5", groups=("images", "labels"))
     spec = v["specificity"]
-    frames, labels = sp.frames_and_labels(ds, "train", spec["max_train_frames"],
-                                          np.random.default_rng(config["seed"]))
-    regressor = sp.BehaviorRegressor(spec["alpha"], spec["pool"]).fit(frames, labels, ds.label_names)
+    regressor = sp.fit_regressor(ds, spec, np.random.default_rng(config["seed"]))
     ref_var = sp.within_trial_variance([regressor.predict(c) for c in sp.real_clips(ds, "test")])
     clips, scale, split, z, names = vp.read_paired(
         results / "video" / session / "frame_latents.h5", base / vae_latents(config, session, region))

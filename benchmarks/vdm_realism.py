@@ -49,9 +49,7 @@ def main(argv=None) -> int:
     session, v = video_session(config), config["video"]
     region, spec = v["specificity"]["regions"][0], v["specificity"]
     ds = dataset_io.read(results / session / "dataset.h5", groups=("images", "labels"))
-    frames, labels = sp.frames_and_labels(ds, "train", spec["max_train_frames"],
-                                          np.random.default_rng(config["seed"]))
-    regressor = sp.BehaviorRegressor(spec["alpha"], spec["pool"]).fit(frames, labels, ds.label_names)
+    regressor = sp.fit_regressor(ds, spec, np.random.default_rng(config["seed"]))
     real = {s: [regressor.predict(c) for c in sp.real_clips(ds, s)] for s in ("test", "val")}
     vdir = results / "video" / session
     factors = sorted((vdir / region / "generated" / "unguided").glob("*.h5"))

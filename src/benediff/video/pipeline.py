@@ -224,11 +224,11 @@ def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, d
     model, meta = load_model(model_path)
     device = torch_device(device)
     model.to(device)
-    diffusion = GaussianDiffusion(**meta["diffusion"])
     g = cfg["guidance"]
     if method == "ours_literal":
         return sample_literal(model, meta, shape, encoder, factor, g["n_negatives"], seed,
                               device).cpu().numpy()
+    diffusion = GaussianDiffusion(**meta["diffusion"])
     kwargs = dict(sampler=g["sampler"], num_steps=g["steps"], device=device, progress=False,
                   generator=torch.Generator().manual_seed(seed))
     if method == "ours":

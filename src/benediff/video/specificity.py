@@ -334,11 +334,17 @@ def real_clips(ds, split: str) -> list[np.ndarray]:
     return [np.asarray(ds.images[i]) for i in split_trials(ds, split)]
 
 
+def fit_regressor(ds, cfg: dict, rng) -> BehaviorRegressor:
+    """The frame → behaviour regressor (``video.specificity`` settings ``cfg``) on up to
+    ``max_train_frames`` training frames drawn with ``rng``."""
+    frames, labels = frames_and_labels(ds, "train", cfg["max_train_frames"], rng)
+    return BehaviorRegressor(alpha=cfg["alpha"], pool=cfg["pool"]).fit(frames, labels,
+                                                                       ds.label_names)
+
+
 def _regressor_readouts(ds, generated, cfg, seed):
     rng = np.random.default_rng(seed)
-    frames, labels = frames_and_labels(ds, "train", cfg["max_train_frames"], rng)
-    regressor = BehaviorRegressor(alpha=cfg["alpha"], pool=cfg["pool"])
-    regressor.fit(frames, labels, ds.label_names)
+    regressor = fit_regressor(ds, cfg, rng)
     r2_test = regressor.score(*frames_and_labels(ds, "test", cfg["max_train_frames"], rng))
     readouts = {key: [regressor.predict(clip) for clip in read_generated(path)["frames"]]
                 for key, path in generated.items()}

@@ -51,10 +51,9 @@ def generate_config(config: dict, method: str) -> dict:
         out["guidance"] = v["guidance"]
     elif method == "ours_literal":
         out["guidance"] = {"n_negatives": v["guidance"]["n_negatives"]}
-    elif method == "unguided":
+    elif method in ("unguided", "cfg"):  # the sampler of every diffusion method
         out["guidance"] = {k: v["guidance"][k] for k in ("sampler", "steps")}
-    elif method == "cfg":
-        out["guidance"] = {k: v["guidance"][k] for k in ("sampler", "steps")}
+    if method == "cfg":
         out["cfg"] = {"weight": v["cfg"]["weight"]}
     return out
 
