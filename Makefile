@@ -6,7 +6,7 @@ VENV := .venv
 DLC_VENV := .venv-dlc
 CORES ?= 2
 
-.PHONY: demo test control env dlc-env report lint clean
+.PHONY: demo test control study study-locanmf results env dlc-env report lint clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml
@@ -23,6 +23,28 @@ control: $(VENV)/.installed
 	$(VENV)/bin/snakemake -s workflow/Snakefile $(CONTROL_TABLES) --cores $(CORES) \
 		--configfile config/demo.yaml config/independent.yaml --directory runs/independent
 	$(VENV)/bin/python benchmarks/check_claims.py --results runs/independent/results --min-mig 30 --control
+
+# the paper-scale study (config/study.yaml, runs/study/): its LVM part, Tables 1-3 and Figs 4, 5,
+# 7, 12 at the paper's sizes (about a day of one 2-core machine; a stopped run resumes). The
+# LocaNMF variant runs the whole chain at the paper's frame size on shorter recordings.
+STUDY_TARGETS := results/tables/table1.csv results/tables/table2.csv results/tables/table3.csv \
+	results/figures/fig4.pdf results/figures/fig5.pdf results/figures/fig7.pdf results/figures/fig12.pdf
+
+study: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml --directory runs/study $(STUDY_TARGETS)
+
+study-locanmf: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study_locanmf.yaml \
+		--directory runs/study_locanmf results/tables/table1.csv results/tables/table2.csv \
+		results/tables/table3.csv results/S1/widefield/qc.pdf results/S2/widefield/qc.pdf
+
+# docs/RESULTS.md: the study's ledger (rule results_ledger) with the demo's as a second section,
+# both with the causes of config/causes.yaml; runs whatever of the demo and the study is missing
+results: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/demo.yaml config/causes.yaml results/RESULTS.md
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
+		--directory runs/study results/RESULTS.md
+	cp runs/study/results/RESULTS.md docs/RESULTS.md
 
 report: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml --report report.html

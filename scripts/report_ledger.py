@@ -7,4 +7,6 @@ start(snakemake)
 
 write_ledger(Path(snakemake.input.resolved).parent, snakemake.output[0],
              title=snakemake.params.title, note=snakemake.params.note,
-             control=snakemake.params.control)
+             control=snakemake.params.control, workdir=".", stages=snakemake.params.stages,
+             causes=snakemake.params.causes, figure6=tuple(snakemake.params.figure6),
+             include=list(zip(snakemake.params.include_titles, snakemake.input.include)))

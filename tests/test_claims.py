@@ -117,3 +117,13 @@ def test_bench_specificity_reports_a_tables_claims(tmp_path, capsys):
     assert "| A | 70.0 ± 10.0 | 90.0 ± 10.0 | 30.0 ± 10.0 | 30.0 ± 10.0 |" in out
     assert "0 of 4 video claims hold" in out
     assert bench.main(["--results", str(tmp_path / "nothing")]) == 2
+
+
+def test_figure4_says_when_not_every_seed_is_fitted(tmp_path):
+    """A run reported part-way: the Fig 4 claim averages the fitted seeds and says how many."""
+    write(tmp_path)
+    config = yaml.safe_load((tmp_path / "config.resolved.yaml").read_text())
+    config["lvm"]["seeds"] = [0, 1, 2]
+    (tmp_path / "config.resolved.yaml").write_text(yaml.safe_dump(config))
+    (text, _, numbers), = [c for c in claims.check(tmp_path) if c[0].startswith("Figure 4")]
+    assert numbers.endswith("; 1 of 3 seeds fitted so far")

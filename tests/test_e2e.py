@@ -71,6 +71,27 @@ def test_results_ledger_is_written_from_the_runs_tables(tiny_run):
     text = (tiny_run / "results" / "RESULTS.md").read_text()
     assert "## Table 1" in text and "## Guided generation" in text
     assert "| VIS_L | MIG (%) |" in text and "claims on this run" in text
+    # the cost table: every stage that ran, with CPU time measured by the jobs themselves
+    cost = text.split("## Cost of each stage")[1].split("\n## ")[0]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in cost.splitlines()
+            if line.startswith("| ") and not line.startswith(("| stage", "|---"))}
+    assert {"simulate", "widefield", "behavior", "dataset", "lvm", "video"} <= set(rows)
+    assert int(rows["lvm"][4]) == int(rows["lvm"][1]) > 0  # every LVM job measured itself
+    assert float(rows["lvm"][3]) > 0
+
+
+def test_ledger_of_a_part_run_waits_only_for_what_it_reports(tmp_path):
+    """report.stages / report.lvm_artifacts: the ledger of a run reported part-way plans the
+    fits of Table 1 alone, and no video job."""
+    part = tmp_path / "part.yaml"
+    part.write_text("report: {stages: [lvm], lvm_artifacts: [table1]}\n")
+    run = snakemake(tmp_path, "-n", "--quiet", "rules", "--configfile", str(TINY), str(part),
+                    "--", "results/RESULTS.md")  # the later --configfile layers part.yaml on TINY
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = (run.stdout + run.stderr).split("Job stats:")[1].split("total")[0]
+    planned = {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
+    assert {"lvm_fit", "lvm_table", "results_ledger"} <= planned
+    assert not planned & {"train_vdm", "generate", "specificity", "behavior_fig1b", "lvm_fig4"}
 
 
 def test_rerun_is_noop(tiny_run):

@@ -29,3 +29,79 @@ def test_paper_value_lookup():
     assert report.paper_value(2, "S9", 1, "r2", "vae") == (78.68, 0.21)  # second session
     assert report.paper_value(3, "SSp_L", 0, "mig", "ours") is None  # not in the paper
     assert report.paper_value(1, "VIS_L", 0, "mig_floor", "ours") is None
+
+
+def test_a_job_logs_its_own_cpu_time_and_the_ledger_reads_it(tmp_path):
+    """start() appends one usage line to the job's log when the script ends; a busy loop of
+    ~0.3 CPU-s must show up as CPU time ≥ 0.2 s and wall ≥ CPU (one thread)."""
+    import subprocess
+    import sys
+    log = tmp_path / "logs" / "lvm_fit" / "S1" / "seed0.log"
+    log.parent.mkdir(parents=True)
+    script = ("import time, types\nfrom benediff.jobs import start\n"
+              f"start(types.SimpleNamespace(log=[{str(log)!r}], rule='lvm_fit'))\n"
+              "t = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n")
+    subprocess.run([sys.executable, "-c", script], check=True)
+    usage = report.job_usage(tmp_path)
+    assert list(usage["rule"]) == ["lvm_fit"]
+    assert usage["cpu_s"].iloc[0] >= 0.2 and usage["wall_s"].iloc[0] >= usage["cpu_s"].iloc[0] - 0.1
+    assert usage["peak_rss_mb"].iloc[0] > 10
+
+
+def _record(root, output, rule, job, start, end):
+    import base64
+    import json
+    name = base64.urlsafe_b64encode(output.encode()).decode()
+    (root / name).write_text(json.dumps({"rule": rule, "job_hash": job, "starttime": start,
+                                         "endtime": end, "record_format_version": 6}))
+
+
+def test_stage_costs_by_hand(tmp_path):
+    """Three jobs (one with two outputs, counted once), one record of a deleted output (an
+    earlier run, skipped), one unreadable record; two jobs measured their CPU time."""
+    import pandas as pd
+    root = tmp_path / ".snakemake" / "metadata"
+    root.mkdir(parents=True)
+    for out in ("a.h5", "b.h5", "c.pt", "c.json", "not-json"):
+        (tmp_path / out).write_text("x")
+    _record(root, "a.h5", "simulate_session", 1, 0.0, 3600.0)
+    _record(root, "b.h5", "lvm_fit", 2, 100.0, 1900.0)
+    _record(root, "c.pt", "lvm_fit", 3, 200.0, 2000.0)
+    _record(root, "c.json", "lvm_fit", 3, 200.0, 2000.0)
+    _record(root, "gone.h5", "lvm_fit", 4, 0.0, 99999.0)
+    (root / "bm90LWpzb24=").write_text("{not json")
+    jobs = report.job_times(tmp_path)
+    assert sorted(jobs["rule"]) == ["lvm_fit", "lvm_fit", "simulate_session"]
+    usage = pd.DataFrame([{"rule": "lvm_fit", "wall_s": 1800, "cpu_s": 1800, "peak_rss_mb": 512},
+                          {"rule": "lvm_fit", "wall_s": 1800, "cpu_s": 900, "peak_rss_mb": 1024}])
+    stages = {"simulate_session": "simulate", "lvm_fit": "lvm", "resolved_config": "Snakefile"}
+    costs = report.stage_costs(jobs, usage, stages)
+    assert list(costs.index) == ["simulate", "lvm"]
+    assert costs.loc["lvm", "jobs"] == 2 and costs.loc["lvm", "wall_hours"] == 1.0
+    assert costs.loc["lvm", "cpu_hours"] == 0.75 and costs.loc["lvm", "measured"] == 2
+    assert costs.loc["lvm", "peak_rss_gb"] == 1.0 and costs.loc["lvm", "longest_min"] == 30
+    assert costs.loc["simulate", "measured"] == 0 and pd.isna(costs.loc["simulate", "cpu_hours"])
+    text = "\n".join(report.cost_section(jobs, usage, stages))
+    assert "| lvm | 2 | 1.00 | 0.75 | 2 | 1.00 | 30.0 |" in text
+    assert "| simulate | 1 | 1.00 | — | 0 | — | 60.0 |" in text
+    assert "first start to last end 1.00 h" in text
+
+
+def test_ledger_causes_figure6_and_an_included_run(tmp_path):
+    write(tmp_path)
+    table = video_rows().assign(n_videos=3, realism=1.0, realism_floor=0.5, specificity_std=0.1)
+    table.to_csv(tmp_path / "tables" / "specificity.csv", index=False)
+    other = tmp_path / "demo.md"
+    other.write_text("# Demo\n\n## Table 1\n\nrow\n")
+    causes = [{"claim": "ours has the highest mig", "cause": "pi-VAE's prior sees the labels."}]
+    text = report.write_ledger(tmp_path, tmp_path / "RESULTS.md", title="Study", causes=causes,
+                               figure6=("R", "A"), include=[("Demo run", other)])
+    # MOs_L: pi-VAE's 9 beats ours' 8, so that claim fails and gets its cause
+    assert "**Table 1, MOs_L: ours has the highest MIG** (" in text
+    assert "pi-VAE's prior sees the labels." in text
+    assert "Cause not established" in text  # another failing claim has no entry
+    assert "## Figure 6 (R, factor A)" in text and "| ours | 70 % | 3.0 | 0.80 | 2× |" in text
+    assert "| naive | 90 % | 0.0 | 0.05 | 9× |" in text
+    assert text.rstrip().endswith("# Demo run\n\n## Demo\n\n### Table 1\n\nrow")
+    missing = report.figure6_section(table, "R", "Z")
+    assert "no videos for this region and factor" in "\n".join(missing)

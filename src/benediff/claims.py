@@ -129,7 +129,9 @@ def fig4_claims(results: Path, config: dict) -> list[tuple[str, bool, str]]:
     return [(f"Figure 4 ({session}, {region}): each behaviour decoded best by its own latent",
              len(own) == len(behaviors),
              f"{len(own)} of {len(behaviors)} ({', '.join(own) or 'none'}); own-latent R² "
-             + ", ".join(f"{b} {decoding[i, i]:.0f} %" for i, b in enumerate(behaviors)))]
+             + ", ".join(f"{b} {decoding[i, i]:.0f} %" for i, b in enumerate(behaviors))
+             + ("" if len(paths) == len(lvm["seeds"])
+                else f"; {len(paths)} of {len(lvm['seeds'])} seeds fitted so far"))]
 
 
 def _by_target(t: pd.DataFrame, method: str) -> pd.DataFrame:

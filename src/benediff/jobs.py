@@ -6,12 +6,17 @@ path) prints one line on the console (the job's stdout) naming the rule, the fil
 the full traceback still goes to the log. Other errors keep Python's usual report.
 """
 
+import atexit
 import errno
 import logging
 import os
 import re
+import resource
 import sys
+import time
 import traceback
+
+USAGE = "benediff job usage:"  # the line start() appends to a job's log when it ends
 
 FIXES = {
     errno.ENOSPC: "free space on that disk or move results/ to a larger one",
@@ -73,3 +78,35 @@ def start(snakemake) -> None:
         print(f"Error in rule {rule}: {line} (log: {snakemake.log[0]})", flush=True)
 
     sys.excepthook = hook
+    record_usage(rule)
+
+
+def record_usage(rule: str) -> None:
+    """At exit, append the job's usage line to stderr (the rule's log); see :func:`_log_usage`."""
+    atexit.register(_log_usage, rule, time.time())
+
+
+def _log_usage(rule: str, began: float) -> None:
+    """Append the job's wall time, CPU time (this process, its threads and children) and peak
+    memory to its log: the measured cost per stage of the results ledger."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                           resource.RUSAGE_CHILDREN))
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    peak_mb = max(own.ru_maxrss, children.ru_maxrss) / 1024  # kB on Linux
+    try:
+        print(f"{USAGE} rule={rule} wall_s={time.time() - began:.1f} cpu_s={cpu:.1f} "
+              f"peak_rss_mb={peak_mb:.0f}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # the log is gone or closed: the cost is only missing from the ledger
+
+
+def parse_usage(text: str) -> dict | None:
+    """The usage line of a job log (see :func:`_log_usage`), or None."""
+    match = None
+    for match in re.finditer(rf"^{USAGE} rule=(\S+) wall_s=([\d.]+) cpu_s=([\d.]+) "
+                             r"peak_rss_mb=(\d+)$", text, flags=re.M):
+        pass
+    if match is None:
+        return None
+    return {"rule": match.group(1), "wall_s": float(match.group(2)),
+            "cpu_s": float(match.group(3)), "peak_rss_mb": float(match.group(4))}

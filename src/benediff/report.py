@@ -6,11 +6,15 @@ only say what the run measured. The paper's numbers are those of its Tables 1–
 5 runs; VIS/MOs left for Tables 1 and 3, VIS right over two sessions for Table 2).
 """
 
+import base64
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from benediff.claims import check
+from benediff.jobs import parse_usage
 from benediff.io.atomic import atomic_output
 
 # the paper's Tables 1-3 (mean, std) by (table, row key, metric, model)
@@ -88,19 +92,161 @@ def specificity_section(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def write_ledger(results, out_md, *, title: str, note: str = "", control: bool = False) -> str:
-    """Write the ledger of the run in ``results`` (its ``tables/`` and resolved config)."""
+# the paper's Figure 6, in words (its videos are not numbers): METHOD.md 8.2
+PAPER_FIG6 = ("generated single-trial side-view videos for the Jaw factor: the naive manipulation "
+              "of the VAE's latent, classifier-free guidance (CFG) and ours; in ours the jaw moves "
+              "over the trial while the rest of the frame stays, the naive manipulation and CFG "
+              "show little or mixed motion (frame strips and frame differences)")
+
+
+def job_times(workdir) -> pd.DataFrame:
+    """One row per finished job of the Snakemake run in ``workdir`` whose outputs still exist:
+    rule, start, end (s).
+
+    Read from Snakemake's per-output records (``.snakemake/metadata``: one file per output, its
+    name the output path in URL-safe base64, split into folders when long; it holds the rule, the
+    job hash and the start/end times). A job with several outputs is counted once; a record of an
+    output deleted since (an earlier run) or of another layout is skipped.
+    """
+    workdir = Path(workdir)
+    root = workdir / ".snakemake" / "metadata"
+    rows = set()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            name = "".join(path.relative_to(root).parts)
+            output = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+            if not (workdir / output).exists():
+                continue
+            rec = json.loads(path.read_text())
+            rows.add((rec["rule"], rec["job_hash"], float(rec["starttime"]), float(rec["endtime"])))
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+    frame = pd.DataFrame(sorted(rows), columns=["rule", "job", "start", "end"])
+    return frame[frame["end"] >= frame["start"]].drop(columns="job")
+
+
+def job_usage(workdir) -> pd.DataFrame:
+    """The usage line every job writes to its log (:func:`benediff.jobs.start`): rule, wall_s,
+    cpu_s, peak_rss_mb; one row per log under ``workdir/logs``."""
+    rows = []
+    for path in sorted((Path(workdir) / "logs").glob("**/*.log")):
+        try:
+            usage = parse_usage(path.read_text(errors="replace"))
+        except OSError:
+            continue
+        if usage is not None:
+            rows.append(usage)
+    return pd.DataFrame(rows, columns=["rule", "wall_s", "cpu_s", "peak_rss_mb"])
+
+
+STAGE_NAMES = {"Snakefile": "config", "common": "config"}  # rules outside a stage's rules file
+
+
+def stage_costs(jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> pd.DataFrame:
+    """Cost per stage (``stages``: rule -> its rules file's name).
+
+    ``jobs`` (Snakemake's records, :func:`job_times`) give every job's wall time; ``usage``
+    (the jobs' own logs, :func:`job_usage`) gives the CPU time and peak memory of the jobs that
+    measured them. Columns: jobs, wall_hours (summed over jobs), longest_min, measured (jobs with
+    a usage line), cpu_hours (over those), peak_rss_gb.
+    """
+    jobs = jobs[jobs["rule"] != "all"].assign(wall=lambda f: f["end"] - f["start"])
+    stages = {rule: STAGE_NAMES.get(stage, stage) for rule, stage in stages.items()}
+    jobs = jobs.assign(stage=[stages.get(r, "other") for r in jobs["rule"]])
+    usage = usage.assign(stage=[stages.get(r, "other") for r in usage["rule"]])
+    out = jobs.groupby("stage", sort=False).agg(
+        jobs=("rule", "size"), wall_hours=("wall", lambda s: s.sum() / 3600),
+        longest_min=("wall", lambda s: s.max() / 60))
+    measured = usage.groupby("stage").agg(measured=("rule", "size"),
+                                          cpu_hours=("cpu_s", lambda s: s.sum() / 3600),
+                                          peak_rss_gb=("peak_rss_mb", lambda s: s.max() / 1024))
+    out = out.join(measured, how="left")
+    out["measured"] = out["measured"].fillna(0).astype(int)
+    order = ["config", "simulate", "widefield", "behavior", "dataset", "lvm", "video", "report", "other"]
+    return out.loc[sorted(out.index, key=lambda s: order.index(s) if s in order else len(order))]
+
+
+def cost_section(jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> list[str]:
+    if jobs.empty:
+        return []
+    costs = stage_costs(jobs, usage, stages)
+    span = (jobs["end"].max() - jobs["start"].min()) / 3600
+    lines = ["## Cost of each stage", "",
+             f"{int(costs['jobs'].sum())} jobs; first start to last end {span:.2f} h (a run "
+             "split over several sessions counts the pauses). Wall-hours are summed over jobs; "
+             "CPU-hours and peak memory are measured by the jobs themselves (the `measured` "
+             "column counts the jobs that did).", "",
+             "| stage | jobs | wall-hours | CPU-hours | measured | peak RSS (GB) | longest job (min) |",
+             "|---|---|---|---|---|---|---|"]
+    for stage, r in costs.iterrows():
+        cpu = "—" if pd.isna(r["cpu_hours"]) else f"{r['cpu_hours']:.2f}"
+        rss = "—" if pd.isna(r["peak_rss_gb"]) else f"{r['peak_rss_gb']:.2f}"
+        lines.append(f"| {stage} | {int(r['jobs'])} | {r['wall_hours']:.2f} | {cpu} | "
+                     f"{int(r['measured'])} | {rss} | {r['longest_min']:.1f} |")
+    return lines + [""]
+
+
+def figure6_section(table: pd.DataFrame, region: str, factor: str) -> list[str]:
+    """The paper's Figure 6 in words beside this run's scores for the figure's region × factor."""
+    rows = table[(table["region"] == region) & (table["target"] == factor)]
+    lines = [f"## Figure 6 ({region}, factor {factor})", "", f"The paper: {PAPER_FIG6}.", ""]
+    if rows.empty:
+        return lines + ["This run generated no videos for this region and factor.", ""]
+    lines += ["This run (mean over its videos):", "",
+              "| method | share of behaviour variance | lift over unguided | amplitude (× real) "
+              "| realism (× floor) |", "|---|---|---|---|---|"]
+    means = rows.groupby("method")[["specificity", "lift", "amplitude", "realism_ratio"]].mean()
+    for method in [m for m in ("naive", "cfg", "ours", "ours_literal", "unguided", "real")
+                   if m in means.index]:
+        r = means.loc[method]
+        lift = "—" if pd.isna(r["lift"]) else f"{r['lift']:.1f}"
+        lines.append(f"| {method} | {100 * r['specificity']:.0f} % | {lift} | "
+                     f"{r['amplitude']:.2f} | {r['realism_ratio']:.0f}× |")
+    return lines + [""]
+
+
+def difference_section(claims, causes: list[dict]) -> list[str]:
+    """One paragraph per claim that fails: the cause that ``report.causes`` gives for it."""
+    failing = [(text, numbers) for text, ok, numbers in claims if not ok]
+    if not failing:
+        return []
+    lines = ["## Where this run differs from the paper, and why", ""]
+    for text, numbers in failing:
+        found = [c["cause"] for c in causes if c["claim"].lower() in text.lower()]
+        cause = " ".join(found) if found else "Cause not established (no `report.causes` entry)."
+        lines += [f"**{text}** ({numbers}). {cause}", ""]
+    return lines
+
+
+def demote(markdown: str) -> str:
+    """Headings one level down, to include another run's ledger as a section."""
+    return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", markdown, flags=re.M)
+
+
+def write_ledger(results, out_md, *, title: str, note: str = "", control: bool = False,
+                 workdir=None, stages: dict | None = None, causes: list | None = None,
+                 figure6: tuple[str, str] | None = None, include: list | None = None) -> str:
+    """Write the ledger of the run in ``results`` (its ``tables/`` and resolved config).
+
+    ``workdir`` and ``stages`` (rule -> stage) add the cost of each stage (:func:`stage_costs`); ``figure6`` is
+    the (region, factor) of the run's Figure 6; ``causes`` are ``report.causes``; ``include``
+    is a list of ``(title, ledger path)`` of other runs appended as sections.
+    """
     results = Path(results)
     parts = [f"# {title}", "", "Generated by the rule `results_ledger` from this run's tables; "
              "do not edit by hand.", ""]
     if note:
         parts += [note, ""]
+    if workdir is not None and stages:
+        parts += cost_section(job_times(workdir), job_usage(workdir), stages)
     for n in (1, 2, 3):
         path = results / "tables" / f"table{n}.csv"
         if path.exists():
             parts += [f"## Table {n}: ours (mean ± std over seeds), the paper's mean in brackets",
                       "", *table_section(n, pd.read_csv(path)), ""]
     spec = results / "tables" / "specificity.csv"
+    if spec.exists() and figure6 is not None:
+        parts += figure6_section(pd.read_csv(spec), *figure6)
     if spec.exists():
         parts += ["## Guided generation (the paper shows videos only; scores of this pipeline)",
                   "", "Per target: share of behaviour variance / lift over the unguided VDM / "
@@ -112,7 +258,10 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
               "| | claim | numbers |", "|---|---|---|"]
     parts += [f"| {'holds' if ok else '**fails**'} | {text} | {numbers} |"
               for text, ok, numbers in claims]
-    text = "\n".join(parts) + "\n"
+    parts += [""] + difference_section(claims, causes or [])
+    for section_title, path in include or []:
+        parts += [f"# {section_title}", "", demote(Path(path).read_text()).strip(), ""]
+    text = "\n".join(parts).rstrip("\n") + "\n"
     with atomic_output(out_md) as tmp:
         Path(tmp).write_text(text)
     return text

@@ -21,6 +21,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benediff.device import resolve_device  # noqa: E402
+from benediff.jobs import record_usage  # noqa: E402
 from benediff.io.pose import check_model_dir, make_pose_frame, write_pose  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def main(argv=None) -> int:
     parser.add_argument("--gpu-fallback", choices=["warn", "fail"], default="warn")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    record_usage("dlc_infer")  # the results ledger's cost per stage (stderr is the rule's log)
     run_inference(args.model_dir, args.video, args.out, args.device, args.batch_size,
                   args.threads, args.gpu_fallback)
     return 0
