@@ -39,8 +39,9 @@ def write(results: Path):
     fit = results / "lvm" / "S1" / "VIS_L" / "ours" / "seed0"
     fit.mkdir(parents=True)
     # latent 2 decodes behaviour b better than latent 1: 2 of 3 behaviours on their own latent
-    (fit / "metrics.json").write_text(json.dumps({"decoding": [[50, 0, 0], [0, 10, 0],
-                                                                [0, 40, 60]]}))
+    (fit / "metrics.json").write_text(json.dumps({
+        "session": "S1", "region": "VIS_L", "model": "ours", "run_seed": 0, "r2": 80, "rmse": 40,
+        "mig": 30, "decoding": [[50, 0, 0], [0, 10, 0], [0, 40, 60]]}))
 
 
 def test_verdicts_match_the_hand_made_tables(tmp_path, capsys):

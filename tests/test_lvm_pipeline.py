@@ -48,6 +48,10 @@ def test_outputs_of_one_fit(fitted):
     assert np.array(metrics["decoding"]).shape == (4, 3)
     assert metrics["factor_names"] == NAMES + ["u1"]
     assert {"r2", "rmse", "mig", "r2_per_dim", "normalisation"} <= set(metrics)
+    # MIG is the mean of its per-behaviour gaps, for the latents and the decoder alike
+    for key in ("mig", "mig_decoder"):
+        gaps = metrics[f"{key}_per_factor"]
+        assert list(gaps) == NAMES and np.isclose(np.mean(list(gaps.values())), metrics[key])
     latents, attrs = read_latents(d / "latents.h5")
     assert len(latents) == 20 and latents[0].shape == (16, 4)
     assert attrs["factor_names"] == NAMES + ["u1"]

@@ -149,3 +149,17 @@ def test_decoder_mig_of_a_perfectly_decodable_region_is_the_labels_own_mig():
     assert abs(got - own) < 0.01
     noise = [rng.standard_normal((60, 4)) for _ in range(12)]
     assert decoder_mig(noise[:8], u[:8], noise[8:], u[8:], lags=[0]) < 0.1
+
+
+def test_mig_gaps_hand_case():
+    """Two codes, two binary factors: code 0 = factor 0, code 1 = factor 0 with half its values
+    flipped (independent of it), factor 1 independent of both. I(code 0; f0) = H(f0) = ln 2,
+    I(code 1; f0) = 0 → gap 1; f1: both codes carry nothing → gap 0; MIG = 0.5."""
+    from benediff.metrics import mig, mig_gaps
+    f0 = np.array([0, 1] * 8, float)
+    f1 = np.array([0, 0, 1, 1] * 4, float)
+    c1 = np.array([0, 0, 1, 1, 1, 1, 0, 0] * 2, float)  # independent of f0 and of f1
+    codes, factors = np.stack([f0, c1]), np.stack([f0, f1])
+    gaps, normalised = mig_gaps(codes, factors, code_bins=2, factor_bins=2)
+    assert np.allclose(normalised[:, 0], [1, 0]) and np.allclose(gaps, [1, 0])
+    assert np.isclose(mig(codes, factors, code_bins=2, factor_bins=2), 0.5)

@@ -105,3 +105,22 @@ def test_ledger_causes_figure6_and_an_included_run(tmp_path):
     assert text.rstrip().endswith("# Demo run\n\n## Demo\n\n### Table 1\n\nrow")
     missing = report.figure6_section(table, "R", "Z")
     assert "no videos for this region and factor" in "\n".join(missing)
+
+
+def test_per_behaviour_mig_of_ours_beside_the_decoders(tmp_path):
+    import json
+    for seed, (a, b) in enumerate(((10.0, 30.0), (20.0, 50.0))):
+        fit = tmp_path / "lvm" / "S1" / "VIS_L" / "ours" / f"seed{seed}"
+        fit.mkdir(parents=True)
+        fit.joinpath("metrics.json").write_text(json.dumps({
+            "session": "S1", "region": "VIS_L", "model": "ours", "run_seed": seed, "r2": 90,
+            "rmse": 30, "mig": (a + b) / 2, "mig_per_factor": {"Levers": a, "Jaw": b},
+            "mig_decoder_per_factor": {"Levers": 60.0, "Jaw": 40.0}}))
+    old = tmp_path / "lvm" / "S1" / "VIS_L" / "ours" / "seed2"  # an older fit: no gaps, skipped
+    old.mkdir()
+    old.joinpath("metrics.json").write_text(json.dumps({
+        "session": "S1", "region": "VIS_L", "model": "ours", "run_seed": 2, "r2": 90,
+        "rmse": 30, "mig": 5.0}))
+    text = "\n".join(report.per_factor_section(tmp_path))
+    assert "| session | region | seeds | Levers | Jaw | MIG |" in text
+    assert "| S1 | VIS_L | 2 | 15 / 60 | 40 / 40 | 27.5 / 50.0 |" in text

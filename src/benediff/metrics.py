@@ -50,6 +50,14 @@ def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins
         if np.ptp(row) == 0:
             raise MetricError(f"MIG: behaviour factor {name!r} is constant (zero entropy); "
                               "drop it from the labels")
+    return float(np.mean(mig_gaps(codes, factors, code_bins, factor_bins)[0]))
+
+
+def mig_gaps(codes, factors, code_bins: int = 20, factor_bins: int | None = 20):
+    """What :func:`mig` averages, per factor: ``(gaps, normalised)`` with ``normalised[i, k]`` =
+    I(code i; factor k) / H(factor k) and ``gaps[k]`` the top-two difference of column k."""
+    codes = np.asarray(codes, dtype=np.float64)
+    factors = np.asarray(factors, dtype=np.float64)
     d_codes = histogram_discretize(codes, code_bins)
     if factor_bins is None:  # every distinct value is its own class
         d_factors = np.array([np.unique(row, return_inverse=True)[1] for row in factors])
@@ -57,8 +65,9 @@ def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins
         d_factors = histogram_discretize(factors, factor_bins)
     m = _mutual_info_matrix(d_codes, d_factors)
     entropy = np.array([mutual_info_score(f, f) for f in d_factors])
-    top = np.sort(m, axis=0)[::-1]
-    return float(np.mean((top[0] - top[1]) / entropy))
+    normalised = m / entropy
+    top = np.sort(normalised, axis=0)[::-1]
+    return top[0] - top[1], normalised
 
 
 def mig_floor(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,
@@ -192,10 +201,15 @@ def decoder_mig(x_train, u_train, x_test, u_test, lags=range(-15, 16, 3), factor
     behaviour-aligned latent code can be read against: what the data let a decoder that sees the
     labels in training separate, with the same estimator as the models' MIG.
     """
-    predicted = ridge_predict([lagged_design(np.asarray(x, float), lags) for x in x_train],
-                              np.concatenate(u_train),
-                              [lagged_design(np.asarray(x, float), lags) for x in x_test])
+    predicted = decoder_predictions(x_train, u_train, x_test, lags)
     return mig(predicted.T, np.concatenate(u_test).T, factor_names=factor_names)
+
+
+def decoder_predictions(x_train, u_train, x_test, lags=range(-15, 16, 3)) -> np.ndarray:
+    """The test-frame predictions (frames, behaviours) of :func:`decoder_mig`'s decoder."""
+    return ridge_predict([lagged_design(np.asarray(x, float), lags) for x in x_train],
+                         np.concatenate(u_train),
+                         [lagged_design(np.asarray(x, float), lags) for x in x_test])
 
 
 def label_correlations(label_trials) -> tuple[float, float]:

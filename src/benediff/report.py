@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benediff.claims import check
+from benediff.claims import OURS, check
+from benediff.io.metrics import read_metrics
 from benediff.jobs import parse_usage
 from benediff.io.atomic import atomic_output
 
@@ -205,6 +206,33 @@ def figure6_section(table: pd.DataFrame, region: str, factor: str) -> list[str]:
     return lines + [""]
 
 
+def per_factor_section(results) -> list[str]:
+    """MIG per behaviour of ``ours`` beside the supervised linear decoder's, per fitted session ×
+    region (mean over the seeds whose metrics.json has the per-behaviour gaps)."""
+    rows = {}
+    for path in sorted(Path(results).glob(f"lvm/*/*/{OURS}/seed*/metrics.json")):
+        m = read_metrics(path)
+        if "mig_per_factor" in m and "mig_decoder_per_factor" in m:
+            rows.setdefault((m["session"], m["region"]), []).append(m)
+    if not rows:
+        return []
+    names = list(next(iter(rows.values()))[0]["mig_per_factor"])
+    lines = ["## MIG per behaviour: ours / the supervised linear decoder", "",
+             "MIG is the mean over behaviours of the gap between the two codes that carry most "
+             "information about the behaviour (÷ its entropy), in %. Mean over the seeds with "
+             "these numbers.", "",
+             "| session | region | seeds | " + " | ".join(names) + " | MIG |",
+             "|---|---|---|" + "---|" * (len(names) + 1)]
+    for (session, region), fits in rows.items():
+        ours = {b: sum(f["mig_per_factor"][b] for f in fits) / len(fits) for b in names}
+        dec = {b: sum(f["mig_decoder_per_factor"][b] for f in fits) / len(fits) for b in names}
+        cells = [f"{ours[b]:.0f} / {dec[b]:.0f}" for b in names]
+        total = (f"{sum(ours.values()) / len(names):.1f} / {sum(dec.values()) / len(names):.1f}")
+        lines.append(f"| {session} | {region} | {len(fits)} | " + " | ".join(cells)
+                     + f" | {total} |")
+    return lines + [""]
+
+
 def difference_section(claims, causes: list[dict]) -> list[str]:
     """One paragraph per claim that fails: the cause that ``report.causes`` gives for it."""
     failing = [(text, numbers) for text, ok, numbers in claims if not ok]
@@ -252,6 +280,7 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
                   "", "Per target: share of behaviour variance / lift over the unguided VDM / "
                   "amplitude (× real) / realism (× the real-vs-real floor).", "",
                   *specificity_section(pd.read_csv(spec)), ""]
+    parts += per_factor_section(results)
     claims = check(results, control=control)
     held = sum(c[1] for c in claims)
     parts += [f"## The paper's claims on this run: {held} of {len(claims)} hold", "",

@@ -17,8 +17,8 @@ from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
 from benediff.lvm.names import BASELINES, MODELS, VAE_VARIANTS
-from benediff.metrics import (decoder_mig, mig, mig_floor, reconstruction_metrics,
-                              single_latent_decoding)
+from benediff.metrics import (decoder_predictions, mig, mig_floor, mig_gaps,
+                              reconstruction_metrics, single_latent_decoding)
 from benediff.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,16 @@ def evaluate(model: LatentModel, rd) -> dict:
         mlp = reconstruction_metrics(x_te, model.reconstruct(x_te, decoder="mlp"))
         out["r2_mlp"], out["rmse_mlp"] = mlp["r2"], mlp["rmse"]
     out["mig"] = 100.0 * mig(z_te.T, u_te_all.T, factor_names=rd.label_names)
+    # per behaviour: the gap MIG averages, for the latents and for the supervised decoder below
+    out["mig_per_factor"] = dict(zip(rd.label_names, 100.0 * mig_gaps(z_te.T, u_te_all.T)[0]))
     # chance level: the same test latents against the labels of other test trials
     out["mig_floor"] = (100.0 * mig_floor(model.transform(x_te), u_te, factor_names=rd.label_names)
                         if len(x_te) > 1 else float("nan"))  # one test trial: nothing to shuffle
     # reference: the MIG of a supervised linear decoder of the behaviours from this region
-    out["mig_decoder"] = 100.0 * decoder_mig(x_tr, u_tr_trials, x_te, u_te,
-                                             factor_names=rd.label_names)
+    predicted = decoder_predictions(x_tr, u_tr_trials, x_te)
+    out["mig_decoder"] = 100.0 * mig(predicted.T, u_te_all.T, factor_names=rd.label_names)
+    out["mig_decoder_per_factor"] = dict(zip(rd.label_names,
+                                             100.0 * mig_gaps(predicted.T, u_te_all.T)[0]))
     out["decoding"] = single_latent_decoding(z_tr, u_tr, z_te, u_te_all).tolist()
     return out
 
