@@ -80,18 +80,23 @@ def test_results_ledger_is_written_from_the_runs_tables(tiny_run):
     assert float(rows["lvm"][3]) > 0
 
 
-def test_ledger_of_a_part_run_waits_only_for_what_it_reports(tmp_path):
-    """report.stages / report.lvm_artifacts: the ledger of a run reported part-way plans the
-    fits of Table 1 alone, and no video job."""
-    part = tmp_path / "part.yaml"
-    part.write_text("report: {stages: [lvm], lvm_artifacts: [table1]}\n")
-    run = snakemake(tmp_path, "-n", "--quiet", "rules", "--configfile", str(TINY), str(part),
-                    "--", "results/RESULTS.md")  # the later --configfile layers part.yaml on TINY
-    assert run.returncode == 0, run.stderr[-3000:]
-    stats = (run.stdout + run.stderr).split("Job stats:")[1].split("total")[0]
-    planned = {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
-    assert {"lvm_fit", "lvm_table", "results_ledger"} <= planned
-    assert not planned & {"train_vdm", "generate", "specificity", "behavior_fig1b", "lvm_fig4"}
+def test_ledger_waits_only_for_the_stages_it_reports(tmp_path):
+    """report.stages [lvm]: the ledger plans the LVM fits and no video job; with
+    config/partial.yaml layered on, it waits for no job at all (a snapshot of a run)."""
+    def planned(*configs):
+        run = snakemake(tmp_path, "-n", "--quiet", "rules", "--configfile", str(TINY),
+                        *map(str, configs), "--", "results/RESULTS.md")  # the later flag wins
+        assert run.returncode == 0, run.stderr[-3000:]
+        stats = (run.stdout + run.stderr).split("Job stats:")[1].split("total")[0]
+        return {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
+
+    lvm_only = tmp_path / "lvm_only.yaml"
+    lvm_only.write_text("report: {stages: [lvm]}\n")
+    jobs = planned(lvm_only)
+    assert {"lvm_fit", "lvm_table", "lvm_fig4", "results_ledger"} <= jobs
+    assert not jobs & {"train_vdm", "generate", "specificity", "behavior_fig1b"}
+    assert planned(lvm_only, ROOT / "config" / "partial.yaml") == {"resolved_config",
+                                                                   "results_ledger"}
 
 
 def test_rerun_is_noop(tiny_run):

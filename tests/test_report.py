@@ -94,8 +94,11 @@ def test_ledger_causes_figure6_and_an_included_run(tmp_path):
     other = tmp_path / "demo.md"
     other.write_text("# Demo\n\n## Table 1\n\nrow\n")
     causes = [{"claim": "ours has the highest mig", "cause": "pi-VAE's prior sees the labels."}]
+    expected = [f"{tmp_path.name}/tables/table1.csv", f"{tmp_path.name}/tables/table9.csv"]
     text = report.write_ledger(tmp_path, tmp_path / "RESULTS.md", title="Study", causes=causes,
-                               figure6=("R", "A"), include=[("Demo run", other)])
+                               figure6=("R", "A"), include=[("Demo run", other)],
+                               expected=expected)
+    assert "Not yet produced, so not in this ledger: `table9.csv`." in text
     # MOs_L: pi-VAE's 9 beats ours' 8, so that claim fails and gets its cause
     assert "**Table 1, MOs_L: ours has the highest MIG** (" in text
     assert "pi-VAE's prior sees the labels." in text

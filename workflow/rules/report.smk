@@ -4,25 +4,24 @@
 # The cost of each stage comes from Snakemake's own job records in this working directory.
 
 
-def ledger_inputs():
-    """The tables and figures of the stages named in report.stages (all by default); of the
-    LVM stage, those in report.lvm_artifacts."""
-    from pathlib import Path
-
+def reported_artifacts():
+    """The tables and figures of the stages named in report.stages."""
     stages = config["report"]["stages"]
     out = (
         ["results/tables/fig1b.csv", "results/figures/fig1b.pdf"]
         if "behavior" in stages
         else []
     )
-    if "lvm" in stages:
-        out += [
-            p
-            for p in lvm_targets.all_outputs(config)
-            if Path(p).stem in config["report"]["lvm_artifacts"]
-        ]
+    out += lvm_targets.all_outputs(config) if "lvm" in stages else []
     out += video_targets.final_outputs() if "video" in stages else []
     return out
+
+
+def ledger_inputs():
+    """What the ledger waits for: the reported artifacts, or nothing with report.partial (a
+    snapshot of a run in progress, which reports what exists and lists what is missing).
+    """
+    return [] if config["report"]["partial"] else reported_artifacts()
 
 
 def rule_stages():
@@ -49,6 +48,7 @@ rule results_ledger:
         control=config["simulate"]["behavior_coupling"] == "independent",
         causes=config["report"]["causes"],
         include_titles=[entry["title"] for entry in config["report"]["include"]],
+        expected=reported_artifacts(),
         figure6=[
             config["video"]["figures"]["fig6"]["region"],
             config["video"]["figures"]["fig6"]["factor"],
