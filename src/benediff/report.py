@@ -234,15 +234,23 @@ def per_factor_section(results) -> list[str]:
 
 
 def difference_section(claims, causes: list[dict]) -> list[str]:
-    """One paragraph per claim that fails: the cause that ``report.causes`` gives for it."""
+    """One paragraph per cause (``report.causes``) that explains a failing claim, each followed
+    by the claims it explains with their numbers; failing claims no cause matches come last."""
     failing = [(text, numbers) for text, ok, numbers in claims if not ok]
     if not failing:
         return []
     lines = ["## Where this run differs from the paper, and why", ""]
-    for text, numbers in failing:
-        found = [c["cause"] for c in causes if c["claim"].lower() in text.lower()]
-        cause = " ".join(found) if found else "Cause not established (no `report.causes` entry)."
-        lines += [f"**{text}** ({numbers}). {cause}", ""]
+    explained = set()
+    for cause in causes:
+        hits = [(t, n) for t, n in failing if cause["claim"].lower() in t.lower()]
+        if not hits:
+            continue
+        explained.update(t for t, _ in hits)
+        lines += [cause["cause"], ""] + [f"- {t}: {n}" for t, n in hits] + [""]
+    rest = [(t, n) for t, n in failing if t not in explained]
+    if rest:
+        lines += ["Cause not established (no `report.causes` entry):", ""]
+        lines += [f"- {t}: {n}" for t, n in rest] + [""]
     return lines
 
 
