@@ -43,9 +43,9 @@ study-locanmf: $(VENV)/.installed
 # as it stands (config/partial.yaml: `make study` runs it, and a stopped run resumes)
 results: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/demo.yaml config/causes.yaml \
-		--forcerun results_ledger results/RESULTS.md
+		--forcerun results_ledger -- results/RESULTS.md
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
-		config/partial.yaml --directory runs/study --forcerun results_ledger results/RESULTS.md
+		config/partial.yaml --directory runs/study --forcerun results_ledger -- results/RESULTS.md
 	cp runs/study/results/RESULTS.md docs/RESULTS.md
 
 report: $(VENV)/.installed

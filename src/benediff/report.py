@@ -106,12 +106,13 @@ def job_times(workdir) -> pd.DataFrame:
 
     Read from Snakemake's per-output records (``.snakemake/metadata``: one file per output, its
     name the output path in URL-safe base64, split into folders when long; it holds the rule, the
-    job hash and the start/end times). A job with several outputs is counted once; a record of an
+    job hash and the start/end times). A job with several outputs is counted once (same rule, job
+hash and end time; the earliest start); a record of an
     output deleted since (an earlier run) or of another layout is skipped.
     """
     workdir = Path(workdir)
     root = workdir / ".snakemake" / "metadata"
-    rows = set()
+    rows = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         try:
             name = "".join(path.relative_to(root).parts)
@@ -119,11 +120,14 @@ def job_times(workdir) -> pd.DataFrame:
             if not (workdir / output).exists():
                 continue
             rec = json.loads(path.read_text())
-            rows.add((rec["rule"], rec["job_hash"], float(rec["starttime"]), float(rec["endtime"])))
+            key = (rec["rule"], rec["job_hash"], float(rec["endtime"]))
+            # each output of a job records its own start, microseconds apart: keep the first
+            rows[key] = min(rows.get(key, float("inf")), float(rec["starttime"]))
         except (ValueError, KeyError, TypeError, OSError):
             continue
-    frame = pd.DataFrame(sorted(rows), columns=["rule", "job", "start", "end"])
-    return frame[frame["end"] >= frame["start"]].drop(columns="job")
+    frame = pd.DataFrame([(rule, start, end) for (rule, _, end), start in sorted(rows.items())],
+                         columns=["rule", "start", "end"])
+    return frame[frame["end"] >= frame["start"]]
 
 
 def job_usage(workdir) -> pd.DataFrame:
