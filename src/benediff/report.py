@@ -179,8 +179,9 @@ def cost_section(jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> list[
     lines = ["## Cost of each stage", "",
              f"{int(costs['jobs'].sum())} jobs; first start to last end {span:.2f} h (a run "
              "split over several sessions counts the pauses). Wall-hours are summed over jobs; "
-             "CPU-hours and peak memory are measured by the jobs themselves (the `measured` "
-             "column counts the jobs that did).", "",
+             "CPU-hours and peak memory are measured by the jobs themselves (`measured`: the "
+             "job runs that did, including runs stopped part-way, whose checkpoints the next "
+             "run resumes).", "",
              "| stage | jobs | wall-hours | CPU-hours | measured | peak RSS (GB) | longest job (min) |",
              "|---|---|---|---|---|---|---|"]
     for stage, r in costs.iterrows():
