@@ -6,7 +6,7 @@ VENV := .venv
 DLC_VENV := .venv-dlc
 CORES ?= 2
 
-.PHONY: demo test control study study-locanmf results env dlc-env report lint clean
+.PHONY: demo test control study study-locanmf results results-parts env dlc-env report lint clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml
@@ -46,6 +46,14 @@ results: $(VENV)/.installed
 		--forcerun results_ledger -- results/RESULTS.md
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
 		config/partial.yaml --directory runs/study --forcerun results_ledger -- results/RESULTS.md
+	cp runs/study/results/RESULTS.md docs/RESULTS.md
+
+# the same for a study run in parts whose earlier run directories are gone: this part's ledger,
+# then the earlier parts' ledgers as they were generated (config/study_parts.yaml, docs/study/)
+results-parts: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
+		config/partial.yaml config/study_parts.yaml --directory runs/study --forcerun results_ledger \
+		-- results/RESULTS.md
 	cp runs/study/results/RESULTS.md docs/RESULTS.md
 
 report: $(VENV)/.installed

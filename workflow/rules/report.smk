@@ -2,33 +2,7 @@
 # the guided-generation scores and every claim of benediff.claims. Not part of `all` (the demo's
 # time budget); ask for it: snakemake results/RESULTS.md --configfile ...
 # The cost of each stage comes from Snakemake's own job records in this working directory.
-
-
-def reported_artifacts():
-    """The tables and figures of the stages named in report.stages."""
-    stages = config["report"]["stages"]
-    out = (
-        ["results/tables/fig1b.csv", "results/figures/fig1b.pdf"]
-        if "behavior" in stages
-        else []
-    )
-    out += lvm_targets.all_outputs(config) if "lvm" in stages else []
-    out += video_targets.final_outputs() if "video" in stages else []
-    return out
-
-
-def ledger_inputs():
-    """What the ledger waits for: the reported artifacts, or nothing with report.partial (a
-    snapshot of a run in progress, which reports what exists and lists what is missing).
-    """
-    return [] if config["report"]["partial"] else reported_artifacts()
-
-
-def rule_stages():
-    """Each rule's stage: the name of the rules file it is defined in (the cost table)."""
-    from pathlib import Path
-
-    return {r.name: Path(str(r.snakefile)).stem for r in workflow.rules}
+# Its input functions are in common.smk.
 
 
 rule results_ledger:
