@@ -34,3 +34,15 @@ def test_locanmf_variant_runs_the_whole_chain(tmp_path):
     jobs = planned(tmp_path, [ROOT / "config" / "study_locanmf.yaml"], TABLES)
     assert jobs["widefield_locanmf"] == 2 and jobs["widefield_neural"] == 2
     assert jobs["lvm_fit"] == 54  # Tables 1-3 at 3 seeds
+
+
+def test_a_study_in_parts_reports_without_rerunning(tmp_path):
+    """`make results-parts`: this part's snapshot waits for no fit, and includes the earlier
+    parts' ledgers, which are in the repository (docs/study/)."""
+    configs = [ROOT / "config" / f for f in ("study.yaml", "causes.yaml", "partial.yaml",
+                                             "study_parts.yaml")]
+    (tmp_path / "run").mkdir()
+    # the include path is relative to the run directory (runs/study -> ../../docs/study/...)
+    (tmp_path / "docs").symlink_to(ROOT / "docs")
+    jobs = planned(tmp_path / "run" / "study", configs, ["results/RESULTS.md"])
+    assert jobs == {"resolved_config": 1, "results_ledger": 1}
