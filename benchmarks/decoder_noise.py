@@ -32,7 +32,7 @@ def decoder_under_noise(x_train, u_train, x_test, u_test, fractions, seed: int =
     """{noise fraction: (per-behaviour test R² (B,), MIG in %)} of the supervised decoder when
     independent Gaussian noise of that fraction of each component's variance is added to every
     trial (training and test, one seeded generator per level)."""
-    u = np.concatenate(u_test)
+    u, x_var = np.concatenate(u_test), np.concatenate(x_train).var(0)
     out = {}
     for frac in fractions:
         rng = np.random.default_rng([seed, int(round(frac * 1e6))])
@@ -40,7 +40,6 @@ def decoder_under_noise(x_train, u_train, x_test, u_test, fractions, seed: int =
         def noisy(trials):
             return [x + np.sqrt(frac * x_var) * rng.standard_normal(x.shape) for x in trials]
 
-        x_var = np.concatenate(x_train).var(0)
         pred = decoder_predictions(noisy(x_train), u_train, noisy(x_test))
         r2 = 1.0 - ((pred - u) ** 2).sum(0) / ((u - u.mean(0)) ** 2).sum(0)
         out[frac] = (r2, 100.0 * mig(pred.T, u.T))

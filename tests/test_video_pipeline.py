@@ -16,7 +16,7 @@ from benediff.io import dataset as dio
 from benediff.video import baselines, pipeline, targets
 from benediff.io.pose import make_pose_frame
 from benediff.video import specificity as spec
-from benediff.video.specificity import BehaviorRegressor, behaviour_shares, score_table
+from benediff.video.specificity import behaviour_shares, score_table
 
 torch.set_num_threads(1)
 NAMES = ["A", "B", "C"]
