@@ -25,7 +25,7 @@ control: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/check_claims.py --results runs/independent/results --min-mig 30 --control
 
 # the paper-scale study (config/study.yaml, runs/study/): its LVM part, Tables 1-3 and Figs 4, 5,
-# 7, 12 at the paper's sizes (about a day of one 2-core machine; a stopped run resumes). The
+# 7, 12 at the paper's sizes (about 6 CPU-hours of fits, 3-4 h on 2 cores; a stopped run resumes). The
 # LocaNMF variant runs the whole chain at the paper's frame size on shorter recordings.
 STUDY_TARGETS := results/tables/table1.csv results/tables/table2.csv results/tables/table3.csv \
 	results/figures/fig4.pdf results/figures/fig5.pdf results/figures/fig7.pdf results/figures/fig12.pdf
