@@ -41,20 +41,20 @@ study-locanmf: $(VENV)/.installed
 # docs/RESULTS.md: the study's ledger (rule results_ledger) with the demo's as a second section,
 # both with the causes of config/causes.yaml. The demo runs if it has not; the study is reported
 # as it stands (config/partial.yaml: `make study` runs it, and a stopped run resumes)
+# the study's ledger as it stands, layered with $(1), copied to docs/RESULTS.md
+study_ledger = $(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
+	config/partial.yaml $(1) --directory runs/study --forcerun results_ledger -- results/RESULTS.md \
+	&& cp runs/study/results/RESULTS.md docs/RESULTS.md
+
 results: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/demo.yaml config/causes.yaml \
 		--forcerun results_ledger -- results/RESULTS.md
-	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
-		config/partial.yaml --directory runs/study --forcerun results_ledger -- results/RESULTS.md
-	cp runs/study/results/RESULTS.md docs/RESULTS.md
+	$(call study_ledger,)
 
 # the same for a study run in parts whose earlier run directories are gone: this part's ledger,
 # then the earlier parts' ledgers as they were generated (config/study_parts.yaml, docs/study/)
 results-parts: $(VENV)/.installed
-	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
-		config/partial.yaml config/study_parts.yaml --directory runs/study --forcerun results_ledger \
-		-- results/RESULTS.md
-	cp runs/study/results/RESULTS.md docs/RESULTS.md
+	$(call study_ledger,config/study_parts.yaml)
 
 report: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml --report report.html

@@ -7,7 +7,7 @@ The tables' "MIG, linear decoder" is the MIG of a ridge decoder of the behaviour
 the region's (z-scored) components (``benediff.metrics.decoder_predictions``). With
 ``dataset.neural: truth`` those components are the simulator's noise-free planted activity, in
 which a linear filter can undo the calcium kernel and read out a behaviour that drives a tiny
-share of the variance (3 Hz breathing: ~0.03 % of a VIS or MOs region's variance). A recording
+share of the variance (3 Hz breathing: < 0.1 % of a VIS or MOs region's z-scored variance). A recording
 has noise. For each noise level (independent Gaussian noise added to every z-scored component,
 at that fraction of its unit variance, seeded) this prints the decoder's per-behaviour test R²
 and its MIG, beside the share of the region's variance in the breathing (2.2–4 Hz) and licking
@@ -16,14 +16,14 @@ Nothing is written.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from scipy.signal import welch
 
+from benediff.io.metrics import read_metrics
 from benediff.lvm.pipeline import load_region
-from benediff.metrics import decoder_predictions, mig
+from benediff.metrics import decoder_predictions, mig, r2_scores
 
 BANDS = {"breathing (2.2-4 Hz)": (2.2, 4.0), "licking (6-8 Hz)": (6.0, 8.0)}
 
@@ -41,8 +41,7 @@ def decoder_under_noise(x_train, u_train, x_test, u_test, fractions, seed: int =
             return [x + np.sqrt(frac * x_var) * rng.standard_normal(x.shape) for x in trials]
 
         pred = decoder_predictions(noisy(x_train), u_train, noisy(x_test))
-        r2 = 1.0 - ((pred - u) ** 2).sum(0) / ((u - u.mean(0)) ** 2).sum(0)
-        out[frac] = (r2, 100.0 * mig(pred.T, u.T))
+        out[frac] = (r2_scores(u, pred)[1] / 100.0, 100.0 * mig(pred.T, u.T))
     return out
 
 
@@ -73,7 +72,7 @@ def main(argv=None) -> None:
         print(f"{frac:g} | " + " | ".join(f"{v:.2f}" for v in r2) + f" | {value:.1f}")
     fits = sorted((args.root / "results" / "lvm" / args.session / args.region).glob("*/seed*/metrics.json"))
     for path in fits:
-        m = json.loads(path.read_text())
+        m = read_metrics(path)
         print(f"fit {path.parent.parent.name}/{path.parent.name}: R² {m['r2']:.1f} %, "
               f"MIG {m['mig']:.1f} %, decoder MIG {m['mig_decoder']:.1f} %")
 

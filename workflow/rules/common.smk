@@ -467,6 +467,4 @@ def ledger_inputs():
 
 def rule_stages():
     """Each rule's stage: the name of the rules file it is defined in (the cost table)."""
-    from pathlib import Path
-
     return {r.name: Path(str(r.snakefile)).stem for r in workflow.rules}
