@@ -144,6 +144,21 @@ CASES = [
      ["sessions.B1.behavenet points at", "gone.hdf5", "fix the path"]),
     ("ground truth for a recorded session", setting("dataset", "neural", value="truth"),
      ["dataset uses 'truth'", "set dataset.neural to 'widefield'"]),
+    # issue 26: accepted silently before
+    ("frame rate mismatch", setting("widefield", "frame_rate", value=15),
+     ["widefield.frame_rate = 15 Hz and behavior.neural_rate = 30.0 Hz disagree", "set both"]),
+    ("behaviour listed twice",
+     setting("behaviors", value=["Levers", "Spouts", "Paw-x", "Paw-y", "Jaw", "Jaw", "Chest"]),
+     ["config key behaviors lists ['Jaw'] more than once", "remove the repeat"]),
+    ("region listed twice", setting("regions", value=["VIS_L", "VIS_R", "VIS_L"]),
+     ["config key regions lists ['VIS_L'] more than once", "remove the repeat"]),
+    ("session name with a space", rename_session("M 1"),
+     ["sessions has the name 'M 1'", "not a safe folder name", "rename it"]),
+    ("session name with a slash", rename_session("M/1"),
+     ["sessions has the name 'M/1'", "no spaces or /", "rename it"]),
+    ("behaviour name with a slash",
+     setting("behaviors", value=["Levers", "Spouts", "Paw/x", "Paw-y", "Jaw", "Chest"]),
+     ["behaviors.2 = 'Paw/x' does not match", "letters, digits, _ . - only"]),
 ]
 
 

@@ -14,6 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 MAIN_SCHEMA = "config.schema.yaml"
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # session and behaviour names (the schema's)
 
 
 class ConfigError(ValueError):
@@ -164,7 +165,28 @@ def resolve_references(config: dict, defaulted=frozenset()) -> list[str]:
                         f"in `regions` {lists['region']}; fix the region name or remove the "
                         "override")
     problems += _segment_problems(config)
+    problems += _clock_problems(config)
     return problems
+
+
+def _clock_problems(config: dict) -> list[str]:
+    """One source of truth per clock: the neural frame rate the labels are binned at
+    (``behavior.neural_rate``) is the widefield rate per channel (``widefield.frame_rate``) and,
+    for simulated sessions, the simulator's rate (``simulate.overrides.frame_rate``)."""
+    neural = _get(config, ("behavior", "neural_rate"))
+    if neural is None:
+        return []
+    sources = config.get("sessions", {}).values()
+    rates = []
+    if any(s.get("source") in ("files", "simulate") for s in sources):
+        rates.append(("widefield.frame_rate", _get(config, ("widefield", "frame_rate"))))
+    if any(s.get("source") == "simulate" for s in sources):
+        rates.append(("simulate.overrides.frame_rate",
+                      _get(config, ("simulate", "overrides", "frame_rate"))))
+    return [f"config keys {key} = {rate} Hz and behavior.neural_rate = {neural} Hz disagree: "
+            "both are the neural frame rate (labels and clips are binned at behavior.neural_rate "
+            f"while the dataset says {key}); set both to the recording's rate per channel"
+            for key, rate in rates if rate is not None and abs(float(rate) - float(neural)) > 1e-9]
 
 
 def _segment_problems(config: dict) -> list[str]:
@@ -233,6 +255,22 @@ def _explain(error) -> str:
                 f"got {type(error.instance).__name__} {error.instance!r}")
     if error.validator == "required":
         return f"config section {where} is missing a required key: {error.message}"
+    if error.validator == "uniqueItems":
+        seen, repeated = set(), []
+        for item in error.instance:
+            if item in seen and item not in repeated:
+                repeated.append(item)
+            seen.add(item)
+        return (f"config key {where} lists {repeated} more than once; each name must appear "
+                "once (remove the repeat)")
+    if error.validator == "pattern" and "propertyNames" in error.schema_path:
+        return (f"config key {where} has the name {error.instance!r}, which is not a safe folder "
+                f"name: names must match {schema['pattern']} (letters, digits, _ . -; no spaces "
+                "or /, since each becomes a folder under results/); rename it")
+    if error.validator == "pattern":
+        return (f"config key {where} = {error.instance!r} does not match {schema['pattern']}; "
+                + ("a name is part of file names, use letters, digits, _ . - only"
+                   if schema["pattern"] == NAME_PATTERN else "rename it to match"))
     return f"config key {where}: {error.message}"
 
 
