@@ -87,6 +87,43 @@ def rename_session(name):
     return mutate
 
 
+BN_REGIONS = ["VIS_L", "VIS_R", "SSp_L", "SSp_R", "MOs_L", "MOs_R"]
+
+
+def behavenet(change=None):
+    """Add session B1 from a hand-built BehaveNet file (20 trials of 24 frames, 2 columns per
+    region, 6 labels), changed by ``change(h5file)``."""
+    def mutate(cfg, tmp_path):
+        import h5py
+        import numpy as np
+
+        path = tmp_path / "data" / "behavenet.hdf5"
+        rng = np.random.default_rng(0)
+        with h5py.File(path, "w") as f:
+            for t in range(20):
+                f[f"neural/trial_{t:04d}"] = rng.normal(size=(24, 12)).astype("float32")
+                f[f"labels/trial_{t:04d}"] = rng.normal(size=(24, 6)).astype("float32")
+            for i, name in enumerate(BN_REGIONS):
+                f[f"regions/indxs_consolidate_lr/{name}"] = np.array([[2 * i, 2 * i + 1]])
+            if change:
+                change(f)
+        cfg["sessions"]["B1"] = {"source": "behavenet", "behavenet": str(path)}
+    return mutate
+
+
+def _replace(key, value):
+    def change(f):
+        del f[key]
+        f[key] = value
+    return change
+
+
+def _nan_neural(f):
+    data = f["neural/trial_0002"][()]
+    data[5, 3] = float("nan")
+    f["neural/trial_0002"][...] = data
+
+
 def behavenet_missing(cfg, tmp_path):
     cfg["sessions"]["B1"] = {"source": "behavenet", "behavenet": str(tmp_path / "gone.hdf5")}
 
@@ -159,6 +196,20 @@ CASES = [
     ("behaviour name with a slash",
      setting("behaviors", value=["Levers", "Spouts", "Paw/x", "Paw-y", "Jaw", "Chest"]),
      ["behaviors.2 = 'Paw/x' does not match", "letters, digits, _ . - only"]),
+    ("BehaveNet regions share columns",
+     behavenet(_replace("regions/indxs_consolidate_lr/VIS_R", [[0, 1]])),
+     ["behavenet.hdf5 (sessions.B1.behavenet)", "VIS_L and VIS_R (2 columns)",
+      "each column belongs to one region"]),
+    ("BehaveNet region without columns",
+     behavenet(_replace("regions/indxs_consolidate_lr/VIS_R", [[]])),
+     ["behavenet.hdf5 (sessions.B1.behavenet)", "['VIS_R'] have no columns",
+      "remove it from the config's regions"]),
+    ("BehaveNet labels shorter than neural",
+     behavenet(_replace("labels/trial_0003", [[0.0] * 6] * 23)),
+     ["behavenet.hdf5", "trial_0003: 24 neural frames but 23 label frames", "re-export"]),
+    ("BehaveNet NaN", behavenet(_nan_neural),
+     ["behavenet.hdf5 (sessions.B1.behavenet): neural holds NaN or inf in 1 of 20 trials",
+      "trial_0002 (1 values)", "every value must be finite"]),
 ]
 
 

@@ -92,16 +92,24 @@ def region_problems(config: dict) -> list[str]:
                 problems.append(
                     f"config key regions names {missing}, which the atlas {atlas_path} does not "
                     f"have (with widefield.grouping); it has {sorted(available)}")
+    return problems + behavenet_problems(config)
+
+
+def behavenet_problems(config: dict) -> list[str]:
+    """Every BehaveNet file read as its import job will read it, images aside (shapes only):
+    groups, trial lengths, label columns, NaN, and the configured regions' columns (missing,
+    empty, shared, out of range)."""
+    from benediff.io.behavenet import BehaveNetError, read_behavenet
+
+    problems = []
     for name, cfg in config["sessions"].items():
         if cfg["source"] != "behavenet" or not Path(cfg.get("behavenet") or "").is_file():
             continue
-        available = behavenet_regions(cfg["behavenet"])
-        if available is None:
-            continue
-        missing = [r for r in regions if r not in available]
-        if missing:
-            problems.append(
-                f"config key regions names {missing}, which {cfg['behavenet']} (session "
-                f"{name!r}) does not have under regions/indxs_consolidate_lr; it has "
-                f"{sorted(available)}")
+        try:
+            read_behavenet(cfg["behavenet"], session=name, behaviors=list(config["behaviors"]),
+                           regions=list(config["regions"]),
+                           label_columns=cfg.get("label_columns"),
+                           index_base=cfg.get("index_base", "auto"), images=False)
+        except BehaveNetError as err:
+            problems.append(str(err))
     return problems
