@@ -74,9 +74,15 @@ def test_tables_mean_and_std(fitted, tmp_path):
     row = summary[(summary.region == "R1_L") & (summary.model == "ours") & (summary.metric == "mig")]
     assert row["mean"].item() == pytest.approx(sel.mean())
     assert row["std"].item() == pytest.approx(np.std(sel, ddof=1))
-    assert len(summary) == 2 * 5 * 2  # R², RMSE, MIG, MIG's shuffled-trials floor, decoder MIG
-    floor = summary[(summary.region == "R1_L") & (summary.model == "ours") & (summary.metric == "mig_floor")]
-    assert 0 <= floor["mean"].item() < row["mean"].item()
+    # R², RMSE, MIG, its floor, ceiling, calibrated score, relative gap, decoder MIG and floor
+    assert len(summary) == 2 * 9 * 2
+    mine = summary[(summary.region == "R1_L") & (summary.model == "ours")].set_index("metric")["mean"]
+    assert 0 <= mine["mig_floor"] < mine["mig"] <= mine["mig_ceiling"]
+    assert mine["mig_calibrated"] == pytest.approx(np.mean([
+        (m["mig"] - m["mig_floor"]) / (m["mig_ceiling"] - m["mig_floor"])
+        for m in raw[(raw.region == "R1_L") & (raw.model == "ours")].to_dict("records")]))
+    ceiling = summary[(summary.metric == "mig_ceiling") & (summary.region == "R1_L")]
+    assert ceiling["mean"].nunique() == 1 and ceiling["std"].max() == 0  # the labels' own
     decoder = summary[(summary.metric == "mig_decoder") & (summary.region == "R1_L")]
     assert decoder["mean"].nunique() == 1 and decoder["std"].max() == 0  # a property of the data
     tex = (tmp_path / "t.tex").read_text()

@@ -1,9 +1,17 @@
 """Evaluation metrics for neural latent models (docs/METHOD.md §8, docs/PEERS.md §3).
 
-- MIG with disentanglement_lib semantics: each code discretised into ``code_bins`` equal-width
-  bins over its own range; behaviour factors binned the same way (``factor_bins``) because they
-  are continuous; plug-in mutual information in nats; gap of the top two codes divided by the
-  factor entropy, averaged over factors.
+- MIG (Chen et al. 2018) with disentanglement_lib's plug-in estimator: each code and each
+  (continuous) behaviour discretised into 20 bins, plug-in mutual information in nats, gap of
+  the top two codes divided by the behaviour's entropy, averaged over behaviours. Bins are
+  ``quantile`` (equal-count, the default: one outlier frame moves one frame's bin, and every
+  continuous behaviour has the same entropy, so per-behaviour gaps are comparable) or
+  ``equal_width`` (disentanglement_lib's ``histogram_discretize``, kept for parity).
+- MIG's scale (:func:`mig_scale`): its *floor* (the same codes against other trials' labels),
+  its *ceiling* (the labels themselves used as the code, on the same frames) and the
+  *calibrated* score (MIG − floor) / (ceiling − floor): 0 at chance, 1 for a code as
+  disentangled as the labels are from each other.
+- The relative gap (I₁ − I₂) / I₁ (:func:`relative_gap`): *not* Chen et al.'s MIG; it is
+  reported only to compare scale with the paper's Tables 1–3 (docs/METHOD.md §8).
 - Reconstruction R² (%) (uniform average and per dim) and RMSE. On z-scored data the RMSE is
   reported x100 (units: percent of one training standard deviation).
 - Per-factor decoding: a D x B matrix of test R² (%) of 1-D linear regressions from each single
@@ -18,6 +26,9 @@ class MetricError(ValueError):
     """Inputs a metric cannot be computed from; the message names the problem."""
 
 
+BINNINGS = ("quantile", "equal_width")
+
+
 def histogram_discretize(values: np.ndarray, n_bins: int = 20) -> np.ndarray:
     """Equal-width bins per row over that row's [min, max]; labels 1..n_bins (max in the last)."""
     values = np.asarray(values, dtype=np.float64)
@@ -28,16 +39,35 @@ def histogram_discretize(values: np.ndarray, n_bins: int = 20) -> np.ndarray:
     return out
 
 
+def quantile_discretize(values: np.ndarray, n_bins: int = 20) -> np.ndarray:
+    """Equal-count bins per row: edges at the row's 1/n_bins … (n_bins−1)/n_bins quantiles
+    (repeated edges merged, so a value shared by many frames stays in one bin); labels 0..k−1.
+
+    A single extreme value lands in the top bin and moves no edge by more than one rank.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.zeros(values.shape, dtype=np.int64)
+    levels = np.arange(1, n_bins) / n_bins
+    for i, row in enumerate(values):
+        edges = np.unique(np.quantile(row, levels))
+        out[i] = np.searchsorted(edges, row, side="right")
+    return out
+
+
+def discretize(values: np.ndarray, n_bins: int = 20, binning: str = "quantile") -> np.ndarray:
+    """Per-row bins of ``values`` by ``binning`` (:data:`BINNINGS`)."""
+    if binning == "quantile":
+        return quantile_discretize(values, n_bins)
+    if binning == "equal_width":
+        return histogram_discretize(values, n_bins)
+    raise MetricError(f"MIG binning {binning!r} is not one of {list(BINNINGS)}")
+
+
 def _mutual_info_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return np.array([[mutual_info_score(f, c) for f in factors] for c in codes])
 
 
-def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins: int | None = 20,
-        factor_names=None) -> float:
-    """Mutual information gap. ``codes`` is (n_codes, n) and ``factors`` (n_factors, n).
-
-    ``factor_bins=None`` keeps factor values as classes (disentanglement_lib's raw behaviour).
-    """
+def _check(codes, factors, factor_names=None):
     codes = np.asarray(codes, dtype=np.float64)
     factors = np.asarray(factors, dtype=np.float64)
     if codes.ndim != 2 or factors.ndim != 2 or codes.shape[1] != factors.shape[1]:
@@ -50,19 +80,30 @@ def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins
         if np.ptp(row) == 0:
             raise MetricError(f"MIG: behaviour factor {name!r} is constant (zero entropy); "
                               "drop it from the labels")
-    return float(np.mean(mig_gaps(codes, factors, code_bins, factor_bins)[0]))
+    return codes, factors
 
 
-def mig_gaps(codes, factors, code_bins: int = 20, factor_bins: int | None = 20):
+def mig(codes: np.ndarray, factors: np.ndarray, code_bins: int = 20, factor_bins: int | None = 20,
+        factor_names=None, binning: str = "quantile") -> float:
+    """Mutual information gap. ``codes`` is (n_codes, n) and ``factors`` (n_factors, n).
+
+    ``factor_bins=None`` keeps factor values as classes (disentanglement_lib's raw behaviour).
+    """
+    codes, factors = _check(codes, factors, factor_names)
+    return float(np.mean(mig_gaps(codes, factors, code_bins, factor_bins, binning)[0]))
+
+
+def mig_gaps(codes, factors, code_bins: int = 20, factor_bins: int | None = 20,
+             binning: str = "quantile"):
     """What :func:`mig` averages, per factor: ``(gaps, normalised)`` with ``normalised[i, k]`` =
     I(code i; factor k) / H(factor k) and ``gaps[k]`` the top-two difference of column k."""
     codes = np.asarray(codes, dtype=np.float64)
     factors = np.asarray(factors, dtype=np.float64)
-    d_codes = histogram_discretize(codes, code_bins)
+    d_codes = discretize(codes, code_bins, binning)
     if factor_bins is None:  # every distinct value is its own class
         d_factors = np.array([np.unique(row, return_inverse=True)[1] for row in factors])
     else:
-        d_factors = histogram_discretize(factors, factor_bins)
+        d_factors = discretize(factors, factor_bins, binning)
     m = _mutual_info_matrix(d_codes, d_factors)
     entropy = np.array([mutual_info_score(f, f) for f in d_factors])
     normalised = m / entropy
@@ -70,8 +111,48 @@ def mig_gaps(codes, factors, code_bins: int = 20, factor_bins: int | None = 20):
     return top[0] - top[1], normalised
 
 
+def relative_gap(codes, factors, binning: str = "quantile", factor_names=None) -> float:
+    """(I₁ − I₂) / I₁ averaged over factors, I₁ ≥ I₂ the top two codes' mutual information with
+    the factor. NOT Chen et al.'s MIG (no division by the factor's entropy): a code that carries
+    little of a behaviour but carries it in one latent scores high. Reported only to compare
+    scale with the paper's tables, whose MIGs Chen's normalisation does not reach (METHOD.md §8).
+    """
+    codes, factors = _check(codes, factors, factor_names)
+    _, normalised = mig_gaps(codes, factors, binning=binning)
+    top = np.sort(normalised, axis=0)[::-1]
+    return float(np.mean(np.divide(top[0] - top[1], top[0], out=np.zeros(top.shape[1]),
+                                   where=top[0] > 0)))
+
+
+def calibrated(value: float, floor: float, ceiling: float) -> float:
+    """(value − floor) / (ceiling − floor): 0 at the floor, 1 at the ceiling; NaN when the
+    ceiling is not above the floor (nothing to calibrate against)."""
+    span = ceiling - floor
+    return float((value - floor) / span) if np.isfinite(span) and span > 1e-9 else float("nan")
+
+
+def mig_scale(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,
+              factor_names=None, binning: str = "quantile") -> dict:
+    """MIG of per-trial codes (L, n_codes) against per-trial labels (L, B) with its scale:
+    ``mig``, ``floor`` (:func:`mig_floor`), ``ceiling`` (the MIG of the labels used as the
+    code, on the same frames: what a code that is exactly the behaviours scores, which is below
+    1 when behaviours share information), ``calibrated`` ((mig − floor) / (ceiling − floor))
+    and ``relative_gap``, each a fraction; per factor: ``per_factor``, ``ceiling_per_factor``."""
+    codes = np.concatenate(code_trials).T
+    labels = np.concatenate(factor_trials).T
+    value = mig(codes, labels, factor_names=factor_names, binning=binning)
+    ceiling = mig(labels, labels, factor_names=factor_names, binning=binning)
+    floor = (mig_floor(code_trials, factor_trials, n_shuffles, seed, factor_names, binning)
+             if len(code_trials) > 1 else float("nan"))  # one trial: nothing to shuffle
+    return {"mig": value, "floor": floor, "ceiling": ceiling,
+            "calibrated": calibrated(value, floor, ceiling),
+            "relative_gap": relative_gap(codes, labels, binning, factor_names),
+            "per_factor": mig_gaps(codes, labels, binning=binning)[0],
+            "ceiling_per_factor": mig_gaps(labels, labels, binning=binning)[0]}
+
+
 def mig_floor(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,
-              factor_names=None) -> float:
+              factor_names=None, binning: str = "quantile") -> float:
     """Chance level of :func:`mig` for these data: the mean MIG of the same per-trial codes
     (L, n_codes) against the factors (L, n_factors) of other trials (trials of equal length
     shuffled against each other). A MIG is meaningful only well above it."""
@@ -88,7 +169,7 @@ def mig_floor(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,
             same = np.flatnonzero(lengths == length)
             order[same] = same[_derangement(len(same), rng)]
         factors = np.concatenate([factor_trials[i] for i in order]).T
-        values.append(mig(codes, factors, factor_names=factor_names))
+        values.append(mig(codes, factors, factor_names=factor_names, binning=binning))
     return float(np.mean(values))
 
 
@@ -192,7 +273,8 @@ def ridge_predict(train_design, y_train, test_design, alphas=np.logspace(-2, 4, 
     return model.predict((test - a_mean) / a_sd).reshape(len(test), *y.shape[1:]) + y_mean
 
 
-def decoder_mig(x_train, u_train, x_test, u_test, lags=range(-15, 16, 3), factor_names=None) -> float:
+def decoder_mig(x_train, u_train, x_test, u_test, lags=range(-15, 16, 3), factor_names=None,
+                binning: str = "quantile") -> float:
     """MIG of a supervised linear decoder: the behaviours predicted from the neural data.
 
     Ridge regression (penalty by leave-one-out, sklearn ``RidgeCV``) from the neural trials at
@@ -202,7 +284,7 @@ def decoder_mig(x_train, u_train, x_test, u_test, lags=range(-15, 16, 3), factor
     labels in training separate, with the same estimator as the models' MIG.
     """
     predicted = decoder_predictions(x_train, u_train, x_test, lags)
-    return mig(predicted.T, np.concatenate(u_test).T, factor_names=factor_names)
+    return mig(predicted.T, np.concatenate(u_test).T, factor_names=factor_names, binning=binning)
 
 
 def decoder_predictions(x_train, u_train, x_test, lags=range(-15, 16, 3)) -> np.ndarray:

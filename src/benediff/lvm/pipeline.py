@@ -17,8 +17,8 @@ from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
 from benediff.lvm.names import BASELINES, MODELS, VAE_VARIANTS
-from benediff.metrics import (decoder_predictions, mig, mig_floor, mig_gaps,
-                              reconstruction_metrics, single_latent_decoding)
+from benediff.metrics import (calibrated, decoder_predictions, mig, mig_floor, mig_gaps,
+                              mig_scale, reconstruction_metrics, single_latent_decoding)
 from benediff.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -64,28 +64,44 @@ def build_model(model: str, lvm_cfg: dict, region: str, seed: int, device: str,
     raise LatentModelError(f"unknown lvm model {model!r}; allowed: {list(MODELS)}")
 
 
-def evaluate(model: LatentModel, rd) -> dict:
-    """Test-split reconstruction, MIG with two references (its shuffled-trials floor and a
-    supervised linear decoder's MIG) and the single-latent decoding matrix."""
+def evaluate(model: LatentModel, rd, binning: str = "quantile") -> dict:
+    """Test-split reconstruction, MIG with its scale (shuffled-trials floor, the labels' own MIG
+    as ceiling, the calibrated score between them, the relative gap), a supervised linear
+    decoder's MIG as reference, and the single-latent decoding matrix."""
     (x_tr, u_tr_trials), (x_te, u_te) = rd.part("train"), rd.part("test")
-    z_tr, z_te = np.concatenate(model.transform(x_tr)), np.concatenate(model.transform(x_te))
+    z_te_trials = model.transform(x_te)
+    z_tr, z_te = np.concatenate(model.transform(x_tr)), np.concatenate(z_te_trials)
     u_tr, u_te_all = np.concatenate(u_tr_trials), np.concatenate(u_te)
     out = reconstruction_metrics(x_te, model.reconstruct(x_te))
     if hasattr(model, "decoder"):
         # CEBRA has no decoder of its own: report the MLP read-out beside the Ridge one
         mlp = reconstruction_metrics(x_te, model.reconstruct(x_te, decoder="mlp"))
         out["r2_mlp"], out["rmse_mlp"] = mlp["r2"], mlp["rmse"]
-    out["mig"] = 100.0 * mig(z_te.T, u_te_all.T, factor_names=rd.label_names)
-    # per behaviour: the gap MIG averages, for the latents and for the supervised decoder below
-    out["mig_per_factor"] = dict(zip(rd.label_names, 100.0 * mig_gaps(z_te.T, u_te_all.T)[0]))
+    names = rd.label_names
+    scale = mig_scale(z_te_trials, u_te, factor_names=names, binning=binning)
+    out["mig"] = 100.0 * scale["mig"]
     # chance level: the same test latents against the labels of other test trials
-    out["mig_floor"] = (100.0 * mig_floor(model.transform(x_te), u_te, factor_names=rd.label_names)
-                        if len(x_te) > 1 else float("nan"))  # one test trial: nothing to shuffle
+    out["mig_floor"] = 100.0 * scale["floor"]
+    # ceiling: the labels used as the code, on the same frames
+    out["mig_ceiling"] = 100.0 * scale["ceiling"]
+    out["mig_calibrated"] = scale["calibrated"]  # (MIG − floor) / (ceiling − floor), a fraction
+    out["mig_relative"] = 100.0 * scale["relative_gap"]  # not Chen's MIG: scale vs the paper only
+    out["mig_binning"] = binning
+    # per behaviour: the gap MIG averages, for the latents and for the supervised decoder below
+    out["mig_per_factor"] = dict(zip(names, 100.0 * scale["per_factor"]))
+    out["mig_ceiling_per_factor"] = dict(zip(names, 100.0 * scale["ceiling_per_factor"]))
     # reference: the MIG of a supervised linear decoder of the behaviours from this region
     predicted = decoder_predictions(x_tr, u_tr_trials, x_te)
-    out["mig_decoder"] = 100.0 * mig(predicted.T, u_te_all.T, factor_names=rd.label_names)
-    out["mig_decoder_per_factor"] = dict(zip(rd.label_names,
-                                             100.0 * mig_gaps(predicted.T, u_te_all.T)[0]))
+    out["mig_decoder"] = 100.0 * mig(predicted.T, u_te_all.T, factor_names=names, binning=binning)
+    # its own floor (its predictions against other trials' labels) and calibrated score
+    starts = np.cumsum([0] + [len(u) for u in u_te])
+    trials = [predicted[a:b] for a, b in zip(starts, starts[1:])]
+    out["mig_decoder_floor"] = (100.0 * mig_floor(trials, u_te, factor_names=names, binning=binning)
+                                if len(u_te) > 1 else float("nan"))
+    out["mig_decoder_calibrated"] = calibrated(out["mig_decoder"], out["mig_decoder_floor"],
+                                               out["mig_ceiling"])
+    out["mig_decoder_per_factor"] = dict(zip(names, 100.0 * mig_gaps(predicted.T, u_te_all.T,
+                                                                     binning=binning)[0]))
     out["decoding"] = single_latent_decoding(z_tr, u_tr, z_te, u_te_all).tolist()
     return out
 
@@ -125,9 +141,9 @@ def load_region(paths, region: str, n_latents: int | None = None, pooled: bool =
     return select_region(datasets, paths, region, n_latents, pooled)
 
 
-def evaluate_sessions(model: LatentModel, rd: RegionData) -> dict:
+def evaluate_sessions(model: LatentModel, rd: RegionData, binning: str = "quantile") -> dict:
     """Test metrics of every session of a pooled fit, each on its own split and z-scoring."""
-    return {m.session: evaluate(model, m) | {"n_train_trials": len(m.split["train"]),
+    return {m.session: evaluate(model, m, binning) | {"n_train_trials": len(m.split["train"]),
                                              "n_test_trials": len(m.split["test"])}
             for m in rd.members}
 
@@ -151,10 +167,11 @@ def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cf
     start = time.perf_counter()
     model.fit(*rd.part("train"), *rd.part("val"))
     fit_seconds = time.perf_counter() - start
-    metrics = evaluate(model, rd)
+    binning = lvm_cfg["mig_binning"]
+    metrics = evaluate(model, rd, binning)
     if pooled:
         metrics["sessions"] = [m.session for m in rd.members]
-        metrics["per_session"] = evaluate_sessions(model, rd)
+        metrics["per_session"] = evaluate_sessions(model, rd, binning)
     z0 = model.transform(rd.X[:1])[0]
     names = factor_names(rd.label_names, z0.shape[1])
     metrics |= {"session": rd.session, "region": region, "model": model_name, "run_seed": run_seed,

@@ -10,8 +10,14 @@ from benediff.io.metrics import read_metrics
 from benediff.latex import booktabs
 
 METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"),
-           ("mig_floor", "MIG, trials shuffled (%)"),
-           ("mig_decoder", "MIG, supervised linear decoder (%)"))
+           ("mig_floor", "MIG floor, trials shuffled (%)"),
+           ("mig_ceiling", "MIG ceiling, labels as code (%)"),
+           ("mig_calibrated", "MIG calibrated, (MIG − floor)/(ceiling − floor) ↑"),
+           ("mig_relative", "relative gap (I₁ − I₂)/I₁ (%), not Chen's MIG"),
+           ("mig_decoder", "MIG, supervised linear decoder (%)"),
+           ("mig_decoder_floor", "MIG floor of the decoder (%)"))
+# metrics.json keys a fit from before a metric existed lacks: NaN in the tables
+OPTIONAL = tuple(m for m, _ in METRICS if m.startswith("mig_"))
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
                 "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
 READOUTS = (("ridge", "r2", "rmse"), ("mlp", "r2_mlp", "rmse_mlp"))  # CEBRA's two read-outs
@@ -22,8 +28,7 @@ def metric_rows(m: dict) -> list[dict]:
     """Table rows of one metrics.json: one, or one per read-out (``<model> (ridge|mlp)``) for a
     model without a decoder of its own (CEBRA), whose MIG is that of its embedding."""
     base = {k: m[k] for k in ("session", "region", "model", "run_seed", "mig")}
-    base["mig_floor"] = m.get("mig_floor", np.nan)  # fits from before the floor existed: none
-    base["mig_decoder"] = m.get("mig_decoder", np.nan)
+    base |= {k: m.get(k, np.nan) for k in OPTIONAL}
     if "r2_mlp" not in m:
         return [base | {"r2": m["r2"], "rmse": m["rmse"]}]
     return [base | {"model": f"{m['model']} ({name})", "r2": m[r2], "rmse": m.get(rmse, np.nan)}
@@ -84,7 +89,7 @@ def to_latex(summary: pd.DataFrame, group: str, models: list[str], caption: str)
                 cell = f"{rows.at[model, 'mean']:.2f} $\\pm$ {rows.at[model, 'std']:.2f}"
                 cells.append(f"\\textbf{{{cell}}}" if model == best else cell)
             name = labels[metric].replace("²", "$^2$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
-            name = name.replace("%", r"\%")
+            name = name.replace("%", r"\%").replace("₁", "$_1$").replace("₂", "$_2$").replace("−", "-")
             rows_out.append([key.replace('_', '-'), name, *cells])
         groups.append(rows_out)
     return booktabs("ll" + "c" * len(models), [group, "metric", *(model_label(m) for m in models)],
