@@ -3,6 +3,7 @@ key or file and the fix, before any job where it can be known; no valid output i
 goes through once the input is fixed."""
 
 import copy
+import json
 import os
 import shutil
 import signal
@@ -28,22 +29,56 @@ def snakemake(workdir, configfile, *args, timeout=600):
     return run.returncode, run.stdout + run.stderr
 
 
-def dlc_csv(parts=PARTS) -> str:
+VIDEO_FRAMES = 8  # behaviour video frames = pose rows
+MOVIE = "movie_2_8_8_uint16.dat"  # 2 channels of 8 x 8 uint16: 4000 frames per channel
+MOVIE_BYTES = 2 * 4000 * 8 * 8 * 2
+LANDMARK_NAMES = ["OB_left", "OB_center", "OB_right", "RSP_base"]
+
+
+def dlc_csv(parts=PARTS, rows=VIDEO_FRAMES) -> str:
     return ("scorer" + ",DLC" * 3 * len(parts) + "\nbodyparts" + "".join(f",{p}" * 3 for p in parts)
-            + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n0" + ",1.0" * 3 * len(parts) + "\n")
+            + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n"
+            + "".join(f"{i}" + ",1.0" * 3 * len(parts) + "\n" for i in range(rows)))
+
+
+def landmarks_text(names=LANDMARK_NAMES) -> str:
+    table = {"name": list(names), "x": [10.0 + 5 * i for i in range(len(names))],
+             "y": [10.0 + 3 * i * i for i in range(len(names))]}
+    return json.dumps({"landmarks_im": table, "landmarks_match": table})
+
+
+_VIDEO = {}
+
+
+def behaviour_video(path, n_frames=VIDEO_FRAMES):
+    """A real tiny mp4 (encoded once per test session, then copied)."""
+    if n_frames not in _VIDEO:
+        import numpy as np
+
+        from benediff.io.video import write_gray_mp4
+
+        cache = Path(os.environ.get("TMPDIR", "/tmp")) / f"bad_input_{os.getpid()}_{n_frames}.mp4"
+        write_gray_mp4(cache, (np.full((16, 16), 16 * i, np.uint8) for i in range(n_frames)),
+                       30.0, width=16, height=16)
+        _VIDEO[n_frames] = cache.read_bytes()
+        cache.unlink()
+    path.write_bytes(_VIDEO[n_frames])
 
 
 def lab_config(tmp_path) -> dict:
-    """A lab's own session: every file in place (the raw files only need to exist here)."""
+    """A lab's own session: every file in place, tiny but consistent (movie size, landmarks,
+    pose rows = video frames, trials within the recording)."""
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    for name in ("movie.dat", "landmarks.json", "behavior.mp4"):
-        (data / name).write_bytes(b"")
+    with open(data / MOVIE, "wb") as fh:
+        fh.truncate(MOVIE_BYTES)
+    (data / "landmarks.json").write_text(landmarks_text())
+    behaviour_video(data / "behavior.mp4")
     (data / "pose.csv").write_text(dlc_csv())
     (data / "trials.csv").write_text(GOOD_TRIALS)
     if not ATLAS.is_dir():
         pytest.skip(f"needs the real atlas at {ATLAS}")
-    return {"sessions": {"M1": {"source": "files", "widefield": str(data / "movie.dat"),
+    return {"sessions": {"M1": {"source": "files", "widefield": str(data / MOVIE),
                                 "landmarks": str(data / "landmarks.json"),
                                 "behavior_video": str(data / "behavior.mp4"),
                                 "pose": str(data / "pose.csv"), "trials": str(data / "trials.csv")}},
@@ -85,6 +120,28 @@ def rename_session(name):
     def mutate(cfg, tmp_path):
         cfg["sessions"] = {name: cfg["sessions"]["M1"]}
     return mutate
+
+
+def data_file(name, content, **changes):
+    """Write data/<name> (text, or bytes) and set session keys to it (value "FILE")."""
+    def mutate(cfg, tmp_path):
+        path = tmp_path / "data" / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        for key, value in changes.items():
+            cfg["sessions"]["M1"][key] = str(path) if value == "FILE" else value
+    return mutate
+
+
+def cut_movie(cfg, tmp_path):
+    with open(tmp_path / "data" / MOVIE, "r+b") as fh:
+        fh.truncate(MOVIE_BYTES - 100)
+
+
+def times(n, step=1 / 30, swap=None) -> str:
+    values = [i * step for i in range(n)]
+    if swap is not None:
+        values[swap], values[swap + 1] = values[swap + 1], values[swap]
+    return "time\n" + "".join(f"{v:.6f}\n" for v in values)
 
 
 BN_REGIONS = ["VIS_L", "VIS_R", "SSp_L", "SSp_R", "MOs_L", "MOs_R"]
@@ -207,6 +264,40 @@ CASES = [
     ("BehaveNet labels shorter than neural",
      behavenet(_replace("labels/trial_0003", [[0.0] * 6] * 23)),
      ["behavenet.hdf5", "trial_0003: 24 neural frames but 23 label frames", "re-export"]),
+    # issue 26: caught only at job time before, now from headers and sizes at parse time
+    ("behaviour without a mapping",
+     setting("behaviors", value=["Levers", "Spouts", "Paw-x", "Paw-y", "Jaw", "Chest", "Tail"]),
+     ["behaviors lists ['Tail'], which behavior.labels.mapping does not map",
+      "behavior.labels.mapping.Tail: {bodypart: <part>, coord: x}"]),
+    ("timestamps not increasing", data_file("t.csv", times(VIDEO_FRAMES, swap=3),
+                                            video_timestamps="FILE"),
+     ["t.csv (config key sessions.M1.video_timestamps): times must increase strictly",
+      "frame 4", "fix or re-export the timestamps"]),
+    ("timestamps one short of the pose", data_file("t.csv", times(VIDEO_FRAMES - 1),
+                                                   video_timestamps="FILE"),
+     ["sessions.M1.video_timestamps", "7 timestamps but 8 rows in", "pose.csv",
+      "one time per behaviour video frame"]),
+    ("neural timestamps short of the trials",
+     lambda cfg, tmp_path: [data_file("t.csv", times(VIDEO_FRAMES), video_timestamps="FILE")(
+         cfg, tmp_path), data_file("n.csv", times(3000), neural_timestamps="FILE")(cfg, tmp_path)],
+     ["n.csv (config key sessions.M1.neural_timestamps): 3000 neural frame times",
+      "trial '19'", "ends at neural frame 3988", "one time per neural frame"]),
+    ("pose rows differ from video frames", pose_file(dlc_csv(rows=VIDEO_FRAMES - 1)),
+     ["pose.csv: pose has 7 rows but video", "behavior.mp4 has 8 frames",
+      "sessions.M1.pose", "DLC output of this very video"]),
+    ("last trial past the end of the recording", trials(GOOD_TRIALS + "20,3990,189\n"),
+     ["trials.csv: row 22: trial '20' ends at frame 4178, past the recording's 4000 frames",
+      "check start_frame/n_frames against the movie"]),
+    (".dat size against the dims in its name", cut_movie,
+     [MOVIE, "is not a whole number of 2-channel 8x8 uint16 frames", "re-export it or rename",
+      "sessions.M1.widefield"]),
+    ("invalid landmarks JSON", data_file("landmarks.json", '{"landmarks_im": [1, 2'),
+     ["landmarks.json: invalid JSON", "session's landmarks file", "benediff landmarks",
+      "sessions.M1.landmarks"]),
+    ("landmarks file missing one landmark",
+     data_file("landmarks.json", landmarks_text(LANDMARK_NAMES[:3])),
+     ["landmarks.json: landmarks_im lacks landmark(s) ['RSP_base']", "place all four",
+      "sessions.M1.landmarks"]),
     ("BehaveNet NaN", behavenet(_nan_neural),
      ["behavenet.hdf5 (sessions.B1.behavenet): neural holds NaN or inf in 1 of 20 trials",
       "trial_0002 (1 values)", "every value must be finite"]),

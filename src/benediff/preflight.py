@@ -2,9 +2,13 @@
 
 Everything that can be known from the config and small input files is checked at parse time,
 so ``snakemake -n`` reports it and no job removes a valid earlier output before failing:
-trial tables (columns, whole frames, order, overlaps), whether every session has trials for
-each of train, val and test under ``split.blocks``, and whether every analysis region exists in
-the atlas (sessions from files) or in the BehaveNet file.
+trial tables (columns, whole frames, order, overlaps, within the recording), whether every
+session has trials for each of train, val and test under ``split.blocks``, whether every
+analysis region exists in the atlas (sessions from files) or in the BehaveNet file, and what the
+raw files' headers and sizes tell: the movie's frames (dat size against the dims in its name,
+TIFF pages, video header), the landmarks JSON, pose rows against the video's frames and the
+timestamps, timestamps increasing, BehaveNet shapes, NaN and region columns, and behaviours
+without a label mapping. Reads are cheap: headers, sizes, line counts, never a movie's frames.
 """
 
 from pathlib import Path
@@ -40,11 +44,20 @@ def trial_count(session: str, config: dict, trials_path=None) -> int | None:
 
 
 def input_problems(config: dict, trials_paths: dict) -> list[str]:
-    """Every problem with the trial tables (``trials_paths``: session -> configured CSV) and the
-    split of each session's trials."""
-    problems = []
+    """Every problem with the trial tables (``trials_paths``: session -> configured CSV), the
+    split of each session's trials, and what the raw files' headers and sizes tell (see
+    :func:`raw_file_problems`)."""
+    problems = mapping_problems(config)
+    totals = {}
+    for session in config["sessions"]:
+        n, found = recording_frames(session, config)
+        totals[session] = n
+        problems += found
+        problems += landmark_file_problems(session, config)
+        problems += behaviour_file_problems(session, config, trials_paths.get(session))
     for session, path in trials_paths.items():
-        problems += [f"sessions.{session}.trials: {p}" for p in check_trials(path)]
+        problems += [f"sessions.{session}.trials: {p}"
+                     for p in check_trials(path, totals.get(session))]
     split = config["split"]
     for session in config["sessions"]:
         n = trial_count(session, config, trials_paths.get(session))
@@ -113,3 +126,159 @@ def behavenet_problems(config: dict) -> list[str]:
         except BehaveNetError as err:
             problems.append(str(err))
     return problems
+
+
+# ---------------------------------------------------------------- raw files, from headers and sizes
+
+
+def _files_session(session, config) -> dict | None:
+    cfg = config["sessions"][session]
+    return cfg if cfg["source"] == "files" else None
+
+
+def _existing(cfg, key):
+    value = cfg.get(key)
+    return value if value and Path(value).exists() else None
+
+
+def mapping_problems(config: dict) -> list[str]:
+    """Behaviours without an entry in ``behavior.labels.mapping`` when labels come from pose."""
+    sessions = config["sessions"].values()
+    from_pose = any(s["source"] == "files" for s in sessions) or (
+        config["dataset"]["labels"] == "pose" and any(s["source"] == "simulate" for s in sessions))
+    mapping = config["behavior"]["labels"]["mapping"]
+    missing = [b for b in config["behaviors"] if b not in mapping]
+    if not from_pose or not missing:
+        return []
+    return [f"config key behaviors lists {missing}, which behavior.labels.mapping does not map "
+            f"(it maps {sorted(mapping)}); add an entry for each, e.g. "
+            f"behavior.labels.mapping.{missing[0]}: {{bodypart: <part>, coord: x}}, or remove "
+            "it from behaviors"]
+
+
+def recording_frames(session: str, config: dict) -> tuple[int | None, list[str]]:
+    """Frames per channel of a session's raw widefield movie from its header or size (dat, TIFF,
+    video), and the problems found reading it; (None, []) when not knowable cheaply."""
+    from benediff.widefield.readers import ReaderError, check_channels, guess_format, open_movie
+
+    cfg = _files_session(session, config)
+    path = _existing(cfg, "widefield") if cfg else None
+    if not path:
+        return None, []
+    fmt = cfg.get("widefield_format", "auto")
+    fmt = config["widefield"]["format"] if fmt == "auto" else fmt
+    key = f"sessions.{session}.widefield"
+    try:
+        fmt = guess_format(path) if fmt == "auto" else fmt
+        if fmt not in ("dat", "tiff", "video"):
+            return None, []
+        return check_channels(open_movie(path, fmt), config["widefield"]["channels"]), []
+    except ReaderError as err:
+        return None, [f"{err} (config key {key})"]
+
+
+def landmark_file_problems(session: str, config: dict) -> list[str]:
+    """A session's own landmarks file: JSON, keys and the four wfield landmarks."""
+    from benediff.io.atlas import landmark_problems
+
+    cfg = _files_session(session, config)
+    path = _existing(cfg, "landmarks") if cfg and cfg.get("widefield") else None
+    if not path:
+        return []
+    return [f"{p} (config key sessions.{session}.landmarks)" for p in landmark_problems(path)]
+
+
+def pose_rows(path) -> int | None:
+    """Rows of a DLC .csv (lines after its 3 header rows) or .h5 table, without parsing it."""
+    path = Path(path)
+    try:
+        if path.suffix == ".csv":
+            with open(path, "rb") as fh:
+                return sum(1 for line in fh if line.strip()) - 3
+        if path.suffix == ".h5":
+            import pandas as pd
+
+            with pd.HDFStore(path, "r") as store:
+                keys = store.keys()
+                storer = store.get_storer(keys[0]) if keys else None
+                return None if storer is None else int(storer.nrows)
+    except Exception:  # unreadable: the pose job reports it with its own message
+        return None
+    return None
+
+
+def video_frames(path, exact=False) -> int | None:
+    """Frames of a behaviour video: the container header's count (0 = unknown -> None), or the
+    demuxed packets when ``exact`` (as the pose job counts them)."""
+    if exact:
+        from benediff.behavior.video import VideoError, video_info
+
+        try:
+            return video_info(path).n_frames
+        except (VideoError, OSError, ValueError):
+            return None
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            return int(container.streams.video[0].frames or 0) or None
+    except Exception:  # unreadable: the pose/clips jobs name it
+        return None
+
+
+def behaviour_file_problems(session: str, config: dict, trials_path=None) -> list[str]:
+    """Pose rows against the video's frames and the timestamps, timestamps increasing, and the
+    neural timestamps covering the last trial."""
+    from benediff.behavior import timing
+
+    cfg = _files_session(session, config)
+    if not cfg:
+        return []
+    problems = []
+    pose = _existing(cfg, "pose") if config["behavior"]["pose"]["mode"] == "import" else None
+    rows = pose_rows(pose) if pose else None
+    video = _existing(cfg, "behavior_video")
+    if rows is not None and video:
+        frames = video_frames(video)
+        if frames is not None and frames != rows:
+            frames = video_frames(video, exact=True)  # the header may be off: count packets
+        if frames is not None and frames != rows:
+            problems.append(
+                f"{pose}: pose has {rows} rows but video {video} has {frames} frames (config keys "
+                f"sessions.{session}.pose and sessions.{session}.behavior_video); use the DLC "
+                "output of this very video")
+    stamps = _existing(cfg, "video_timestamps")
+    if stamps:
+        key = f"sessions.{session}.video_timestamps"
+        try:
+            times = timing.read_timestamps(stamps, key)
+            if rows is not None:
+                timing.check_length(times, rows, stamps, f"rows in {pose}", key=key)
+        except timing.TimingError as err:
+            problems.append(str(err))
+    neural = _existing(cfg, "neural_timestamps")
+    if neural:
+        key = f"sessions.{session}.neural_timestamps"
+        try:
+            times = timing.read_timestamps(neural, key)
+        except timing.TimingError as err:
+            problems.append(str(err))
+        else:
+            table = _trials_or_none(trials_path)
+            if table is not None and len(table):
+                stop = int(table["start_frame"].iloc[-1] + table["n_frames"].iloc[-1])
+                if stop > len(times):
+                    problems.append(
+                        f"{neural} (config key {key}): {len(times)} neural frame times but trial "
+                        f"{str(table['trial_id'].iloc[-1])!r} of {trials_path} ends at neural "
+                        f"frame {stop - 1}; give one time per neural frame of the session")
+    return problems
+
+
+def _trials_or_none(path):
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return read_trials(path)
+    except ValueError:
+        return None

@@ -476,10 +476,53 @@ def drop_regions_outside(atlas: Atlas, fractions: dict[int, float], min_fraction
 
 # ---------------------------------------------------------------- landmarks
 
+LANDMARK_NAMES = ("OB_left", "OB_center", "OB_right", "RSP_base")  # wfield's four
+
+
+def _read_landmarks_json(path) -> dict:
+    """A session's landmarks file (not the shipped atlas reference: the fix differs)."""
+    path = Path(path)
+    if not path.exists():
+        raise LandmarkError(f"{path}: landmarks file does not exist; fix the landmarks path")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LandmarkError(
+            f"{path}: invalid JSON ({exc}); this is the session's landmarks file: re-save it "
+            "with `benediff landmarks <movie> --atlas <atlas> -o <this file>` or start again "
+            "from results/<session>/widefield/landmarks_guess.json") from exc
+    if not isinstance(data, dict):
+        raise LandmarkError(f"{path}: a landmarks file is a JSON object with landmarks_im and "
+                            "landmarks_match; re-save it with `benediff landmarks`")
+    return data
+
+
+def landmark_problems(path) -> list[str]:
+    """What stops a session's landmarks file from aligning the atlas (empty when usable):
+    unreadable JSON, missing keys or points, or one of the four wfield landmarks missing."""
+    try:
+        data = read_landmarks(path)
+        points = [_points(data[k], k, path) for k in ("landmarks_im", "landmarks_match")]
+    except (LandmarkError, AttributeError, TypeError) as err:
+        return [str(err) if isinstance(err, LandmarkError) else
+                f"{path}: landmarks_im / landmarks_match are not point tables ({err}); re-save "
+                "the file with `benediff landmarks`"]
+    problems = []
+    for key, pts in zip(("landmarks_im", "landmarks_match"), points):
+        missing = [n for n in LANDMARK_NAMES if n not in pts]
+        if missing:
+            problems.append(f"{path}: {key} lacks landmark(s) {missing} of the four "
+                            f"{list(LANDMARK_NAMES)} (it has {sorted(pts)}); the atlas would be "
+                            "fitted on the rest without a word: place all four with "
+                            "`benediff landmarks`")
+    return problems
+
+
 def read_landmarks(landmarks) -> dict:
     """Landmarks dict from a path or dict, checked for ``landmarks_im`` and ``landmarks_match``."""
     source = landmarks if isinstance(landmarks, (str, Path)) else "landmarks"
-    data = _read_json(landmarks) if isinstance(landmarks, (str, Path)) else dict(landmarks)
+    data = (_read_landmarks_json(landmarks) if isinstance(landmarks, (str, Path))
+            else dict(landmarks))
     for key in ("landmarks_im", "landmarks_match"):
         if key not in data:
             raise LandmarkError(f"{source}: key {key!r} missing; a landmarks file needs "

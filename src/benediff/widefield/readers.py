@@ -79,7 +79,10 @@ class DatReader(MovieReader):
         size = self.path.stat().st_size
         if size % (frame_bytes * nch):
             raise ReaderError(f"{self.path}: size {size} B is not a whole number of "
-                              f"{nch}-channel {h}x{w} {dtype} frames; the file is truncated")
+                              f"{nch}-channel {h}x{w} {dtype} frames ({frame_bytes * nch} B "
+                              "each), as the dims in its name say; the file is truncated or "
+                              "its name gives the wrong dims: re-export it or rename it "
+                              "_<NCH>_<H>_<W>_<dtype>.dat with its true shape")
         self.n_frames, self.frame_shape, self.n_channels_hint = size // frame_bytes, (h, w), nch
         self._frame_bytes = frame_bytes
 
