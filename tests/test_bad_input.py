@@ -3,7 +3,6 @@ key or file and the fix, before any job where it can be known; no valid output i
 goes through once the input is fixed."""
 
 import copy
-import json
 import os
 import shutil
 import signal
@@ -14,12 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benediff.testing.lab import (GOOD_TRIALS, LANDMARK_NAMES, MOVIE, MOVIE_BYTES, PARTS,
+                                  VIDEO_FRAMES, dlc_csv, landmarks_text, write_lab_files)
+
 ROOT = Path(__file__).resolve().parents[1]
 ATLAS = ROOT.parent / "shared" / "data" / "atlas" / "wfield_references"  # a real Allen atlas
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TINY = ROOT / ".test" / "config" / "config.yaml"
-PARTS = ["lever_tip", "spout_tip", "paw_side", "jaw", "chest"]
-GOOD_TRIALS = "trial_id,start_frame,n_frames\n" + "".join(f"{t},{t * 200},189\n" for t in range(20))
 
 
 def snakemake(workdir, configfile, *args, timeout=600):
@@ -29,59 +29,13 @@ def snakemake(workdir, configfile, *args, timeout=600):
     return run.returncode, run.stdout + run.stderr
 
 
-VIDEO_FRAMES = 8  # behaviour video frames = pose rows
-MOVIE = "movie_2_8_8_uint16.dat"  # 2 channels of 8 x 8 uint16: 4000 frames per channel
-MOVIE_BYTES = 2 * 4000 * 8 * 8 * 2
-LANDMARK_NAMES = ["OB_left", "OB_center", "OB_right", "RSP_base"]
-
-
-def dlc_csv(parts=PARTS, rows=VIDEO_FRAMES) -> str:
-    return ("scorer" + ",DLC" * 3 * len(parts) + "\nbodyparts" + "".join(f",{p}" * 3 for p in parts)
-            + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n"
-            + "".join(f"{i}" + ",1.0" * 3 * len(parts) + "\n" for i in range(rows)))
-
-
-def landmarks_text(names=LANDMARK_NAMES) -> str:
-    table = {"name": list(names), "x": [10.0 + 5 * i for i in range(len(names))],
-             "y": [10.0 + 3 * i * i for i in range(len(names))]}
-    return json.dumps({"landmarks_im": table, "landmarks_match": table})
-
-
-_VIDEO = {}
-
-
-def behaviour_video(path, n_frames=VIDEO_FRAMES):
-    """A real tiny mp4 (encoded once per test session, then copied)."""
-    if n_frames not in _VIDEO:
-        import numpy as np
-
-        from benediff.io.video import write_gray_mp4
-
-        cache = Path(os.environ.get("TMPDIR", "/tmp")) / f"bad_input_{os.getpid()}_{n_frames}.mp4"
-        write_gray_mp4(cache, (np.full((16, 16), 16 * i, np.uint8) for i in range(n_frames)),
-                       30.0, width=16, height=16)
-        _VIDEO[n_frames] = cache.read_bytes()
-        cache.unlink()
-    path.write_bytes(_VIDEO[n_frames])
-
-
 def lab_config(tmp_path) -> dict:
     """A lab's own session: every file in place, tiny but consistent (movie size, landmarks,
     pose rows = video frames, trials within the recording)."""
-    data = tmp_path / "data"
-    data.mkdir(exist_ok=True)
-    with open(data / MOVIE, "wb") as fh:
-        fh.truncate(MOVIE_BYTES)
-    (data / "landmarks.json").write_text(landmarks_text())
-    behaviour_video(data / "behavior.mp4")
-    (data / "pose.csv").write_text(dlc_csv())
-    (data / "trials.csv").write_text(GOOD_TRIALS)
+    paths = write_lab_files(tmp_path / "data")
     if not ATLAS.is_dir():
         pytest.skip(f"needs the real atlas at {ATLAS}")
-    return {"sessions": {"M1": {"source": "files", "widefield": str(data / MOVIE),
-                                "landmarks": str(data / "landmarks.json"),
-                                "behavior_video": str(data / "behavior.mp4"),
-                                "pose": str(data / "pose.csv"), "trials": str(data / "trials.csv")}},
+    return {"sessions": {"M1": {"source": "files", **paths}},
             "widefield": {"atlas": {"path": str(ATLAS)}}}
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from benediff import config as bconfig
+from benediff.testing.lab import write_lab_files
 from benediff.testing.lvm import planted_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,18 +27,7 @@ def snakemake(workdir, configfile, *args, timeout=1500):
 
 
 def files_session(tmp_path) -> dict:
-    paths = {}
-    for key, name in (("widefield", "movie.dat"), ("landmarks", "landmarks.json"),
-                      ("behavior_video", "behavior.mp4"), ("pose", "pose.csv"),
-                      ("trials", "trials.csv")):
-        (tmp_path / name).write_bytes(b"")
-        paths[key] = str(tmp_path / name)
-    parts = ["lever_tip", "spout_tip", "paw_side", "jaw", "chest"]
-    (tmp_path / "pose.csv").write_text(  # a DeepLabCut CSV header and one row
-        "scorer" + ",DLC" * 3 * len(parts) + "\nbodyparts" + "".join(f",{p}" * 3 for p in parts)
-        + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n0" + ",1.0" * 3 * len(parts) + "\n")
-    (tmp_path / "trials.csv").write_text("trial_id,start_frame,n_frames\n" + "".join(
-        f"{t},{t * 200},189\n" for t in range(20)))
+    paths = write_lab_files(tmp_path)  # tiny but consistent raw files
     if not ATLAS.is_dir():
         pytest.skip(f"needs the real atlas at {ATLAS}")
     return {"sessions": {"M1": {"source": "files", **paths}},
