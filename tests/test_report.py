@@ -1,7 +1,23 @@
 """The results ledger on hand-made tables: the paper's numbers beside the run's, every claim."""
 
+import pandas as pd
+
 from benediff import report
-from test_claims import video_rows, write
+from test_claims import write
+
+
+def video_rows():
+    """Two targets of one region; ours moves A most, the naive baseline is static."""
+    def row(method, target, share, lift, specific, amplitude, realism_ratio):
+        return {"region": "R", "method": method, "target": target, "specificity": share,
+                "lift": lift, "specific": specific, "amplitude": amplitude,
+                "realism_ratio": realism_ratio}
+    return pd.DataFrame([
+        row("ours", "A", 0.7, 3.0, True, 0.8, 1.5), row("ours", "B", 0.5, 1.2, False, 0.4, 2.5),
+        row("naive", "A", 0.9, 0.01, False, 0.05, 9.0), row("naive", "B", 0.2, 0.01, False, 0.6, 9.0),
+        row("cfg", "A", 0.3, 1.1, False, 0.9, 1.2), row("cfg", "B", 0.3, 1.5, True, 0.9, 1.2),
+        row("unguided", "A", 0.3, float("nan"), None, 1.0, 1.1),
+    ])
 
 
 def test_ledger_puts_the_papers_means_beside_the_runs_and_lists_every_claim(tmp_path):
@@ -12,16 +28,19 @@ def test_ledger_puts_the_papers_means_beside_the_runs_and_lists_every_claim(tmp_
     assert (tmp_path / "RESULTS.md").read_text() == text
     assert text.startswith("# Demo\n") and "Simulated." in text
     # Table 1, VIS_L: ours MIG 30 ± 2 beside the paper's 55.87, pi-VAE's 10 ± 1 beside 43.98
-    assert "| VIS_L | MIG (%) | 30.0 ± 2.0 (55.9) | 10.0 ± 1.0 (44.0) | 5.0 ± 1.0 (37.5) |" in text
-    assert "| VIS_L | MIG, trials shuffled (%) | 1.0 ± 0.2 | — | — |" in text
+    assert "| VIS_L | MIG (%) | 30.0 ± 2.0 | 10.0 ± 1.0 | 5.0 ± 1.0 | 5.0 ± 1.0 |" in text
+    assert "| VIS_L | MIG floor, trials shuffled (%) | 1.0 ± 0.2 | 2.0 ± 0.5 | 1.0 ± 0.2 |" in text
+    # the paper's MIG goes beside the relative gap (the scale it is on), not beside Chen's MIG
+    assert "| VIS_L | relative gap (%), not Chen's MIG | 40.0 ± 3.0 (55.9) | 20.0 ± 1.0 (44.0) |" in text
     assert "| VIS_L | RMSE |" not in text  # a metric the run's table lacks gets no row
     # Table 2 matches the paper's sessions by order: S1 -> session 1
-    assert "| S1 | MIG (%) | 20.0 ± 2.0 (56.4) | 5.0 ± 1.0 (34.6) |" in text
+    assert "| S1 | R² (%) | 75.0 ± 1.0 (73.7) | 90.0 ± 1.0 (77.8) |" in text
     assert "| A | 70 % / 3.0 / 0.80 / 2× |" in text
-    from benediff.claims import check
-    claims = check(tmp_path)
-    assert f"{sum(c[1] for c in claims)} of {len(claims)} hold" in text
-    assert all(c[0] in text for c in claims)
+    from benediff import claims as claims_mod
+    claims = claims_mod.check(tmp_path)
+    assert "## The paper's claims on this run: " + claims_mod.counts_text(claims) in text
+    assert all(c.text in text for c in claims)
+    assert "| **fails** | Table 1, MOs_L: ours has the highest MIG |" in text
 
 
 def test_paper_value_lookup():
@@ -101,10 +120,12 @@ def test_ledger_causes_figure6_and_an_included_run(tmp_path):
     assert "Not yet produced, so not in this ledger: `table9.csv`." in text
     # MOs_L: pi-VAE's 9 beats ours' 8, so that claim fails and gets its cause
     # one paragraph per cause, then the claims it explains; the rest under "not established"
-    assert "pi-VAE's prior sees the labels.\n\n- Table 1, MOs_L: ours has the highest MIG: ours" in text
+    assert ("pi-VAE's prior sees the labels.\n\n- Table 1, MOs_L: ours has the highest MIG "
+            "(fails): vs pivae: fails" in text)
     assert text.count("pi-VAE's prior sees the labels.") == 1
     rest = text.split("Cause not established (no `report.causes` entry):")[1]
-    assert "- Table 3, VIS_L: ours MIG above no_tc:" in rest and "highest MIG" not in rest
+    assert "- Table 3, VIS_L: ours MIG above no_tc (inconclusive):" in rest
+    assert "MOs_L: ours has the highest MIG" not in rest
     assert "## Figure 6 (R, factor A)" in text and "| ours | 70 % | 3.0 | 0.80 | 2× |" in text
     assert "| naive | 90 % | 0.0 | 0.05 | 9× |" in text
     assert text.rstrip().endswith("# Demo run\n\n## Demo\n\n### Table 1\n\nrow")
@@ -120,7 +141,8 @@ def test_per_behaviour_mig_of_ours_beside_the_decoders(tmp_path):
         fit.joinpath("metrics.json").write_text(json.dumps({
             "session": "S1", "region": "VIS_L", "model": "ours", "run_seed": seed, "r2": 90,
             "rmse": 30, "mig": (a + b) / 2, "mig_per_factor": {"Levers": a, "Jaw": b},
-            "mig_decoder_per_factor": {"Levers": 60.0, "Jaw": 40.0}}))
+            "mig_decoder_per_factor": {"Levers": 60.0, "Jaw": 40.0},
+            "mig_ceiling_per_factor": {"Levers": 90.0, "Jaw": 70.0}}))
     old = tmp_path / "lvm" / "S1" / "VIS_L" / "ours" / "seed2"  # an older fit: no gaps, skipped
     old.mkdir()
     old.joinpath("metrics.json").write_text(json.dumps({
@@ -128,4 +150,39 @@ def test_per_behaviour_mig_of_ours_beside_the_decoders(tmp_path):
         "rmse": 30, "mig": 5.0}))
     text = "\n".join(report.per_factor_section(tmp_path))
     assert "| session | region | seeds | Levers | Jaw | MIG |" in text
-    assert "| S1 | VIS_L | 2 | 15 / 60 | 40 / 40 | 27.5 / 50.0 |" in text
+    assert "| S1 | VIS_L | 2 | 15 / 60 / 90 | 40 / 40 / 70 | 27.5 / 50.0 / 80.0 |" in text
+
+
+def test_a_snapshot_regenerates_the_runs_ledger_and_claims(tmp_path):
+    """Results as data: the snapshot of a run (tables, resolved config, fits' metrics, job costs)
+    gives the same ledger as the run itself, and a composed document puts later runs one heading
+    level down; the tables of a ledger whose run is gone are recovered from its Markdown."""
+    import yaml
+
+    run = tmp_path / "run" / "results"
+    write(run)
+    config = yaml.safe_load((run / "config.resolved.yaml").read_text())
+    config["report"] = {"title": "Hand-made run", "note": "Simulated by hand.", "causes": []}
+    (run / "config.resolved.yaml").write_text(yaml.safe_dump(config))
+    jobs = pd.DataFrame({"rule": ["lvm_fit"], "start": [0.0], "end": [3600.0]})
+    usage = pd.DataFrame({"rule": ["lvm_fit"], "wall_s": [3600], "cpu_s": [1800], "peak_rss_mb": [512]})
+    report.save_cost(run / report.COST_DIR, jobs, usage, {"lvm_fit": "lvm"})
+    direct = report.snapshot_ledger(run, tmp_path / "direct.md")
+    files = report.snapshot(run, tmp_path / "snap")
+    assert {f.name for f in files} >= {"table1.csv", "config.resolved.yaml", "metrics.json", "jobs.csv"}
+    assert report.snapshot_ledger(tmp_path / "snap", tmp_path / "snap.md") == direct
+    assert "| lvm | 1 | 1.00 | 0.50 | 1 | 0.50 | 60.0 |" in direct
+    causes = [{"claim": "highest MIG", "cause": "A cause given at ledger time."}]
+    text = report.compose([tmp_path / "snap", run], tmp_path / "all.md", preamble="Two runs.",
+                          causes=causes)
+    assert text.startswith("# Hand-made run\n\nTwo runs.\n\n")
+    assert "\n## Hand-made run\n" in text and "\n### Table 1: ours" in text
+    assert text.count("A cause given at ledger time.") == 2
+    recovered = report.tables_from_ledger(direct, n_seeds=5)
+    original = pd.read_csv(run / "tables" / "table1.csv")
+    merged = original.merge(recovered[1], on=["region", "metric", "model"], suffixes=("", "_md"))
+    shown = merged["metric"].isin(report.METRICS)
+    assert shown.sum() == len(recovered[1]) > 0
+    assert (merged["mean"] - merged["mean_md"]).abs().max() < 0.051
+    assert set(recovered) == {1, 2, 3} and (recovered[2]["n_seeds"] == 5).all()
+    assert report.main(["snapshot", str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2

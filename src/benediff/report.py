@@ -6,14 +6,17 @@ only say what the run measured. The paper's numbers are those of its Tables 1–
 5 runs; VIS/MOs left for Tables 1 and 3, VIS right over two sessions for Table 2).
 """
 
+import argparse
 import base64
 import json
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from benediff.claims import OURS, check
+from benediff.claims import HOLDS, OURS, check, counts_text
 from benediff.io.metrics import read_metrics
 from benediff.jobs import parse_usage
 from benediff.io.atomic import atomic_output
@@ -41,7 +44,15 @@ PAPER = {
 }
 GROUP = {1: "region", 2: "session", 3: "region"}
 METRICS = {"r2": "R² (%)", "rmse": "RMSE", "mig": "MIG (%)",
-           "mig_floor": "MIG, trials shuffled (%)", "mig_decoder": "MIG, linear decoder (%)"}
+           "mig_floor": "MIG floor, trials shuffled (%)",
+           "mig_ceiling": "MIG ceiling, labels as code (%)",
+           "mig_calibrated": "MIG calibrated (0 = floor, 1 = ceiling)",
+           "mig_relative": "relative gap (%), not Chen's MIG",
+           "mig_decoder": "MIG, linear decoder (%)"}
+# rows whose paper value is shown: the paper's MIG beside our relative gap, the scale its MIGs
+# are on (docs/METHOD.md §8.3), not beside our MIG
+PAPER_METRIC = {"r2": "r2", "rmse": "rmse", "mig_relative": "mig"}
+DECIMALS = {"mig_calibrated": 2}
 
 
 def paper_value(table: int, key, position: int, metric: str, model: str):
@@ -66,8 +77,10 @@ def table_section(table: int, frame: pd.DataFrame) -> list[str]:
                 if row.empty:
                     cells.append("—")
                     continue
-                ours = f"{row['mean'].iloc[0]:.1f} ± {row['std'].iloc[0]:.1f}"
-                paper = paper_value(table, key, position, metric, model)
+                k = DECIMALS.get(metric, 1)
+                ours = f"{row['mean'].iloc[0]:.{k}f} ± {row['std'].iloc[0]:.{k}f}"
+                paper = (paper_value(table, key, position, PAPER_METRIC[metric], model)
+                         if metric in PAPER_METRIC else None)
                 cells.append(ours + (f" ({paper[0]:.1f})" if paper else ""))
             lines.append(f"| {key} | {METRICS[metric]} | " + " | ".join(cells) + " |")
     return lines
@@ -212,8 +225,9 @@ def figure6_section(table: pd.DataFrame, region: str, factor: str) -> list[str]:
 
 
 def per_factor_section(results) -> list[str]:
-    """MIG per behaviour of ``ours`` beside the supervised linear decoder's, per fitted session ×
-    region (mean over the seeds whose metrics.json has the per-behaviour gaps)."""
+    """MIG per behaviour of ``ours`` beside the supervised linear decoder's and the labels' own
+    (the ceiling), per fitted session × region (mean over the seeds whose metrics.json has the
+    per-behaviour gaps)."""
     rows = {}
     for path in sorted(Path(results).glob(f"lvm/*/*/{OURS}/seed*/metrics.json")):
         m = read_metrics(path)
@@ -222,26 +236,30 @@ def per_factor_section(results) -> list[str]:
     if not rows:
         return []
     names = list(next(iter(rows.values()))[0]["mig_per_factor"])
-    lines = ["## MIG per behaviour: ours / the supervised linear decoder", "",
+    keys = ["mig_per_factor", "mig_decoder_per_factor", "mig_ceiling_per_factor"]
+    lines = ["## MIG per behaviour: ours / the supervised linear decoder / the labels' own", "",
              "MIG is the mean over behaviours of the gap between the two codes that carry most "
-             "information about the behaviour (÷ its entropy), in %. Mean over the seeds with "
-             "these numbers.", "",
+             "information about the behaviour (÷ its entropy), in %. The labels' own gap (the "
+             "ceiling) is below 100 where behaviours share information. Mean over the seeds "
+             "with these numbers.", "",
              "| session | region | seeds | " + " | ".join(names) + " | MIG |",
              "|---|---|---|" + "---|" * (len(names) + 1)]
     for (session, region), fits in rows.items():
-        ours = {b: sum(f["mig_per_factor"][b] for f in fits) / len(fits) for b in names}
-        dec = {b: sum(f["mig_decoder_per_factor"][b] for f in fits) / len(fits) for b in names}
-        cells = [f"{ours[b]:.0f} / {dec[b]:.0f}" for b in names]
-        total = (f"{sum(ours.values()) / len(names):.1f} / {sum(dec.values()) / len(names):.1f}")
+        mean = {k: {b: sum(f[k][b] for f in fits) / len(fits) for b in names}
+                for k in keys if all(k in f for f in fits)}
+        cells = [" / ".join(f"{mean[k][b]:.0f}" for k in mean) for b in names]
+        total = " / ".join(f"{sum(v.values()) / len(names):.1f}" for v in mean.values())
         lines.append(f"| {session} | {region} | {len(fits)} | " + " | ".join(cells)
                      + f" | {total} |")
     return lines + [""]
 
 
 def difference_section(claims, causes: list[dict]) -> list[str]:
-    """One paragraph per cause (``report.causes``) that explains a failing claim, each followed
-    by the claims it explains with their numbers; failing claims no cause matches come last."""
-    failing = [(text, numbers) for text, ok, numbers in claims if not ok]
+    """One paragraph per cause (``report.causes``) that explains a claim that does not hold
+    (fails or inconclusive), each followed by the claims it explains with their outcome and
+    numbers; claims no cause matches come last."""
+    failing = [(f"{text} ({outcome})", numbers) for text, outcome, numbers in claims
+               if outcome != HOLDS]
     if not failing:
         return []
     lines = ["## Where this run differs from the paper, and why", ""]
@@ -276,8 +294,8 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
     run's artifacts (paths relative to the run's working directory) whose absence is listed.
     """
     results = Path(results)
-    parts = [f"# {title}", "", "Generated by the rule `results_ledger` from this run's tables; "
-             "do not edit by hand.", ""]
+    parts = [f"# {title}", "", "Generated by `benediff.report` from this run's tables "
+             f"({ORIGIN}); do not edit by hand.", ""]
     if note:
         parts += [note, ""]
     missing = [p for p in expected or [] if not (results.parent / p).exists()]
@@ -285,7 +303,10 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
         parts += ["**A snapshot of a run in progress.** Not yet produced, so not in this ledger: "
                   + ", ".join(f"`{Path(p).name}`" for p in missing) + ".", ""]
     if workdir is not None and stages:
-        parts += cost_section(job_times(workdir), job_usage(workdir), stages)
+        save_cost(results / COST_DIR, job_times(workdir), job_usage(workdir), stages)
+    cost = load_cost(results / COST_DIR)
+    if cost is not None:
+        parts += cost_section(*cost)
     for n in (1, 2, 3):
         path = results / "tables" / f"table{n}.csv"
         if path.exists():
@@ -301,11 +322,14 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
                   *specificity_section(pd.read_csv(spec)), ""]
     parts += per_factor_section(results)
     claims = check(results, control=control)
-    held = sum(c[1] for c in claims)
-    parts += [f"## The paper's claims on this run: {held} of {len(claims)} hold", "",
+    parts += [f"## The paper's claims on this run: {counts_text(claims)}", "",
+              "Each claim is decided over seeds: it holds when the effect is beyond two standard "
+              "errors and, for a MIG, both sides are above their shuffled-trials floors by as "
+              "much; it fails when the reverse is; otherwise it is inconclusive "
+              "(`benediff.claims`).", "",
               "| | claim | numbers |", "|---|---|---|"]
-    parts += [f"| {'holds' if ok else '**fails**'} | {text} | {numbers} |"
-              for text, ok, numbers in claims]
+    parts += [f"| {outcome if outcome == HOLDS else f'**{outcome}**'} | {text} | {numbers} |"
+              for text, outcome, numbers in claims]
     parts += [""] + difference_section(claims, causes or [])
     for section_title, path in include or []:
         parts += [f"# {section_title}", "", demote(Path(path).read_text()).strip(), ""]
@@ -313,3 +337,161 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
     with atomic_output(out_md) as tmp:
         Path(tmp).write_text(text)
     return text
+
+
+# ---------------------------------------------------------------------------------------------
+# results as data: a run's tables, fits' metrics and job costs, small enough to commit, from
+# which its ledger and claims regenerate without the run (``python -m benediff.report``)
+
+COST_DIR = "cost"  # under results/: the jobs' times, usage lines and rule -> stage map
+ORIGIN = "the rule `results_ledger`, or `python -m benediff.report` on a committed snapshot"
+SNAPSHOT_GLOBS = ("config.resolved.yaml", "tables/*.csv", "lvm/*/*/*/seed*/metrics.json",
+                  f"{COST_DIR}/*")
+
+
+# metric labels of ledgers written before the MIG had its scale, and of today's
+LEDGER_LABELS = {"MIG, trials shuffled (%)": "mig_floor"} | {v: k for k, v in METRICS.items()}
+CELL = re.compile(r"^(-?[\d.]+) ± ([\d.]+)")
+
+
+def tables_from_ledger(markdown: str, n_seeds: int) -> dict[int, pd.DataFrame]:
+    """Tables 1–3 (long form, as ``lvm_table`` writes them) recovered from a generated ledger's
+    Markdown: mean and std as printed (one decimal), ``n_seeds`` as the run had. For ledgers
+    whose run directory is gone; the per-fit numbers (Figure 4, per behaviour) are not in it."""
+    tables, current = {}, None
+    for line in markdown.splitlines():
+        heading = re.match(r"^#+ Table (\d): ", line)
+        if heading:
+            current = int(heading.group(1))
+            tables[current], header = [], None
+            continue
+        if current is None or not line.startswith("|"):
+            if line.startswith("#"):
+                current = None
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[1] == "metric":
+            header = cells
+            continue
+        if set(cells[0]) <= {"-"} or header is None or cells[1] not in LEDGER_LABELS:
+            continue
+        for model, cell in zip(header[2:], cells[2:]):
+            found = CELL.match(cell)
+            if found:
+                tables[current].append({header[0]: cells[0], "metric": LEDGER_LABELS[cells[1]],
+                                        "model": model, "mean": float(found.group(1)),
+                                        "std": float(found.group(2)), "n_seeds": n_seeds})
+    return {n: pd.DataFrame(rows) for n, rows in tables.items() if rows}
+
+
+def save_cost(folder, jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> None:
+    """The inputs of :func:`cost_section` as files (``jobs.csv``, ``usage.csv``,
+    ``stages.json``), so a snapshot of the run keeps its cost."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("jobs.csv", jobs), ("usage.csv", usage)):
+        with atomic_output(folder / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    with atomic_output(folder / "stages.json") as tmp:
+        Path(tmp).write_text(json.dumps(stages, indent=1, sort_keys=True))
+
+
+def load_cost(folder):
+    """(jobs, usage, stages) saved by :func:`save_cost`, or None."""
+    folder = Path(folder)
+    if not (folder / "jobs.csv").exists():
+        return None
+    return (pd.read_csv(folder / "jobs.csv"), pd.read_csv(folder / "usage.csv"),
+            json.loads((folder / "stages.json").read_text()))
+
+
+def snapshot(results, out) -> list[Path]:
+    """Copy what a run's ledger reads (:data:`SNAPSHOT_GLOBS`: resolved config, tables, every
+    fit's metrics.json, job costs) from ``results`` into ``out`` (replaced); returns the files."""
+    results, out = Path(results), Path(out)
+    if not (results / "config.resolved.yaml").exists():
+        raise FileNotFoundError(f"{results}/config.resolved.yaml does not exist: not a finished "
+                                "run's results folder (run the pipeline, then its ledger)")
+    if out.exists():
+        shutil.rmtree(out)
+    copied = []
+    for pattern in SNAPSHOT_GLOBS:
+        for path in sorted(results.glob(pattern)):
+            target = out / path.relative_to(results)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            copied.append(target)
+    return copied
+
+
+def snapshot_ledger(folder, out_md, causes: list | None = None) -> str:
+    """The ledger of a snapshot (or a run's results folder), its title, note, Figure 6 and
+    control flag read from its resolved config; ``causes`` (``report.causes`` entries) replace
+    the config's, so the interpretation can be updated without the run."""
+    import yaml
+
+    folder = Path(folder)
+    config = yaml.safe_load((folder / "config.resolved.yaml").read_text())
+    rep = config.get("report", {})
+    fig6 = config.get("video", {}).get("figures", {}).get("fig6", {})
+    return write_ledger(folder, out_md, title=rep.get("title") or str(folder),
+                        note=rep.get("note", ""),
+                        causes=rep.get("causes", []) if causes is None else causes,
+                        control=config.get("simulate", {}).get("behavior_coupling") == "independent",
+                        figure6=(fig6["region"], fig6["factor"]) if fig6.get("region") else None)
+
+
+def compose(folders, out_md, preamble: str = "", causes: list | None = None) -> str:
+    """One Markdown file from the ledgers of several snapshots: the first as the document, the
+    others appended as sections (headings one level down)."""
+    texts = []
+    for folder in folders:
+        tmp = Path(out_md).with_suffix(".part.md")
+        texts.append(snapshot_ledger(folder, tmp, causes))
+        tmp.unlink()
+    parts = [texts[0].rstrip("\n")]
+    if preamble:
+        head, _, rest = parts[0].partition("\n\n")
+        parts = [f"{head}\n\n{preamble}\n\n{rest}"]
+    parts += [demote(t).strip() for t in texts[1:]]
+    text = "\n\n".join(parts) + "\n"
+    with atomic_output(out_md) as tmp:
+        Path(tmp).write_text(text)
+    return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benediff.report",
+                                     description="results as data: snapshot a run, write ledgers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    snap = sub.add_parser("snapshot", help="copy a finished run's tables, metrics and costs")
+    snap.add_argument("results", help="the run's results/ folder (its ledger written first)")
+    snap.add_argument("out", help="the snapshot folder, e.g. docs/demo")
+    led = sub.add_parser("ledger", help="one Markdown ledger from snapshots, the first on top")
+    led.add_argument("folders", nargs="+", help="snapshot folders (or results/ folders)")
+    led.add_argument("-o", "--out", required=True, help="the Markdown file to write")
+    led.add_argument("--preamble", default="", help="a paragraph under the first title")
+    led.add_argument("--causes", help="a YAML file with report.causes (config/causes.yaml) to "
+                     "use instead of the snapshots' own")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "snapshot":
+            files = snapshot(args.results, args.out)
+            print(f"{args.out}: {len(files)} files, "
+                  f"{sum(f.stat().st_size for f in files) / 1024:.0f} KB")
+        else:
+            causes = None
+            if args.causes:
+                import yaml
+
+                causes = yaml.safe_load(Path(args.causes).read_text())["report"]["causes"]
+            compose(args.folders, args.out, args.preamble, causes)
+            print(f"{args.out} written from {', '.join(args.folders)}")
+    except (FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
