@@ -53,6 +53,13 @@ METRICS = {"r2": "R² (%)", "rmse": "RMSE", "mig": "MIG (%)",
 # are on (docs/METHOD.md §8.3), not beside our MIG
 PAPER_METRIC = {"r2": "r2", "rmse": "rmse", "mig_relative": "mig"}
 DECIMALS = {"mig_calibrated": 2}
+SCALE_NOTE = ("MIG is Chen et al.'s (the gap ÷ the behaviour's entropy, 20 bins per code and "
+              "behaviour, `lvm.mig_binning`), read between its floor (the same latents against "
+              "other test trials' labels) and its ceiling (the labels themselves as the code); "
+              "calibrated = (MIG − floor) / (ceiling − floor). The paper's MIGs are not on that "
+              "scale (no code reaches its 33–35 % for a plain VAE with Chen's normalisation): "
+              "they are shown beside the relative gap (I₁ − I₂) / I₁, the normalisation that "
+              "matches their scale (docs/METHOD.md §8.3), for scale only.")
 
 
 def paper_value(table: int, key, position: int, metric: str, model: str):
@@ -311,7 +318,7 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
         path = results / "tables" / f"table{n}.csv"
         if path.exists():
             parts += [f"## Table {n}: ours (mean ± std over seeds), the paper's mean in brackets",
-                      "", *table_section(n, pd.read_csv(path)), ""]
+                      "", SCALE_NOTE, "", *table_section(n, pd.read_csv(path)), ""]
     spec = results / "tables" / "specificity.csv"
     if spec.exists() and figure6 is not None:
         parts += figure6_section(pd.read_csv(spec), *figure6)
