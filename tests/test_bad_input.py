@@ -98,6 +98,25 @@ def times(n, step=1 / 30, swap=None) -> str:
     return "time\n" + "".join(f"{v:.6f}\n" for v in values)
 
 
+def ma_dlc_csv(parts=PARTS, rows=VIDEO_FRAMES) -> str:
+    """A multi-animal DeepLabCut CSV (4 header rows), one individual."""
+    return ("scorer" + ",DLC" * 3 * len(parts) + "\nindividuals" + ",mouse1" * 3 * len(parts)
+            + "\nbodyparts" + "".join(f",{p}" * 3 for p in parts)
+            + "\ncoords" + ",x,y,likelihood" * len(parts) + "\n"
+            + "".join(f"{i}" + ",1.0" * 3 * len(parts) + "\n" for i in range(rows)))
+
+
+def truncated_tiff(cfg, tmp_path):
+    import numpy as np
+    import tifffile
+
+    path = tmp_path / "data" / "movie.tif"
+    tifffile.imwrite(path, np.zeros((8000, 8, 8), np.uint16))
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])  # an interrupted copy
+    cfg["sessions"]["M1"]["widefield"] = str(path)
+
+
 BN_REGIONS = ["VIS_L", "VIS_R", "SSp_L", "SSp_R", "MOs_L", "MOs_R"]
 
 
@@ -252,6 +271,13 @@ CASES = [
      data_file("landmarks.json", landmarks_text(LANDMARK_NAMES[:3])),
      ["landmarks.json: landmarks_im lacks landmark(s) ['RSP_base']", "place all four",
       "sessions.M1.landmarks"]),
+    # issue 26: misleading messages before
+    ("truncated TIFF", truncated_tiff,
+     ["movie.tif: the file is truncated: its header declares 8000 frames but only",
+      "copy or export the stack again", "sessions.M1.widefield"]),
+    ("multi-animal DLC file", pose_file(ma_dlc_csv()),
+     ["pose.csv: a multi-animal DeepLabCut file", "individuals ['mouse1']",
+      "export one individual", "level='individuals'"]),
     ("BehaveNet NaN", behavenet(_nan_neural),
      ["behavenet.hdf5 (sessions.B1.behavenet): neural holds NaN or inf in 1 of 20 trials",
       "trial_0002 (1 values)", "every value must be finite"]),
@@ -342,6 +368,67 @@ def test_a_second_run_in_the_same_directory_is_refused(tmp_path):
     assert not lock.exists()  # ...and released at the end
 
 
+def test_a_run_killed_with_kill_9_is_recovered_by_a_plain_rerun(tmp_path):
+    """kill -9 mid-job leaves our run lock and Snakemake's locks; the next plain run clears both
+    (one console line) and completes with the outputs of a clean run."""
+    import time
+
+    work, clean = tmp_path / "killed", tmp_path / "clean"
+    work.mkdir()
+    clean.mkdir()
+    target = "results/S1/split.json"
+    config = tiny_config(tmp_path)
+    cmd = [str(SNAKEMAKE), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory",
+           str(work), f"--configfile={config}", "--cores", "1", target]
+    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    lock, locks = work / ".snakemake" / "benediff-run.lock", work / ".snakemake" / "locks"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and run.poll() is None:
+            if lock.exists() and (work / "logs" / "simulate_session").exists():
+                break  # the run holds its locks and its first job is running
+            time.sleep(0.1)
+        assert run.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert lock.exists() and any(locks.glob("*.lock"))  # what a killed run leaves
+    code, out = snakemake(work, config, "--cores", "1", target)
+    assert code == 0, out[-3000:]
+    assert out.count("is no longer alive; cleared its locks") == 1, out[-3000:]
+    assert f"pid {run.pid}" in out
+    assert not lock.exists() and not any(locks.glob("*.lock"))
+    code, out = snakemake(clean, config, "--cores", "1", target)
+    assert code == 0, out[-3000:]
+    for name in (target, "resources/sessions/S1/trials.csv"):
+        assert (work / name).read_bytes() == (clean / name).read_bytes(), name
+
+
+def test_a_live_run_is_named_whatever_lock_snakemake_finds_first(tmp_path):
+    """Snakemake's own lock of a live run: the refusal names our holder (pid, host, start)."""
+    config = tiny_config(tmp_path)
+    code, out = snakemake(tmp_path, config, "--cores", "1", "-n", "results/S1/split.json")
+    assert code == 0, out[-2000:]
+    holder = subprocess.Popen(["sleep", "120"])
+    try:
+        lock = tmp_path / ".snakemake" / "benediff-run.lock"
+        lock.write_text(f'{{"pid": {holder.pid}, "host": "{os.uname().nodename}", '
+                        '"started": "2026-01-01T00:00:00+00:00", "command": "snakemake"}')
+        locks = tmp_path / ".snakemake" / "locks"
+        locks.mkdir(exist_ok=True)
+        (locks / "0.output.lock").write_text("results/S1/split.json\n")
+        code, out = snakemake(tmp_path, config, "--cores", "1", "results/S1/split.json")
+        assert code != 0
+        assert f"pid {holder.pid} on {os.uname().nodename}, started 2026-01-01" in out, out[-2000:]
+        assert "--unlock" not in out
+        code, out = snakemake(tmp_path, config, "--cores", "1", "-n", "results/S1/split.json")
+        assert code == 0 and lock.exists()  # a dry run touches no lock of a live run
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+
+
 def _mount_tmpfs(path: Path, options: str) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     if shutil.which("mount") is None or os.geteuid() != 0:
@@ -374,3 +461,67 @@ def test_write_faults_give_one_line(tmp_path, fault, options, words):
     (tmp_path / "resources").unlink()
     code, out = snakemake(tmp_path, config, "--cores", "1", "results/S1/split.json")
     assert code == 0, out[-3000:]  # fixed (a roomy, writable disk): the run recovers
+
+
+# --- allowed but surprising: a warning with counts, the run goes on ---
+
+
+def test_a_far_shorter_trial_is_reported_with_counts(lab):
+    tmp_path, keep = lab
+    before = keep.read_bytes()
+    cfg = lab_config(tmp_path)
+    (tmp_path / "data" / "trials.csv").write_text(GOOD_TRIALS + "20,3990,3\n")
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    code, out = snakemake(tmp_path, path, "-n", "--quiet", "rules")
+    assert code == 0, out[-3000:]
+    assert ("trials.csv: 1 of 21 trials are shorter than half the median trial (189 frames): "
+            "'20' (3 frames, row 22)") in out and "drop the row if the trial was aborted" in out
+    assert keep.read_bytes() == before
+
+
+def test_confident_nan_pose_is_counted_in_log_and_labels(tmp_path, caplog):
+    import numpy as np
+
+    from benediff.behavior.labels import build_labels
+    from benediff.behavior.pose import normalise_pose
+    from benediff.io import dataset
+    from benediff.io.pose import make_pose_frame, write_pose
+    from benediff.io.split import write_split
+
+    values = np.ones((60, len(PARTS), 3))
+    values[..., 0] = np.arange(60)[:, None]
+    values[10:13, PARTS.index("jaw"), :2] = np.nan  # NaN x/y, likelihood still 1
+    write_pose(make_pose_frame("DLC", PARTS, values), tmp_path / "src.csv")
+    normalise_pose(tmp_path / "src.csv", None, tmp_path / "pose.h5", tmp_path / "pose.json",
+                   pcutoff=0.6, frame_rate=30.0)
+    (tmp_path / "trials.csv").write_text("trial_id,start_frame,n_frames\n0,0,20\n1,20,20\n"
+                                         "2,40,20\n")
+    write_split(tmp_path / "split.json", {"train": np.array([0]), "val": np.array([1]),
+                                          "test": np.array([2])})
+    mapping = {"Jaw": {"bodypart": "jaw", "coord": "y"}, "Chest": {"bodypart": "chest",
+                                                                   "coord": "x"}}
+    with caplog.at_level("WARNING"):
+        build_labels(tmp_path / "pose.h5", tmp_path / "pose.json", tmp_path / "trials.csv",
+                     tmp_path / "split.json", tmp_path / "labels.h5", session="M1",
+                     behaviors=list(mapping), mapping=mapping, neural_rate=30.0, max_gap=5)
+    assert "3 body-part frames of 60 have NaN x/y with likelihood >= 0.6 (jaw 3)" in caplog.text
+    assert "interpolated over" in caplog.text
+    ds = dataset.read(tmp_path / "labels.h5")
+    assert ds.provenance["nan_confident_frames"] == {"jaw": 3}
+
+
+@pytest.mark.parametrize("text, where", [
+    ("seed: 0\nsessions:\n  M1:\n    source: simulate\n   bad: [1\n", "line 5, column 4"),
+    ("seed: 0\nsessions:\n  M1:\n\tsource: simulate\n", "line 4, column 1"),
+])
+def test_a_yaml_syntax_error_names_file_and_line(tmp_path, text, where):
+    """Snakemake reads --configfile before the workflow runs (its message names neither);
+    `benediff check-config` does."""
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    run = subprocess.run([str(Path(sys.executable).with_name("benediff")), "check-config",
+                          str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"config file {path}, {where}: YAML syntax error" in run.stderr
+    assert "fix that line" in run.stderr

@@ -201,10 +201,26 @@ def _segment_problems(config: dict) -> list[str]:
 
 
 def load(path, schema_dir=None) -> dict:
+    return validate(read_yaml(path), schema_dir)
+
+
+def read_yaml(path) -> dict:
+    """A config file's mapping; a YAML syntax error names the file, line and column."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
-    return validate(yaml.safe_load(path.read_text()) or {}, schema_dir)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config file {where}: YAML syntax error ({what}); fix that line "
+                          "(indent with spaces, not tabs; close brackets and quotes)") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: must hold a mapping of keys (seed:, sessions:, "
+                          f"...), got {type(data).__name__}")
+    return data or {}
 
 
 def config_hash(config: dict) -> str:

@@ -70,6 +70,20 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
     return problems
 
 
+def input_warnings(config: dict, trials_paths: dict) -> list[str]:
+    """Inputs that are allowed but surprising (the console shows them before any job)."""
+    from benediff.io.trials import short_trials
+
+    warnings = []
+    for session, path in trials_paths.items():
+        table = _trials_or_none(path)
+        if table is not None:
+            found = short_trials(table, path)
+            if found:
+                warnings.append(f"sessions.{session}.trials: {found}")
+    return warnings
+
+
 def atlas_regions(path, grouping_overrides=None) -> set[str]:
     """Region keys ("VIS_L") the atlas at ``path`` can give, with the configured grouping."""
     from benediff.io import atlas as atl

@@ -6,16 +6,25 @@ at once. This lock is our own: the first run to start jobs writes ``.snakemake/b
 (pid, host, start time, command) and removes it when it ends; a run that finds the lock of a
 live process stops before any job with one message. A lock left by a killed run (its pid no
 longer alive on this host) is taken over.
+
+A run killed with ``kill -9`` also leaves Snakemake's own locks (``.snakemake/locks/``), which
+stop the next run at "Directory cannot be locked ... --unlock". :func:`recover` (called while the
+workflow is parsed) clears both when our lock's holder is dead, with one console line; while
+the holder lives, Snakemake's lock message is replaced by ours naming its pid, host and start.
 """
 
 import json
 import os
 import socket
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 LOCK = Path(".snakemake") / "benediff-run.lock"
+
+
+SNAKEMAKE_LOCKS = Path(".snakemake") / "locks"
 
 
 class RunLockError(RuntimeError):
@@ -39,6 +48,52 @@ def _holder(path: Path) -> dict | None:
         return None
 
 
+def describe(holder: dict, workdir=".") -> str:
+    """The message naming a live run that holds ``workdir``."""
+    return (f"another benediff run works in {Path(workdir).resolve()}: pid "
+            f"{holder.get('pid')} on {holder.get('host')}, started {holder.get('started')} "
+            f"({holder.get('command', '?')}); wait for it to finish, or, if no run is "
+            f"active, delete {Path(workdir) / LOCK}")
+
+
+def live_holder(workdir=".") -> dict | None:
+    """The holder of ``workdir``'s run lock if it is alive (or on another host), else None."""
+    holder = _holder(Path(workdir) / LOCK)
+    if not holder:
+        return None
+    host = socket.gethostname()
+    if holder.get("host") not in (None, host):
+        return holder
+    return holder if holder.get("pid") and _alive(int(holder["pid"])) else None
+
+
+def recover(workdir=".") -> str | None:
+    """After a killed run (its pid no longer alive on this host): remove its run lock and
+    Snakemake's locks (``.snakemake/locks/``, which Snakemake would otherwise refuse to run
+    past until ``--unlock``). Returns the one console line saying so, or None (nothing to do,
+    or the holder is alive: then nothing is touched)."""
+    path = Path(workdir) / LOCK
+    holder = _holder(path)
+    if path.exists() and holder is None:
+        try:  # unreadable (cut while written): older than a second = left by a dead run
+            stale = time.time() - path.stat().st_mtime > 1
+        except OSError:
+            return None
+        if not stale:
+            return None
+        holder = {}
+    if holder is None or live_holder(workdir) is not None:
+        return None
+    locks = Path(workdir) / SNAKEMAKE_LOCKS
+    cleared = [p for p in (locks.glob("*.lock") if locks.is_dir() else ())]
+    for p in cleared:
+        p.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+    return (f"benediff: the run of pid {holder.get('pid', '?')} (started "
+            f"{holder.get('started', '?')}) is no longer alive; cleared its locks ({LOCK}"
+            + (f" and {len(cleared)} in {SNAKEMAKE_LOCKS}/" if cleared else "") + ")")
+
+
 def acquire(workdir=".", pid: int | None = None) -> Path:
     """Take the run lock of ``workdir``; raise :class:`RunLockError` if a live run holds it."""
     path = Path(workdir) / LOCK
@@ -53,11 +108,7 @@ def acquire(workdir=".", pid: int | None = None) -> Path:
             holder = _holder(path) or {}
             other_host = holder.get("host") not in (None, me["host"])
             if other_host or (holder.get("pid") and _alive(int(holder["pid"]))):
-                raise RunLockError(
-                    f"another benediff run works in {Path(workdir).resolve()}: pid "
-                    f"{holder.get('pid')} on {holder.get('host')}, started {holder.get('started')} "
-                    f"({holder.get('command', '?')}); wait for it to finish, or, if no run is "
-                    f"active, delete {path}") from None
+                raise RunLockError(describe(holder, workdir)) from None
             path.unlink(missing_ok=True)  # left by a run that was killed: take it over
             continue
         with os.fdopen(fd, "w") as fh:

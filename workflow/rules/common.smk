@@ -185,7 +185,7 @@ check_configured_paths()
 
 def check_inputs():
     """Trial tables and splits of every session, before any job (all problems in one error)."""
-    from benediff.preflight import input_problems, region_problems
+    from benediff.preflight import input_problems, input_warnings, region_problems
 
     tables = {
         s: session_config(s)["trials"]
@@ -194,6 +194,11 @@ def check_inputs():
     }
     tables = {s: path for s, path in tables.items() if Path(path).exists()}
     PROBLEMS.extend(input_problems(config, tables))
+    if workflow.is_main_process:  # allowed but surprising: one console line each
+        from snakemake.logging import logger
+
+        for warning in input_warnings(config, tables):
+            logger.warning(f"warning: {warning}")
     PROBLEMS.extend(region_problems(config))
     overrides = config["lvm"]["region_overrides"]
     if overrides:  # keys of a region override: the VAE's hyper-parameters
@@ -415,6 +420,23 @@ def specificity_pose_inputs(wildcards):
 
 
 # --- one run at a time in this directory (Snakemake 9.27 drops every lock when a run exits) ---
+
+
+if workflow.is_main_process:
+    from benediff import runlock as _runlock
+
+    _recovered = _runlock.recover()  # after kill -9: our lock and Snakemake's, one line
+    if _recovered:
+        from snakemake.logging import logger
+
+        logger.warning(_recovered)
+    _live = _runlock.live_holder()
+    if _live:  # Snakemake checks its own locks first: its refusal names our holder
+        import snakemake.exceptions as _smx
+
+        _smx.LockException.__init__ = lambda self: WorkflowError.__init__(
+            self, _runlock.describe(_live)
+        )
 
 
 onstart:

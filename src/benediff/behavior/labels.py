@@ -12,6 +12,7 @@ runs on the pose resampled to a regular grid in time (:mod:`benediff.behavior.ti
 
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,6 +138,36 @@ def raw_labels(pose: pd.DataFrame, sources: dict[str, LabelSource], pcutoff: flo
     return np.stack(columns, axis=1)
 
 
+def confident_nan_counts(pose: pd.DataFrame, sources: dict[str, LabelSource], pcutoff: float,
+                         source="pose") -> dict[str, int]:
+    """Frames per used body part whose x or y is NaN although the likelihood is >= ``pcutoff``
+    (DLC writes NaN with a low likelihood; a high one means the file was edited or converted).
+    Those frames are treated as missing, like low-confidence ones; this only counts them."""
+    parts = dict.fromkeys(p for src in sources.values() for p in src.bodyparts)
+    counts = {}
+    for part in parts:
+        xyl = pose_array(pose, part, source)
+        n = int((~np.isfinite(xyl[:, :2]).all(axis=1) & (xyl[:, 2] >= pcutoff)).sum())
+        if n:
+            counts[part] = n
+    return counts
+
+
+def warn_confident_nan(counts: dict[str, int], n_frames: int, pcutoff: float, source) -> str | None:
+    """One warning line (log and console) for :func:`confident_nan_counts`, or None."""
+    if not counts:
+        return None
+    listed = ", ".join(f"{p} {n}" for p, n in counts.items())
+    message = (f"{source}: {sum(counts.values())} body-part frames of {n_frames} have NaN x/y "
+               f"with likelihood >= {pcutoff} ({listed}); they are treated as missing and "
+               "interpolated over (behavior.labels.max_gap); check how the pose file was "
+               "made if that is unexpected")
+    log.warning(message)
+    if sys.stderr is not sys.__stderr__:  # a job: stderr is the rule's log, show it too
+        print(f"WARNING {message}", file=sys.__stderr__, flush=True)
+    return message
+
+
 def interpolate_gaps(values: np.ndarray, valid: np.ndarray, max_gap: int, source="") -> np.ndarray:
     """Linearly fill runs of invalid samples no longer than ``max_gap``; edges take the nearest
     valid value. A longer run raises: labels there would be invented, not measured."""
@@ -259,6 +290,9 @@ def build_labels(pose_h5, pose_json, trials_csv, split_json, out, *, session: st
         raise PoseError(f"{pose_h5}: {len(pose)} rows but {pose_json} says {meta['n_frames']}; "
                         "rerun the pose rule")
     sources = parse_mapping(mapping, behaviors)
+    source = meta.get("source") or str(pose_h5)
+    nan_counts = confident_nan_counts(pose, sources, meta["pcutoff"], str(pose_h5))
+    warn_confident_nan(nan_counts, len(pose), meta["pcutoff"], source)
     values = smooth(raw_labels(pose, sources, meta["pcutoff"], max_gap, str(pose_h5)), smoothing)
     trials = read_trials(trials_csv)
     if neural_timestamps and not video_timestamps:
@@ -282,6 +316,7 @@ def build_labels(pose_h5, pose_json, trials_csv, split_json, out, *, session: st
         session=session, frame_rate=neural_rate, trial_ids=trials["trial_id"].to_numpy(),
         labels=[x.astype(np.float32) for x in per_trial], label_names=list(sources),
         provenance={**(provenance or {}), "pose_scorer": meta["scorer"], "zscore": stats,
+                    "nan_confident_frames": nan_counts,
                     "time_base": "timestamps" if video_timestamps else "frame_rate"},
     )
     dataset.write(out, ds)

@@ -58,14 +58,15 @@ def _read_table(path, first_row_only=False) -> pd.DataFrame:
     rows = {"nrows": 1} if first_row_only else {}
     try:
         if path.suffix == ".csv":
+            _check_single_animal_csv(path)
             return pd.read_csv(path, header=[0, 1, 2], index_col=0, **rows)
         if path.suffix == ".h5":
             if not first_row_only:
-                return pd.read_hdf(path)
+                return _single_animal(pd.read_hdf(path), path)
             try:
-                return pd.read_hdf(path, start=0, stop=1)
+                return _single_animal(pd.read_hdf(path, start=0, stop=1), path)
             except (TypeError, NotImplementedError):  # fixed-format store: no partial reads
-                return pd.read_hdf(path)
+                return _single_animal(pd.read_hdf(path), path)
         raise PoseError(f"{path}: unsupported pose file type {path.suffix!r}; "
                         "give a DeepLabCut .h5 or .csv")
     except PoseError:
@@ -76,6 +77,33 @@ def _read_table(path, first_row_only=False) -> pd.DataFrame:
             first = "not an HDF5 file" if path.suffix == ".h5" else type(exc).__name__
         raise PoseError(f"{path}: cannot read as a DeepLabCut pose file ({first}); "
                         "expected key /df_with_missing or a 3-row CSV header") from exc
+
+
+def _multi_animal_error(path, individuals) -> PoseError:
+    first = individuals[0] if individuals else "<individual>"
+    return PoseError(
+        f"{path}: a multi-animal DeepLabCut file (header levels scorer, individuals, bodyparts, "
+        f"coords; individuals {list(individuals)}); benediff reads one animal: export one "
+        "individual, e.g. in Python `df = pd.read_hdf(<file>)` (or `pd.read_csv(<file>, "
+        f"header=[0, 1, 2, 3], index_col=0)`), then `df.xs({first!r}, level='individuals', "
+        "axis=1).to_hdf('pose_one.h5', key='df_with_missing', format='table')`, and point the "
+        "pose path at that file")
+
+
+def _check_single_animal_csv(path) -> None:
+    """maDLC CSVs have 4 header rows, the second named ``individuals``."""
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        fh.readline()
+        second = fh.readline().rstrip("\r\n").split(",")
+    if second and second[0].strip().lower() == "individuals":
+        raise _multi_animal_error(path, list(dict.fromkeys(c for c in second[1:] if c)))
+
+
+def _single_animal(df: pd.DataFrame, path) -> pd.DataFrame:
+    cols = df.columns
+    if isinstance(cols, pd.MultiIndex) and "individuals" in (cols.names or []):
+        raise _multi_animal_error(path, list(dict.fromkeys(cols.get_level_values("individuals"))))
+    return df
 
 
 def write_pose(df: pd.DataFrame, path) -> None:

@@ -112,3 +112,24 @@ def trial_problems(table: pd.DataFrame, path, n_frames_total: int | None = None)
                             f"{stop[i] - 1}, past the recording's {n_frames_total} frames per "
                             "channel; check start_frame/n_frames against the movie")
     return problems
+
+
+SHORT_TRIAL = 0.5  # a trial under this share of the median trial length is reported
+
+
+def short_trials(table: pd.DataFrame, path) -> str | None:
+    """One warning naming the trials far shorter than the others (under half the median),
+    with their counts, or None. Not an error: an aborted trial may be real, but it enters the
+    split and the models as a whole trial."""
+    n = table["n_frames"].to_numpy(np.int64)
+    if len(n) < 3:
+        return None
+    median = float(np.median(n))
+    short = np.flatnonzero(n < SHORT_TRIAL * median)
+    if not len(short):
+        return None
+    listed = ", ".join(f"{str(table['trial_id'].iloc[i])!r} ({n[i]} frames, {_row(i)})"
+                       for i in short[:5]) + (" ..." if len(short) > 5 else "")
+    return (f"{path}: {len(short)} of {len(n)} trials are shorter than half the median trial "
+            f"({median:g} frames): {listed}; each is kept as a whole trial (its labels and "
+            "neural data are that short); drop the row if the trial was aborted")

@@ -132,6 +132,7 @@ class TiffReader(MovieReader):
             shape, dtype = page.shape[-2:], page.dtype
             if len(page.shape) != 2:
                 raise ReaderError(f"{p}: pages must be 2-D grayscale, got {page.shape}")
+            _check_complete(tif, p, counts[-1])
         self.frame_shape, self.dtype = tuple(shape), np.dtype(dtype)
         self._offsets = np.cumsum([0, *counts])
         self.n_frames = int(self._offsets[-1])
@@ -152,6 +153,36 @@ class TiffReader(MovieReader):
             raise ReaderError(f"{self.paths[f]}: page shape {page.shape} differs from "
                               f"{self.frame_shape}; all pages must have one size")
         return page
+
+
+def _declared_frames(tif) -> int | None:
+    """Frames the TIFF's own metadata declares (tifffile shaped or ImageJ), or None."""
+    try:
+        for meta in tif.shaped_metadata or ():
+            shape = meta.get("shape")
+            if shape and len(shape) >= 3:
+                return int(np.prod(shape[:-2]))
+        images = (tif.imagej_metadata or {}).get("images")
+        return int(images) if images else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _check_complete(tif, path, n_pages: int) -> None:
+    """A TIFF cut short (an interrupted copy) reads as fewer pages than it holds, or its last
+    page's data runs past the end of the file: say so, not what the short count implies."""
+    size = Path(path).stat().st_size
+    declared = _declared_frames(tif)
+    if declared and declared > n_pages:
+        raise ReaderError(f"{path}: the file is truncated: its header declares {declared} frames "
+                          f"but only {n_pages} can be read ({size} B on disk); copy or export "
+                          "the stack again")
+    last = tif.pages[n_pages - 1] if n_pages else None
+    offsets = getattr(last, "dataoffsets", None) or ()
+    counts = getattr(last, "databytecounts", None) or ()
+    if offsets and counts and max(o + c for o, c in zip(offsets, counts)) > size:
+        raise ReaderError(f"{path}: the file is truncated: frame {n_pages - 1}'s data runs past "
+                          f"the end of the file ({size} B); copy or export the stack again")
 
 
 def write_tiff(path, frames: np.ndarray) -> None:
