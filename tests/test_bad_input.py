@@ -255,6 +255,13 @@ CASES = [
          cfg, tmp_path), data_file("n.csv", times(3000), neural_timestamps="FILE")(cfg, tmp_path)],
      ["n.csv (config key sessions.M1.neural_timestamps): 3000 neural frame times",
       "trial '19'", "ends at neural frame 3988", "one time per neural frame"]),
+    ("camera rate against the video's", session(video_frame_rate=60),
+     ["config key sessions.M1.video_frame_rate = 60 fps but the container of",
+      "behavior.mp4 = 30 fps", "one camera, one rate"]),
+    ("timestamps in milliseconds", data_file("t.csv", times(VIDEO_FRAMES, step=1000 / 30),
+                                             video_timestamps="FILE"),
+     ["t.csv: the timestamps (config key sessions.M1.video_timestamps, median interval) = "
+      "0.03 fps but the container of", "timestamps must be in seconds"]),
     ("pose rows differ from video frames", pose_file(dlc_csv(rows=VIDEO_FRAMES - 1)),
      ["pose.csv: pose has 7 rows but video", "behavior.mp4 has 8 frames",
       "sessions.M1.pose", "DLC output of this very video"]),

@@ -231,13 +231,28 @@ def video_frames(path, exact=False) -> int | None:
             return video_info(path).n_frames
         except (VideoError, OSError, ValueError):
             return None
+    return video_header(path)[0]
+
+
+def video_header(path) -> tuple[int | None, float | None]:
+    """(frames, fps) from a video container's header; None where it does not say."""
     try:
         import av
 
         with av.open(str(path)) as container:
-            return int(container.streams.video[0].frames or 0) or None
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            return int(stream.frames or 0) or None, (float(rate) if rate else None)
     except Exception:  # unreadable: the pose/clips jobs name it
+        return None, None
+
+
+def _rate_problem(said_key, said, other_key, other, tolerance) -> str | None:
+    if said is None or other is None or abs(said - other) <= tolerance * other:
         return None
+    return (f"{said_key} = {said:g} fps but {other_key} = {other:g} fps, more than "
+            f"behavior.fps_tolerance = {tolerance:g} (relative) apart: one camera, one rate; "
+            "fix the config, or use the right video (timestamps must be in seconds)")
 
 
 def behaviour_file_problems(session: str, config: dict, trials_path=None) -> list[str]:
@@ -252,6 +267,14 @@ def behaviour_file_problems(session: str, config: dict, trials_path=None) -> lis
     pose = _existing(cfg, "pose") if config["behavior"]["pose"]["mode"] == "import" else None
     rows = pose_rows(pose) if pose else None
     video = _existing(cfg, "behavior_video")
+    tolerance = config["behavior"]["fps_tolerance"]
+    fps = video_header(video)[1] if video else None
+    container = f"the container of {video}"
+    for key, value in ((f"sessions.{session}.video_frame_rate", cfg.get("video_frame_rate")),
+                       ("behavior.video_fps", config["behavior"]["video_fps"])):
+        found = _rate_problem(f"config key {key}", value, container, fps, tolerance)
+        if found:
+            problems.append(found)
     if rows is not None and video:
         frames = video_frames(video)
         if frames is not None and frames != rows:
@@ -270,6 +293,13 @@ def behaviour_file_problems(session: str, config: dict, trials_path=None) -> lis
                 timing.check_length(times, rows, stamps, f"rows in {pose}", key=key)
         except timing.TimingError as err:
             problems.append(str(err))
+        else:
+            said = (fps, container) if fps else (cfg.get("video_frame_rate"),
+                                                 f"config key sessions.{session}.video_frame_rate")
+            found = _rate_problem(f"{stamps}: the timestamps (config key {key}, median interval)",
+                                  timing.nominal_rate(times), said[1], said[0], tolerance)
+            if found:
+                problems.append(found)
     neural = _existing(cfg, "neural_timestamps")
     if neural:
         key = f"sessions.{session}.neural_timestamps"
