@@ -265,6 +265,9 @@ CASES = [
     ("pose rows differ from video frames", pose_file(dlc_csv(rows=VIDEO_FRAMES - 1)),
      ["pose.csv: pose has 7 rows but video", "behavior.mp4 has 8 frames",
       "sessions.M1.pose", "DLC output of this very video"]),
+    ("a trial far shorter than the others", trials(GOOD_TRIALS + "20,3990,3\n"),
+     ["trials.csv: trials differ in length (20 × 189 frames, 1 × 3 frames)",
+      "needs equal-length trials", "'20' (3 frames, row 22)", "give every trial n_frames = 189"]),
     ("last trial past the end of the recording", trials(GOOD_TRIALS + "20,3990,189\n"),
      ["trials.csv: row 22: trial '20' ends at frame 4178, past the recording's 4000 frames",
       "check start_frame/n_frames against the movie"]),
@@ -473,10 +476,11 @@ def test_write_faults_give_one_line(tmp_path, fault, options, words):
 # --- allowed but surprising: a warning with counts, the run goes on ---
 
 
-def test_a_far_shorter_trial_is_reported_with_counts(lab):
+def test_a_far_shorter_trial_of_a_pose_only_session_is_reported_with_counts(lab):
     tmp_path, keep = lab
     before = keep.read_bytes()
     cfg = lab_config(tmp_path)
+    session(widefield=None, behavior_video=None, landmarks=None, video_frame_rate=30)(cfg, tmp_path)
     (tmp_path / "data" / "trials.csv").write_text(GOOD_TRIALS + "20,3990,3\n")
     path = tmp_path / "short.yaml"
     path.write_text(yaml.safe_dump(cfg))

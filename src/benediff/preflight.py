@@ -55,9 +55,15 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
         problems += found
         problems += landmark_file_problems(session, config)
         problems += behaviour_file_problems(session, config, trials_paths.get(session))
+    from benediff.behavior.sessions import is_pose_only
+    from benediff.io.trials import unequal_trials
+
     for session, path in trials_paths.items():
-        problems += [f"sessions.{session}.trials: {p}"
-                     for p in check_trials(path, totals.get(session))]
+        found = check_trials(path, totals.get(session))
+        table = None if found else _trials_or_none(path)
+        if table is not None and not is_pose_only(config["sessions"][session]):
+            found += [p for p in [unequal_trials(table, path)] if p]
+        problems += [f"sessions.{session}.trials: {p}" for p in found]
     split = config["split"]
     for session in config["sessions"]:
         n = trial_count(session, config, trials_paths.get(session))
@@ -71,11 +77,16 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
 
 
 def input_warnings(config: dict, trials_paths: dict) -> list[str]:
-    """Inputs that are allowed but surprising (the console shows them before any job)."""
+    """Inputs that are allowed but surprising (the console shows them before any job): a trial
+    far shorter than the others in a pose-only session (whose labels need no equal lengths)."""
     from benediff.io.trials import short_trials
+
+    from benediff.behavior.sessions import is_pose_only
 
     warnings = []
     for session, path in trials_paths.items():
+        if not is_pose_only(config["sessions"][session]):
+            continue  # trials of unequal length are an error there (input_problems)
         table = _trials_or_none(path)
         if table is not None:
             found = short_trials(table, path)

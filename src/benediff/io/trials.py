@@ -133,3 +133,21 @@ def short_trials(table: pd.DataFrame, path) -> str | None:
     return (f"{path}: {len(short)} of {len(n)} trials are shorter than half the median trial "
             f"({median:g} frames): {listed}; each is kept as a whole trial (its labels and "
             "neural data are that short); drop the row if the trial was aborted")
+
+
+def unequal_trials(table: pd.DataFrame, path) -> str | None:
+    """A problem when trials differ in length (the sequential VAE stacks trials and needs one
+    length), naming the lengths with their counts and the trials of the rarer ones; else None."""
+    n = table["n_frames"].to_numpy(np.int64)
+    lengths, counts = np.unique(n, return_counts=True)
+    if len(lengths) < 2:
+        return None
+    common = lengths[np.argmax(counts)]
+    odd = np.flatnonzero(n != common)
+    summary = ", ".join(f"{c} × {length} frames" for length, c in
+                        sorted(zip(lengths, counts), key=lambda lc: -lc[1]))
+    listed = ", ".join(f"{str(table['trial_id'].iloc[i])!r} ({n[i]} frames, {_row(i)})"
+                       for i in odd[:5]) + (" ..." if len(odd) > 5 else "")
+    return (f"{path}: trials differ in length ({summary}); the lvm stage's sequential VAE needs "
+            f"equal-length trials and would stop only after the widefield stage ran; odd "
+            f"one(s): {listed}; give every trial n_frames = {common} (trim or drop the others)")
