@@ -19,7 +19,8 @@ standard errors; :mod:`benediff.claims` says how), with its numbers, then the th
 - Video (``specificity.csv``): :mod:`benediff.video.claims`; ``--control`` for the
   independent-behaviour control's acceptance.
 
-``--min-mig X`` adds: every MIG of ``ours`` is at least X % (the independent-behaviour control).
+``--min-mig X`` adds: every MIG of ``ours`` is at least X %; ``--min-calibrated F``: every calibrated
+MIG of ``ours`` is at least F (0 = its floor, 1 = the labels' own MIG).
 ``--strict`` exits 1 when a claim fails. Nothing is tuned here: it only reads.
 """
 
@@ -36,6 +37,8 @@ def main(argv=None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a claim fails")
     parser.add_argument("--min-mig", type=float, default=None,
                         help="also claim every MIG of ours reaches this %% (the control: 30)")
+    parser.add_argument("--min-calibrated", type=float, default=None,
+                        help="also claim every calibrated MIG of ours reaches this fraction")
     parser.add_argument("--control", action="store_true",
                         help="the independent-behaviour control's video acceptance (make control)")
     args = parser.parse_args(argv)
@@ -44,7 +47,7 @@ def main(argv=None) -> int:
         print(f"{results}/tables does not exist: run the pipeline first (make demo)",
               file=sys.stderr)
         return 2
-    claims = check(results, args.min_mig, args.control)
+    claims = check(results, args.min_mig, args.control, args.min_calibrated)
     if not claims:
         print(f"no claim could be checked: {results}/tables holds none of table1-3.csv "
               "or specificity.csv")

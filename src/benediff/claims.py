@@ -203,16 +203,20 @@ def table3_claims(t: pd.DataFrame) -> list[Claim]:
     return out
 
 
-def level_claims(tables: dict, min_mig: float) -> list[Claim]:
-    """Every MIG of ``ours`` reaches ``min_mig`` % (asked of the independent-behaviour control)."""
+def level_claims(tables: dict, minimum: float, metric: str = "mig") -> list[Claim]:
+    """Every ``metric`` of ``ours`` (``mig`` in %, or ``mig_calibrated``, a fraction) reaches
+    ``minimum`` (asked of the independent-behaviour control, where behaviours are identifiable)."""
+    unit = " %" if metric == "mig" else ""
+    label = "MIG" if metric == "mig" else "calibrated MIG"
     out = []
     for name, (t, group) in tables.items():
         for key in dict.fromkeys(t[group]):
-            ours = stat(t, group, key, OURS, "mig")
+            ours = stat(t, group, key, OURS, metric)
             if ours is not None:
-                d = effect(ours, Stat(min_mig, 0.0, ours.n))
-                out.append(Claim(f"{name}, {key}: ours MIG ≥ {min_mig:g} %", d.outcome,
-                                 f"MIG {ours}: {d}"))
+                d = effect(ours, Stat(minimum, 0.0, ours.n))
+                shown = f"{ours.mean:.2f} ± {ours.std:.2f}" if metric != "mig" else str(ours)
+                out.append(Claim(f"{name}, {key}: ours' {label} ≥ {minimum:g}{unit}", d.outcome,
+                                 f"{label} {shown}: {d.value:+.2f} ± {d.se:.2f} SE"))
     return out
 
 
@@ -256,7 +260,8 @@ def fig4_claims(results: Path, config: dict) -> list[Claim]:
                   + ("" if n == len(lvm["seeds"]) else f"; {n} of {len(lvm['seeds'])} seeds fitted"))]
 
 
-def check(results: Path, min_mig: float | None = None, control: bool = False) -> list[Claim]:
+def check(results: Path, min_mig: float | None = None, control: bool = False,
+          min_calibrated: float | None = None) -> list[Claim]:
     tables = {}
     for n, group in ((1, "region"), (2, "session"), (3, "region")):
         path = results / "tables" / f"table{n}.csv"
@@ -269,6 +274,8 @@ def check(results: Path, min_mig: float | None = None, control: bool = False) ->
             claims += fn(tables[name][0])
     if min_mig is not None:
         claims += level_claims(tables, min_mig)
+    if min_calibrated is not None:
+        claims += level_claims(tables, min_calibrated, "mig_calibrated")
     resolved = results / "config.resolved.yaml"
     if resolved.exists():
         claims += fig4_claims(results, yaml.safe_load(resolved.read_text()))
