@@ -10,4 +10,6 @@ write_specificity_canvas(
     snakemake.output.index,
     fps=snakemake.params.fps,
     dataset_path=snakemake.input.dataset,
+    floor_trials=snakemake.params.floor_trials,
+    seed=snakemake.params.seed,
 )

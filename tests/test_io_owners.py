@@ -2,6 +2,7 @@
 
 import av
 import numpy as np
+import pytest
 
 from benediff.io import frame_latents, generated, latents, video
 from benediff.io.trials import read_trials
@@ -31,10 +32,14 @@ def test_generated_round_trip(tmp_path):
     frames = rng.integers(0, 255, (2, 12, 2, 8, 8), dtype=np.uint8)
     path = tmp_path / "Jaw.h5"
     generated.write_generated(path, rng.normal(size=(2, 1, 12, 2, 2)), frames,
-                              rng.normal(size=(2, 12, 3)), every=5,
-                              attrs={"method": "ours", "factor_index": 2})
+                              rng.normal(size=(2, 12, 3)), np.arange(24.0).reshape(2, 12),
+                              every=5, attrs={"method": "ours", "factor_index": 2})
     out = generated.read_generated(path)
     assert np.array_equal(out["frames"], frames) and out["method"] == "ours"
+    np.testing.assert_array_equal(out["requested"], np.arange(24.0).reshape(2, 12))
+    with pytest.raises(generated.GeneratedFileError, match="requested trajectories have shape"):
+        generated.write_generated(tmp_path / "bad.h5", rng.normal(size=(2, 1, 12, 2, 2)), frames,
+                                  rng.normal(size=(2, 12, 3)), np.zeros((2, 11)), every=5, attrs={})
     assert generated.read_attrs(path)["factor_index"] == 2
     strip, diffs, index = generated.read_strip(path, channel=1, video=1)
     assert index.tolist() == [0, 5, 10]

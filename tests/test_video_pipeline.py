@@ -107,39 +107,87 @@ def bar_frames(labels, size=8):
     return frames.astype(np.uint8)
 
 
-def wave(amplitudes, n=40, phase=0.0):
+def wave(amplitudes, n=40, phase=0.0, freqs=None):
+    """(n, B) sines: column k has amplitude ``amplitudes[k]`` and ``freqs[k]`` (default k + 1)
+    periods over the n frames, i.e. freqs[k] Hz at fs = n."""
     t = np.arange(n) / n * 2 * np.pi
-    return np.stack([a * np.sin((k + 1) * t + phase) for k, a in enumerate(amplitudes)], axis=1)
+    freqs = freqs or [k + 1 for k in range(len(amplitudes))]
+    return np.stack([a * np.sin(f * t + phase) for a, f in zip(amplitudes, freqs)], axis=1)
 
 
-def test_score_table_hand_case_lift_amplitude_share_and_real_rows():
-    real = {"test": [wave([1, 1], phase=p) for p in (0, 1)],
-            "val": [wave([1, 1], phase=p) for p in (2, 3)]}
+def hand_real():
+    """Real test trials (A at 1 and 3 Hz, B at 2 Hz, fs = 40) with their labels, and the floor's
+    pool of unscored trials."""
+    test = [wave([1, 1], freqs=[1, 2]), wave([1, 1], phase=1, freqs=[3, 2])]
+    pool = [wave([1, 1], phase=2, freqs=[1, 2]), wave([1, 1], phase=3, freqs=[3, 2])]
+    return {"test": test, "labels": [t.copy() for t in test], "pool": pool}
+
+
+def test_score_table_hand_case_lift_amplitude_share_fidelity_spectrum_and_real_rows():
+    two = [dict(freqs=[2, 2]), dict(phase=1, freqs=[2, 2])]
     readouts = {
-        ("R", "unguided", "A"): [wave([0.5, 0.5]), wave([0.5, 0.5], phase=1)],
-        ("R", "ours", "A"): [wave([1.0, 0.5]), wave([1.0, 0.5], phase=1)],  # A ×4 variance
-        ("R", "naive", "A"): [wave([0.01, 0.0]), wave([0.01, 0.0], phase=1)],  # static
+        ("R", "unguided", "A"): [wave([0.5, 0.5], **k) for k in two],
+        ("R", "ours", "A"): [wave([1.0, 0.5], **k) for k in two],  # A ×4 variance
+        ("R", "naive", "A"): [wave([0.01, 0.0], **k) for k in two],  # static
+        ("R", "cfg", "A"): [wave([1.0, 0.5], **k) for k in two],  # as ours, but see requested
     }
-    table = score_table(readouts, real, ["A", "B"], segment=10).set_index(["method", "target"])
-    ours, naive = table.loc[("ours", "A")], table.loc[("naive", "A")]
+    asked = [v[:, 0] for v in readouts[("R", "ours", "A")]]
+    quarter = [wave([1.0], phase=np.pi / 2 + k["phase"] if "phase" in k else np.pi / 2,
+                    freqs=[2])[:, 0] for k in two]  # cos against sin: r = 0 over whole periods
+    requested = {("R", "unguided", "A"): asked, ("R", "ours", "A"): asked,
+                 ("R", "naive", "A"): asked, ("R", "cfg", "A"): quarter}
+    table = score_table(readouts, requested, hand_real(), ["A", "B"], segment=10, fs=40.0,
+                        n_boot=200).set_index(["method", "target"])
+    ours, naive, cfg = (table.loc[(m, "A")] for m in ("ours", "naive", "cfg"))
     assert ours["lift"] == pytest.approx(4.0) and ours["lift_B"] == pytest.approx(1.0)
-    assert ours["specific"] and ours["specificity"] == pytest.approx(0.8)
-    assert ours["amplitude"] == pytest.approx(1.0, rel=0.01)
+    assert ours["lift_margin"] == pytest.approx(4.0) and ours["lift_lo"] == pytest.approx(4.0)
+    assert ours["specificity"] == pytest.approx(0.8) and ours["amplitude"] == pytest.approx(1.0)
+    assert ours["fidelity"] == pytest.approx(1.0) and ours["centroid"] == pytest.approx(2.0)
+    # the band is the real trials' centroids of A: 1 and 3 Hz, quantiles 0.05 / 0.95
+    assert (ours["band_lo"], ours["band_hi"]) == (pytest.approx(1.0), pytest.approx(3.0))
+    assert ours["specific"] and ours["specific_lo"] and ours["specific_hi"]
     # the static video has the best share and no amplitude: the share alone would reward it
     assert naive["specificity"] > 0.99 and naive["amplitude"] < 0.02
     assert naive["lift"] == pytest.approx(0.0004, rel=0.01)
+    assert naive["fidelity"] == pytest.approx(1.0) and not naive["amplitude_ok"]
+    assert not naive["specific"] and not naive["specific_hi"]
+    # the same motion, a quarter period off what was asked: every score but fidelity passes
+    assert cfg["fidelity"] == pytest.approx(0.0, abs=1e-9) and cfg["lift_margin"] > 1
+    assert cfg["amplitude_ok"] and cfg["spectrum_ok"] and not cfg["specific"]
     real_row = table.loc[("real", "A")]
     assert real_row["specificity"] == pytest.approx(0.5) and real_row["amplitude"] == pytest.approx(1.0)
+    assert real_row["fidelity"] == pytest.approx(1.0) and real_row["centroid"] == pytest.approx(2.0)
     assert real_row["realism_ratio"] == pytest.approx(1.0)
+    # two pool trials, two videos: the floor is the pool's one draw
+    floor = spec.frechet_distance(spec.trajectory_features(hand_real()["pool"], 10),
+                                  spec.trajectory_features(hand_real()["test"], 10))
+    assert ours["realism_floor"] == pytest.approx(floor)
     assert naive["realism"] > ours["realism"]
     assert np.isnan(table.loc[("unguided", "A"), "lift"])
+    assert table.loc[("unguided", "A"), "specific"] is None
+
+
+def test_pearson_and_spectral_centroid_hand_computed():
+    t = np.arange(40) / 40 * 2 * np.pi
+    assert spec.pearson(np.sin(t), 3 * np.sin(t) + 1) == pytest.approx(1.0)
+    assert spec.pearson(np.sin(t), -np.sin(t)) == pytest.approx(-1.0)
+    assert spec.pearson(np.sin(t), np.cos(t)) == pytest.approx(0.0, abs=1e-12)
+    assert spec.pearson(np.ones(40), np.sin(t)) == 0.0  # a static video follows nothing
+    assert spec.spectral_centroid(np.sin(3 * t), fs=40.0) == pytest.approx(3.0)
+    # equal power at 2 and 6 Hz → 4 Hz; power ∝ amplitude²: 1 and 2 → (2 + 4·6)/5
+    assert spec.spectral_centroid(np.sin(2 * t) + np.sin(6 * t), 40.0) == pytest.approx(4.0)
+    assert spec.spectral_centroid(np.sin(2 * t) + 2 * np.sin(6 * t), 40.0) == pytest.approx(5.2)
+    assert np.isnan(spec.spectral_centroid(np.full(40, 2.0), 40.0))
+    white = np.random.default_rng(0).normal(size=4000)
+    assert spec.spectral_centroid(white, 40.0) == pytest.approx(10.0, rel=0.05)  # fs / 4
 
 
 def test_score_table_needs_as_many_unguided_videos():
-    real = {"test": [wave([1, 1])] * 2, "val": [wave([1, 1], phase=1)] * 2}
+    real = hand_real()
     readouts = {("R", "unguided", "A"): [wave([1, 1])], ("R", "ours", "A"): [wave([1, 1])] * 2}
+    requested = {("R", "unguided", "A"): [np.zeros(40)], ("R", "ours", "A"): [np.zeros(40)] * 2}
     with pytest.raises(spec.SpecificityError, match="same video.generation.n_videos"):
-        score_table(readouts, real, ["A", "B"], segment=10)
+        score_table(readouts, requested, real, ["A", "B"], segment=10, fs=40.0)
 
 
 VIEWS = [{"name": "side", "x": 0, "y": 0, "width": 8, "height": 8},
@@ -282,7 +330,8 @@ def tiny_video_config():
                    "timesteps": 20, "steps": 3, "batch_size": 2, "checkpoint_every": 2},
         cfg={"steps": 3}, naive={"hidden": 4, "channels": 4, "epochs": 1},
         guidance={"steps": 4, "scale": 5.0}, generation={"n_videos": 2, "every": 4},
-        specificity={"max_train_frames": 200, "segment": 4},
+        specificity={"max_train_frames": 200, "segment": 4, "floor_trials": 2, "n_boot": 50,
+                     "floor_draws": 10, "hidden": 16, "max_iter": 50},
     )["video"]
 
 
@@ -322,6 +371,19 @@ def test_generate_writes_videos_strips_and_mp4(trained, method):
     out = generated_io.read_generated(tmp / f"{method}_B.h5")
     assert out["frames"].shape == (2, 16, 2, 16, 16) and out["frames"].dtype == np.uint8
     assert out["readout"].shape == (2, 16, 3) and out["factor_index"] == 1
+    # what each video was asked to follow: the condition's factor trajectory for the baselines,
+    # the guided latent's (through the linear encoder) for the diffusion methods
+    assert out["requested"].shape == (2, 16)
+    if method in ("cfg", "naive"):
+        tmp_, _, vae, cfg = trained
+        clips, _, split, z, _ = pipeline.read_paired(tmp / "latents.h5", vae)
+        conditions = pipeline.manipulated_conditions(z, split, 1, 2,
+                                                     cfg["generation"]["value_quantiles"])
+        np.testing.assert_allclose(out["requested"], conditions[:, :, 1], rtol=1e-6)
+        assert out["requested_source"] == "condition"
+    else:
+        np.testing.assert_allclose(out["requested"], out["readout"][:, :, 1], rtol=1e-6)
+        assert out["requested_source"] == "guided latent"
     with h5py.File(tmp / f"{method}_B.h5") as f:
         assert f["strip_index"][()].tolist() == [0, 4, 8, 12]
         assert f["latents"].shape == (2, 1, 16, 4, 4)
@@ -391,6 +453,15 @@ def test_specificity_table_and_figures(trained, tmp_path):
     scored = table.set_index("method")
     assert np.isfinite(scored.loc[["ours", "ours_literal", "cfg", "naive"], "lift"]).all()
     assert (scored["realism"] >= 0).all() and scored.loc["real", "realism_ratio"] == 1.0
+    for score in ("specificity", "lift", "amplitude", "fidelity", "realism_ratio"):
+        guided = scored.loc[["ours", "ours_literal", "cfg", "naive"]]
+        assert (guided[f"{score}_lo"] <= guided[score] + 1e-9).all(), score
+        assert (guided[score] <= guided[f"{score}_hi"] + 1e-9).all(), score
+    assert scored.loc[["ours", "cfg"], "specific"].map(type).eq(bool).all()
+    sidecar = json.loads((tmp_path / "s.csv.json").read_text())
+    assert sidecar["regressor"] == "mlp" and set(sidecar["regressor_r2_test"]) == set(NAMES)
+    assert sidecar["real_trials"] == {"test (scored against)": 1,
+                                      "floor pool (validation + held-out training)": 3}
     assert pd.read_csv(tmp_path / "s.csv").shape[0] == 6
     with pytest.raises(pipeline.VideoPipelineError, match="needs the unguided videos"):
         spec.specificity(dataset, {k: v for k, v in generated.items() if k[1] != "unguided"},
@@ -425,11 +496,13 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
     views = [{"name": "side", "x": 0, "y": 0, "width": 32, "height": 32},
              {"name": "bottom", "x": 32, "y": 0, "width": 32, "height": 32}]
     index = spec.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
-                                          tmp_path / "canvas.json", fps=30, dataset_path=dataset)
-    n_real = {s: len(dio.read(dataset).split[s]) for s in ("test", "val")}
-    assert [(e["key"][1], e["n_frames"]) for e in index] == [
-        ("naive", [16, 16]), ("ours", [16, 16]), ("unguided", [16, 16]),
-        ("real", [16] * n_real["test"]), ("real", [16] * n_real["val"])]
+                                          tmp_path / "canvas.json", fps=30, dataset_path=dataset,
+                                          floor_trials=cfg["specificity"]["floor_trials"], seed=0)
+    n_test = len(dio.read(dataset).split["test"])
+    n_pool = len(dio.read(dataset).split["val"]) + cfg["specificity"]["floor_trials"]
+    assert [(e["key"][2], e["n_frames"]) for e in index] == [
+        ("B", [16, 16]), ("B", [16, 16]), ("B", [16, 16]),
+        ("test", [16] * n_test), ("pool", [16] * n_pool)]
     run_dlc("benediff.behavior.dlc_model", "--out", str(tmp_path / "model"), "--bodyparts", "p1", "p2")
     run_dlc("benediff.behavior.dlc_infer", "--model-dir", str(tmp_path / "model"), "--video",
             str(tmp_path / "canvas.mp4"), "--out", str(tmp_path / "pose.h5"), "--batch-size", "16")

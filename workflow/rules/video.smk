@@ -166,6 +166,8 @@ rule specificity_canvas:
         entries=list(video_targets.specificity_inputs(config)),
         views=config["behavior"]["clips"]["views"],
         fps=config["behavior"]["neural_rate"],
+        floor_trials=config["video"]["specificity"]["floor_trials"],
+        seed=config["seed"],
     script:
         "../../scripts/video_specificity_canvas.py"
 

@@ -3,8 +3,11 @@ writer and reader (the video stage writes and scores them, the figures draw them
 
 Layout::
 
-    latents       (n, L, D) float32   conditions the videos were generated from
-    readout       (n, L, B) float32   the behaviour read out of each frame
+    latents       (n, c, L, h, w) float32   the sampled (or decoded-from) frame-latent clips
+    readout       (n, L, D) float32   the linear encoder's factor trajectories of those latents
+    requested     (n, L) float32      the target factor's trajectory each video was asked to
+                                      follow (attr ``requested_source``: ``condition`` for the
+                                      baselines, ``guided latent`` for the diffusion methods)
     frames        (n, L, C, S, S) uint8 (gzip)
     strip_index   (k,)                every ``every``-th frame index
     strip_frames  (n, k, C, S, S) uint8
@@ -30,10 +33,15 @@ def strips(frames, every: int):
     return index, frames[:, index], as_float[:, index] - as_float[:, previous]
 
 
-def write_generated(path, latents, frames, readout, every: int, attrs: dict) -> None:
+def write_generated(path, latents, frames, readout, requested, every: int, attrs: dict) -> None:
+    requested = np.asarray(requested, dtype=np.float32)
+    if requested.shape != frames.shape[:2]:
+        raise GeneratedFileError(f"{path}: requested trajectories have shape {requested.shape}, "
+                                 f"expected (videos, frames) = {frames.shape[:2]}")
     index, strip_frames, strip_diffs = strips(frames, every)
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         f["latents"], f["readout"] = latents.astype(np.float32), readout.astype(np.float32)
+        f["requested"] = requested
         f.create_dataset("frames", data=frames, compression="gzip")
         f["strip_index"], f["strip_frames"] = index, strip_frames
         f["strip_diffs"] = strip_diffs.astype(np.float32)
@@ -41,9 +49,13 @@ def write_generated(path, latents, frames, readout, every: int, attrs: dict) -> 
 
 
 def read_generated(path) -> dict:
-    """``frames``, ``readout`` and the attributes of a generated-video file."""
+    """``frames``, ``readout``, ``requested`` and the attributes of a generated-video file."""
     with h5py.File(path, "r") as f:
-        out = {k: f[k][()] for k in ("frames", "readout")}
+        if "requested" not in f:
+            raise GeneratedFileError(f"{path} has no requested trajectories (written by an older "
+                                     "version); rerun its generate job (snakemake --forcerun "
+                                     "generate)")
+        out = {k: f[k][()] for k in ("frames", "readout", "requested")}
         out.update({k: v for k, v in f.attrs.items()})
     return out
 

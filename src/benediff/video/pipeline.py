@@ -209,12 +209,31 @@ def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder
     latents = _sample(method, model_path, shape, d, encoder, conditions, cfg, sub_seed, device)
     frames = _decode_videos(latents, ae_path, scale, device)
     readout = np.stack([encoder.predict(x.transpose(1, 0, 2, 3)) for x in latents])
+    requested, source = requested_trajectories(method, conditions, readout, d)
     with atomic_output(out_mp4) as tmp:
         write_gray_video(tmp, _tile(frames), fps=gen["fps"])
-    write_generated(out_h5, latents, frames, readout, gen["every"],
-                     attrs={"method": method, "region": region, "factor": factor,
-                            "factor_index": d, "factor_names": json.dumps(names)})
+    write_generated(out_h5, latents, frames, readout, requested, gen["every"],
+                    attrs={"method": method, "region": region, "factor": factor,
+                           "factor_index": d, "factor_names": json.dumps(names),
+                           "requested_source": source})
     return {"trajectory_variance": readout.var(axis=1).mean(0).tolist()}
+
+
+CONDITIONED = ("naive", "cfg")  # methods given the whole Z trajectory as their condition
+
+
+def requested_trajectories(method, conditions, readout, factor: int):
+    """The target factor's trajectory each video was asked to follow, (n, L), and its source.
+
+    The baselines are conditioned on Z, so theirs is the condition's factor trajectory. The
+    diffusion methods are asked for no trajectory in advance: guidance shapes the sampled latent,
+    and what it asked for is that latent's factor trajectory through the linear encoder (the
+    quantity eq. 8 acts on). The specificity score checks that the behaviour read out of the
+    decoded frames follows it over time.
+    """
+    if method in CONDITIONED:
+        return np.asarray(conditions)[:, :, factor], "condition"
+    return np.asarray(readout)[:, :, factor], "guided latent"
 
 
 def _sample(method, model_path, shape, factor, encoder, conditions, cfg, seed, device):
