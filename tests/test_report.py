@@ -4,26 +4,18 @@ import pandas as pd
 
 from benediff import report
 from test_claims import write
+from test_video_claims import table as video_table
 
 
 def video_rows():
-    """Two targets of one region; ours moves A most, the naive baseline is static."""
-    def row(method, target, share, lift, specific, amplitude, realism_ratio):
-        return {"region": "R", "method": method, "target": target, "specificity": share,
-                "lift": lift, "specific": specific, "amplitude": amplitude,
-                "realism_ratio": realism_ratio}
-    return pd.DataFrame([
-        row("ours", "A", 0.7, 3.0, True, 0.8, 1.5), row("ours", "B", 0.5, 1.2, False, 0.4, 2.5),
-        row("naive", "A", 0.9, 0.01, False, 0.05, 9.0), row("naive", "B", 0.2, 0.01, False, 0.6, 9.0),
-        row("cfg", "A", 0.3, 1.1, False, 0.9, 1.2), row("cfg", "B", 0.3, 1.5, True, 0.9, 1.2),
-        row("unguided", "A", 0.3, float("nan"), None, 1.0, 1.1),
-    ])
+    """Six targets of one region (tests/test_video_claims.py): ours specific on 4 of them
+    for sure, 5 possibly; CFG never; the unguided VDM and real trials for reference."""
+    return video_table(4, 5)
 
 
 def test_ledger_puts_the_papers_means_beside_the_runs_and_lists_every_claim(tmp_path):
     write(tmp_path)
-    table = video_rows().assign(n_videos=3, realism=1.0, realism_floor=0.5, specificity_std=0.1)
-    table.to_csv(tmp_path / "tables" / "specificity.csv", index=False)
+    video_rows().to_csv(tmp_path / "tables" / "specificity.csv", index=False)
     text = report.write_ledger(tmp_path, tmp_path / "RESULTS.md", title="Demo", note="Simulated.")
     assert (tmp_path / "RESULTS.md").read_text() == text
     assert text.startswith("# Demo\n") and "Simulated." in text
@@ -35,7 +27,8 @@ def test_ledger_puts_the_papers_means_beside_the_runs_and_lists_every_claim(tmp_
     assert "| VIS_L | RMSE |" not in text  # a metric the run's table lacks gets no row
     # Table 2 matches the paper's sessions by order: S1 -> session 1
     assert "| S1 | R² (%) | 75.0 ± 1.0 (73.7) | 90.0 ± 1.0 (77.8) |" in text
-    assert "| A | 70 % / 3.0 / 0.80 / 2× |" in text
+    assert "| Levers | 70 % / 6.0 / 1.00 / 0.80 / 10.0× / sure | 70 % / 2.0 / 1.00 / 0.80 / 10.0× / no |" in text
+    assert "| Chest | 70 % / 6.0 / 1.00 / 0.80 / 10.0× / no |" in text
     from benediff import claims as claims_mod
     claims = claims_mod.check(tmp_path)
     assert "## The paper's claims on this run: " + claims_mod.counts_text(claims) in text
@@ -108,14 +101,14 @@ def test_stage_costs_by_hand(tmp_path):
 
 def test_ledger_causes_figure6_and_an_included_run(tmp_path):
     write(tmp_path)
-    table = video_rows().assign(n_videos=3, realism=1.0, realism_floor=0.5, specificity_std=0.1)
+    table = video_rows()
     table.to_csv(tmp_path / "tables" / "specificity.csv", index=False)
     other = tmp_path / "demo.md"
     other.write_text("# Demo\n\n## Table 1\n\nrow\n")
     causes = [{"claim": "ours has the highest mig", "cause": "pi-VAE's prior sees the labels."}]
     expected = [f"{tmp_path.name}/tables/table1.csv", f"{tmp_path.name}/tables/table9.csv"]
     text = report.write_ledger(tmp_path, tmp_path / "RESULTS.md", title="Study", causes=causes,
-                               figure6=("R", "A"), include=[("Demo run", other)],
+                               figure6=("R", "Jaw"), include=[("Demo run", other)],
                                expected=expected)
     assert "Not yet produced, so not in this ledger: `table9.csv`." in text
     # MOs_L: pi-VAE's 9 beats ours' 8, so that claim fails and gets its cause
@@ -126,8 +119,9 @@ def test_ledger_causes_figure6_and_an_included_run(tmp_path):
     rest = text.split("Cause not established (no `report.causes` entry):")[1]
     assert "- Table 3, VIS_L: ours MIG above no_tc (inconclusive):" in rest
     assert "MOs_L: ours has the highest MIG" not in rest
-    assert "## Figure 6 (R, factor A)" in text and "| ours | 70 % | 3.0 | 0.80 | 2× |" in text
-    assert "| naive | 90 % | 0.0 | 0.05 | 9× |" in text
+    assert "## Figure 6 (R, factor Jaw)" in text
+    assert "| ours | 70 % | 6.0 | 1.00 | 0.80 | 10.0× | possible |" in text
+    assert "| real | 70 % | 6.0 | 1.00 | 0.80 | 1.0× | — |" in text
     assert text.rstrip().endswith("# Demo run\n\n## Demo\n\n### Table 1\n\nrow")
     missing = report.figure6_section(table, "R", "Z")
     assert "no videos for this region and factor" in "\n".join(missing)

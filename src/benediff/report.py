@@ -93,22 +93,42 @@ def table_section(table: int, frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+VIDEO_SCORES = ("specificity", "lift", "amplitude", "fidelity", "realism_ratio")
+
+
+def _verdict(row) -> str:
+    """A row's ``specific`` verdict with its intervals: sure, possible (inconclusive) or no."""
+    if "specific_lo" not in row or pd.isna(row["specific_lo"]):
+        return "—"
+    return "sure" if row["specific_lo"] else "possible" if row["specific_hi"] else "no"
+
+
+def _video_cell(r) -> str:
+    lift = "—" if pd.isna(r.get("lift")) else f"{r['lift']:.1f}"
+    fidelity = "—" if pd.isna(r.get("fidelity", float("nan"))) else f"{r['fidelity']:.2f}"
+    return (f"{100 * r['specificity']:.0f} % / {lift} / {r['amplitude']:.2f} / {fidelity} / "
+            f"{r['realism_ratio']:.1f}× / {_verdict(r)}")
+
+
+def _video_means(table: pd.DataFrame, keys) -> pd.DataFrame:
+    """Mean of the scores over regions; a verdict holds where it holds in every region."""
+    scores = [c for c in VIDEO_SCORES if c in table]
+    out = table.groupby(keys)[scores].mean()
+    for flag in ("specific_lo", "specific_hi"):
+        if flag in table:
+            out[flag] = table.groupby(keys)[flag].agg(
+                lambda x: None if x.isna().all() else bool(x.astype(bool).all()))
+    return out
+
+
 def specificity_section(table: pd.DataFrame) -> list[str]:
     methods = [m for m in ("ours", "ours_literal", "naive", "cfg", "unguided", "real")
                if m in set(table["method"])]
     lines = ["| target | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
-    means = table.groupby(["target", "method"])[["specificity", "lift", "amplitude",
-                                                 "realism_ratio"]].mean()
+    means = _video_means(table, ["target", "method"])
     for target in sorted(set(table["target"])):
-        cells = []
-        for method in methods:
-            if (target, method) not in means.index:
-                cells.append("—")
-                continue
-            r = means.loc[(target, method)]
-            lift = "—" if pd.isna(r["lift"]) else f"{r['lift']:.1f}"
-            cells.append(f"{100 * r['specificity']:.0f} % / {lift} / {r['amplitude']:.2f} / "
-                         f"{r['realism_ratio']:.0f}×")
+        cells = [_video_cell(means.loc[(target, m)]) if (target, m) in means.index else "—"
+                 for m in methods]
         lines.append(f"| {target} | " + " | ".join(cells) + " |")
     return lines
 
@@ -218,16 +238,16 @@ def figure6_section(table: pd.DataFrame, region: str, factor: str) -> list[str]:
     lines = [f"## Figure 6 ({region}, factor {factor})", "", f"The paper: {PAPER_FIG6}.", ""]
     if rows.empty:
         return lines + ["This run generated no videos for this region and factor.", ""]
-    lines += ["This run (mean over its videos):", "",
+    lines += ["This run (mean over its videos; specific: sure / possible / no over the "
+              "bootstrap intervals):", "",
               "| method | share of behaviour variance | lift over unguided | amplitude (× real) "
-              "| realism (× floor) |", "|---|---|---|---|---|"]
-    means = rows.groupby("method")[["specificity", "lift", "amplitude", "realism_ratio"]].mean()
+              "| fidelity (r) | realism (× same-n floor) | specific |",
+              "|---|---|---|---|---|---|---|"]
+    means = _video_means(rows, ["method"])
     for method in [m for m in ("naive", "cfg", "ours", "ours_literal", "unguided", "real")
                    if m in means.index]:
-        r = means.loc[method]
-        lift = "—" if pd.isna(r["lift"]) else f"{r['lift']:.1f}"
-        lines.append(f"| {method} | {100 * r['specificity']:.0f} % | {lift} | "
-                     f"{r['amplitude']:.2f} | {r['realism_ratio']:.0f}× |")
+        cells = _video_cell(means.loc[method]).split(" / ")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -325,7 +345,10 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
     if spec.exists():
         parts += ["## Guided generation (the paper shows videos only; scores of this pipeline)",
                   "", "Per target: share of behaviour variance / lift over the unguided VDM / "
-                  "amplitude (× real) / realism (× the real-vs-real floor).", "",
+                  "amplitude (× real) / fidelity to the requested trajectory (r) / realism (× the "
+                  "real-vs-real floor with as many videos) / specific (sure, possible or no: the "
+                  "largest lift, amplitude in bounds, fidelity and a real spectrum, over the "
+                  "bootstrap intervals; `benediff.video.specificity`).", "",
                   *specificity_section(pd.read_csv(spec)), ""]
     parts += per_factor_section(results)
     claims = check(results, control=control)
