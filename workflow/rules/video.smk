@@ -143,6 +143,8 @@ rule generate:
     threads: 1
     params:
         cfg=lambda wc: video_targets.generate_config(config, wc.method),
+        # the generated files' layout version: a new layout reruns existing generate jobs
+        layout=video_targets.GENERATED_LAYOUT,
         seed=config["seed"],
         device=config["device"],
         gpu_fallback=config["gpu_fallback"],

@@ -21,6 +21,11 @@ import numpy as np
 from benediff.io.atomic import atomic_output
 
 
+# version of the layout above; the generate rule passes it as a param, so a change reruns the
+# generate jobs of an existing results tree (2: ``requested`` added)
+LAYOUT = 2
+
+
 class GeneratedFileError(ValueError):
     """A generated-video file lacks what a reader needs."""
 
@@ -45,7 +50,7 @@ def write_generated(path, latents, frames, readout, requested, every: int, attrs
         f.create_dataset("frames", data=frames, compression="gzip")
         f["strip_index"], f["strip_frames"] = index, strip_frames
         f["strip_diffs"] = strip_diffs.astype(np.float32)
-        f.attrs.update(attrs)
+        f.attrs.update({**attrs, "layout": LAYOUT})
 
 
 def read_generated(path) -> dict:

@@ -538,14 +538,11 @@ def _target(key, path, label_names) -> str:
 
 def floor_pool(ds, floor_trials: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(pool, fit): the realism floor's unscored real trials — every validation trial and
-    ``floor_trials`` training trials drawn with ``seed`` — and the training trials left to fit
-    the regressor. Test trials are in neither."""
+    ``floor_trials`` training trials (at most half of them) drawn with ``seed`` — and the
+    training trials left to fit the regressor. Test trials are in neither."""
     train = np.asarray(split_trials(ds, "train"))
-    if floor_trials >= len(train):
-        raise VideoPipelineError(f"video.specificity.floor_trials = {floor_trials} leaves none "
-                                 f"of the {len(train)} training trials to fit the regressor")
     held = np.random.default_rng(derive_seed(seed, "floor_pool")).choice(
-        len(train), floor_trials, replace=False)
+        len(train), min(floor_trials, len(train) // 2), replace=False)
     val = np.asarray(ds.split.get("val", []), dtype=int)
     return np.concatenate([val, np.sort(train[held])]).astype(int), np.delete(train, held)
 

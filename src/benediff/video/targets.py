@@ -7,6 +7,7 @@ latents, one factor and three methods.
 import re
 
 from benediff.behavior.sessions import analysis_sessions
+from benediff.io.generated import LAYOUT as GENERATED_LAYOUT  # noqa: F401 (the generate rule's)
 
 # every generation method: the baselines, BeNeDiff tuned (ours) and as the paper writes
 # Algorithm 1 (ours_literal), and the VDM without guidance (the reference of the lift)
