@@ -98,7 +98,7 @@ def specificity_inputs(config: dict) -> dict:
     factors = spec["factors"] or list(config["behaviors"])
     _check(config, spec["regions"], factors, "video.specificity")
     return {f"{r}|{m}|{f}": generated(session, r, m, f)
-            for r in spec["regions"] for m in METHODS for f in factors}
+            for r in spec["regions"] for m in spec["methods"] for f in factors}
 
 
 def specificity_extractor(config: dict) -> str:
