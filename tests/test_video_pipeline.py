@@ -532,3 +532,22 @@ def test_busiest_window_picks_most_active_columns():
     rows = [("a", np.zeros((6, 2, 2)), diffs, np.arange(6) * 5)]
     assert figs.busiest_window(rows, 2) == slice(3, 5)
     assert figs.busiest_window(rows, 10) == slice(0, 6)
+
+
+def test_only_scored_generation_jobs_make_n_videos():
+    """A job the specificity table scores makes video.generation.n_videos videos; one only a
+    figure shows (another region, a method or factor not scored) makes figure_videos."""
+    from benediff.config import validate
+
+    config = validate({"sessions": {"S1": {"source": "simulate"}},
+                       "video": {"specificity": {"regions": ["VIS_R"], "factors": ["Jaw"],
+                                                 "methods": ["ours", "unguided"]},
+                                 "generation": {"n_videos": 10, "figure_videos": 2}}})
+    n = {(r, m, f): targets.generate_config(config, m, r, f)["generation"]["n_videos"]
+         for r, m, f in (("VIS_R", "ours", "Jaw"), ("VIS_R", "unguided", "Jaw"),
+                         ("VIS_L", "ours", "Jaw"), ("VIS_R", "cfg", "Jaw"),
+                         ("VIS_R", "ours", "Paw-x"))}
+    assert n == {("VIS_R", "ours", "Jaw"): 10, ("VIS_R", "unguided", "Jaw"): 10,
+                 ("VIS_L", "ours", "Jaw"): 2, ("VIS_R", "cfg", "Jaw"): 2,
+                 ("VIS_R", "ours", "Paw-x"): 2}
+    assert "figure_videos" not in targets.generate_config(config, "ours")["generation"]

@@ -142,7 +142,9 @@ rule generate:
         "../../envs/video.yaml"
     threads: 1
     params:
-        cfg=lambda wc: video_targets.generate_config(config, wc.method),
+        cfg=lambda wc: video_targets.generate_config(
+            config, wc.method, wc.region, wc.factor
+        ),
         # the generated files' layout version: a new layout reruns existing generate jobs
         layout=video_targets.GENERATED_LAYOUT,
         seed=config["seed"],

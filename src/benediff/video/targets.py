@@ -44,10 +44,24 @@ def vae_latents(config: dict, session: str, region: str) -> str:
     return f"results/lvm/{fit}/{region}/{v['lvm_model']}/seed{v['lvm_seed']}/latents.h5"
 
 
-def generate_config(config: dict, method: str) -> dict:
-    """The settings one generation job reads: a guidance edit reruns only the guided jobs."""
+def is_scored(config: dict, region: str, method: str, factor: str) -> bool:
+    """Whether the specificity table scores this generation job's videos."""
+    spec = config["video"]["specificity"]
+    return (region in spec["regions"] and method in spec["methods"]
+            and factor in (spec["factors"] or list(config["behaviors"])))
+
+
+def generate_config(config: dict, method: str, region: str | None = None,
+                    factor: str | None = None) -> dict:
+    """The settings one generation job reads: a guidance edit reruns only the guided jobs.
+    With ``region`` and ``factor``, a job whose videos only a figure shows (not scored) makes
+    ``video.generation.figure_videos`` of them instead of ``n_videos``."""
     v = config["video"]
-    out = {"generation": v["generation"]}
+    generation = dict(v["generation"])
+    if region is not None and not is_scored(config, region, method, factor):
+        generation["n_videos"] = generation["figure_videos"]
+    generation.pop("figure_videos", None)
+    out = {"generation": generation}
     if method == "ours":
         out["guidance"] = v["guidance"]
     elif method == "ours_literal":
