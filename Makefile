@@ -53,9 +53,13 @@ results: $(VENV)/.installed
 	$(VENV)/bin/python -m benediff.report snapshot results docs/demo
 	$(MAKE) ledger
 
+LEDGER_PREAMBLE := This file holds every run this project reports, each generated from its committed \
+	snapshot (docs/demo, docs/control, docs/study/part*: tables, resolved config, per-fit metrics, job costs) \
+	by make ledger, with the claims of benediff.claims and the causes of config/causes.yaml as they are today.
+
 ledger: $(VENV)/.installed
 	$(VENV)/bin/python -m benediff.report ledger $(wildcard $(SNAPSHOTS)) --causes config/causes.yaml \
-		-o docs/RESULTS.md
+		--preamble "$(LEDGER_PREAMBLE)" -o docs/RESULTS.md
 
 # the study's ledger as it stands, layered with $(1), copied to docs/RESULTS.md
 study_ledger = $(VENV)/bin/snakemake --cores $(CORES) --configfile config/study.yaml config/causes.yaml \
