@@ -118,7 +118,11 @@ def relative_gap(codes, factors, binning: str = "quantile", factor_names=None) -
     scale with the paper's tables, whose MIGs Chen's normalisation does not reach (METHOD.md §8).
     """
     codes, factors = _check(codes, factors, factor_names)
-    _, normalised = mig_gaps(codes, factors, binning=binning)
+    return _relative(mig_gaps(codes, factors, binning=binning)[1])
+
+
+def _relative(normalised: np.ndarray) -> float:
+    """:func:`relative_gap` from :func:`mig_gaps`' normalised matrix (the entropy cancels)."""
     top = np.sort(normalised, axis=0)[::-1]
     return float(np.mean(np.divide(top[0] - top[1], top[0], out=np.zeros(top.shape[1]),
                                    where=top[0] > 0)))
@@ -138,17 +142,17 @@ def mig_scale(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,
     code, on the same frames: what a code that is exactly the behaviours scores, which is below
     1 when behaviours share information), ``calibrated`` ((mig − floor) / (ceiling − floor))
     and ``relative_gap``, each a fraction; per factor: ``per_factor``, ``ceiling_per_factor``."""
-    codes = np.concatenate(code_trials).T
-    labels = np.concatenate(factor_trials).T
-    value = mig(codes, labels, factor_names=factor_names, binning=binning)
-    ceiling = mig(labels, labels, factor_names=factor_names, binning=binning)
+    codes, labels = _check(np.concatenate(code_trials).T, np.concatenate(factor_trials).T,
+                           factor_names)
+    gaps, normalised = mig_gaps(codes, labels, binning=binning)
+    ceiling_gaps = mig_gaps(labels, labels, binning=binning)[0]
+    value, ceiling = float(np.mean(gaps)), float(np.mean(ceiling_gaps))
     floor = (mig_floor(code_trials, factor_trials, n_shuffles, seed, factor_names, binning)
              if len(code_trials) > 1 else float("nan"))  # one trial: nothing to shuffle
     return {"mig": value, "floor": floor, "ceiling": ceiling,
             "calibrated": calibrated(value, floor, ceiling),
-            "relative_gap": relative_gap(codes, labels, binning, factor_names),
-            "per_factor": mig_gaps(codes, labels, binning=binning)[0],
-            "ceiling_per_factor": mig_gaps(labels, labels, binning=binning)[0]}
+            "relative_gap": _relative(normalised), "per_factor": gaps,
+            "ceiling_per_factor": ceiling_gaps}
 
 
 def mig_floor(code_trials, factor_trials, n_shuffles: int = 10, seed: int = 0,

@@ -26,7 +26,8 @@ and on the control only, where a target can move alone:
 import numpy as np
 import pandas as pd
 
-OUTCOMES = ("holds", "fails", "inconclusive")
+from benediff.claims import FAILS, HOLDS, INCONCLUSIVE, OUTCOMES  # noqa: F401 (OUTCOMES: API)
+
 GUIDED = ("ours", "ours_literal")
 MIN_SHARE = 0.6  # control: the target's share of the behaviour variance
 MAX_REALISM = 2.0  # × the floor (control) or × the unguided VDM's ratio
@@ -36,8 +37,8 @@ def outcome(sure: bool, possible: bool) -> str:
     """``holds`` if met at the pessimistic end, ``fails`` if not met even at the optimistic
     end, else ``inconclusive``."""
     if sure:
-        return "holds"
-    return "inconclusive" if possible else "fails"
+        return HOLDS
+    return INCONCLUSIVE if possible else FAILS
 
 
 def _rows(t: pd.DataFrame, method: str) -> pd.DataFrame:
