@@ -31,7 +31,8 @@ def assemble_dataset(out_path, *, session, inputs, sources, image_size, config) 
     """Merge neural / labels / images from their configured sources, add the split, write.
 
     ``inputs`` maps ``split`` and the groups taken from stage outputs to dataset files, and
-    ``truth`` to the simulator's ground truth when a group's source is ``truth``.
+    ``truth`` to the simulator's ground truth when a group's source is ``truth``. Trials are
+    read, rendered and written one at a time (peak memory about one trial, not the session).
     """
     truth = None
     if "truth" in inputs:
@@ -40,7 +41,8 @@ def assemble_dataset(out_path, *, session, inputs, sources, image_size, config) 
         truth = load_truth_dataset(Path(inputs["truth"]).parent, image_size=image_size)
     merged = None
     for group, source in sources.items():
-        part = truth if source == "truth" else ds_io.read(inputs[group], groups=(group,))
+        part = (truth if source == "truth"
+                else ds_io.read(inputs[group], groups=(group,), lazy=True))
         merged = _merge_group(merged, part, group, inputs.get(group, "truth"))
     merged.session = session
     merged.split = read_split(inputs["split"])

@@ -4,7 +4,8 @@ Each neural frame takes the video frame that starts closest to it (nearest neigh
 no blending, so frames stay sharp); with ``sessions.<s>.video_timestamps`` "closest" is measured
 on the timestamps (:mod:`benediff.behavior.timing`), so drift and dropped frames are absorbed.
 The video is decoded once, sequentially, and only the frames some trial needs are cropped and
-resized, so memory is bounded by the output size.
+resized; each trial is written as soon as its last frame is decoded, so memory is bounded by the
+trials being filled (about one), not by the session.
 """
 
 import logging
@@ -62,6 +63,17 @@ def extract_clips(video, trials, views, size: int, neural_rate: float,
     ``video_times`` (one time per video frame, s) and optionally ``neural_times`` (one per
     neural frame of the session, same clock) align by time instead of by the constant rate.
     """
+    clips = [None] * len(trials)
+    for t, clip in iter_clips(video, trials, views, size, neural_rate, expected_fps,
+                              fps_tolerance, video_times, neural_times):
+        clips[t] = clip
+    return clips
+
+
+def iter_clips(video, trials, views, size: int, neural_rate: float, expected_fps=None,
+               fps_tolerance: float = 0.01, video_times=None, neural_times=None):
+    """Yield ``(trial position, clip)`` as each trial's last frame is decoded (see
+    :func:`extract_clips`): only trials still being filled are held in memory."""
     info = video_info(video)
     check_frame_rate(info.fps, expected_fps, fps_tolerance, video)
     check_views(views, info.width, info.height, video)
@@ -75,8 +87,6 @@ def extract_clips(video, trials, views, size: int, neural_rate: float,
         trials = with_video_starts(trials, info.fps, neural_rate)
         indices = [frame_indices(int(row.video_start_frame), int(row.n_frames), info.fps,
                                  neural_rate) for row in trials.itertuples(index=False)]
-    clips = [np.empty((int(r.n_frames), len(views), size, size), dtype=np.uint8)
-             for r in trials.itertuples(index=False)]
     wanted = defaultdict(list)  # video frame -> [(trial position, neural frame)]
     for t, (row, idx) in enumerate(zip(trials.itertuples(index=False), indices)):
         if idx.min() < 0 or idx.max() >= info.n_frames:
@@ -84,18 +94,25 @@ def extract_clips(video, trials, views, size: int, neural_rate: float,
                              f"but {video} has {info.n_frames}; check trials.csv and frame rates")
         for k, i in enumerate(idx):
             wanted[int(i)].append((t, k))
+    n_frames = [int(r.n_frames) for r in trials.itertuples(index=False)]
+    todo = list(n_frames)  # neural frames still to fill, per trial
+    open_clips = {}  # trial position -> clip being filled
     last = max(wanted)
     for i, frame in iter_gray_frames(video):
         if i in wanted:
             small = crop_resize(frame, views, size)
             for t, k in wanted.pop(i):
-                clips[t][k] = small
+                if t not in open_clips:
+                    open_clips[t] = np.empty((n_frames[t], len(views), size, size), np.uint8)
+                open_clips[t][k] = small
+                todo[t] -= 1
+                if todo[t] == 0:
+                    yield t, open_clips.pop(t)
         if i >= last:
             break
     if wanted:
         raise VideoError(f"{video}: decoding stopped before frames {sorted(wanted)[:5]}...; "
                          "the video is truncated, re-encode it")
-    return clips
 
 
 def build_clips(video, trials_csv, out, *, session: str, views, size: int, neural_rate: float,
@@ -110,11 +127,12 @@ def build_clips(video, trials_csv, out, *, session: str, views, size: int, neura
         if neural_timestamps:
             neural_times = timing.read_timestamps(neural_timestamps,
                                                   f"sessions.{session}.neural_timestamps")
-    clips = extract_clips(video, trials, views, size, neural_rate, expected_fps, fps_tolerance,
-                          video_times, neural_times)
     ds = dataset.Dataset(session=session, frame_rate=neural_rate,
-                         trial_ids=trials["trial_id"].to_numpy(), images=clips,
+                         trial_ids=trials["trial_id"].to_numpy(),
                          provenance={**(provenance or {}), "views": list(views), "size": size})
-    dataset.write(out, ds)
-    log.info("clips %s: %d trials, %d views at %d px", out, len(clips), len(views), size)
-    return ds
+    with dataset.stream_write(out, ds, groups=("images",)) as put:
+        for t, clip in iter_clips(video, trials, views, size, neural_rate, expected_fps,
+                                  fps_tolerance, video_times, neural_times):
+            put("images", t, clip)
+    log.info("clips %s: %d trials, %d views at %d px", out, ds.n_trials, len(views), size)
+    return dataset.read(out, groups=("images",), lazy=True)

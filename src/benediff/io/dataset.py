@@ -18,6 +18,8 @@ present, and ``require=`` names the groups a consumer needs.
 """
 
 import json
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,37 +76,130 @@ class Dataset:
         return np.stack([arrays[i] for i in idx])
 
 
+class TrialArrays(Sequence):
+    """Per-trial arrays made on access, one trial in memory at a time (``get(i)`` → array).
+
+    Stands in for a group's list in :class:`Dataset`, so a whole session's images never need
+    to fit in memory: :func:`read` with ``lazy=True`` returns these, :func:`write` consumes them
+    trial by trial.
+    """
+
+    def __init__(self, n: int, get):
+        self._n, self._get = int(n), get
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        i = int(i)
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(f"trial position {i} out of range for {self._n} trials")
+        return self._get(i)
+
+
+def _file_trials(path, name: str, n: int) -> TrialArrays:
+    def get(i):
+        with h5py.File(path, "r") as f:
+            return f[f"{name}/trial_{i:04d}"][()]
+    return TrialArrays(n, get)
+
+
 def write(path, ds: Dataset) -> None:
-    """Write ``ds`` atomically: the file appears complete or not at all."""
+    """Write ``ds`` atomically: the file appears complete or not at all.
+
+    Per-trial groups may be lists or :class:`TrialArrays`; they are written one trial at a time.
+    """
     _check_consistency(ds, path)
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["version"] = VERSION
-        f.attrs["session"] = ds.session
-        f.attrs["frame_rate"] = float(ds.frame_rate)
-        f.attrs["provenance"] = json.dumps(ds.provenance, sort_keys=True, default=str)
-        f.create_dataset("trials/ids", data=np.asarray(ds.trial_ids, dtype=np.int64))
+        _write_header(f, ds)
         for name in GROUPS:
             arrays = getattr(ds, name)
             if arrays is None:
                 continue
             grp = f.create_group(name)
-            dtype = np.uint8 if name == "images" else np.float32
             for i, arr in enumerate(arrays):
-                grp.create_dataset(f"trial_{i:04d}", data=np.asarray(arr, dtype=dtype),
-                                   compression="gzip" if name == "images" else None)
-            if name == "labels" and ds.label_names is not None:
-                grp.attrs["names"] = json.dumps(list(ds.label_names))
-        regions = f.create_group(REGION_GROUP)
-        f["regions"].attrs["index_base"] = 0
-        for region, cols in ds.regions.items():
-            regions.create_dataset(region, data=np.asarray(cols, dtype=np.int64).reshape(1, -1))
-        for split, idx in ds.split.items():
-            f.create_dataset(f"split/{split}", data=np.asarray(idx, dtype=np.int64))
+                _write_trial(grp, name, i, arr)
+        _write_footer(f, ds)
 
 
-def read(path, groups=GROUPS) -> Dataset:
-    """Read a session dataset (validated first). ``groups`` limits which per-trial groups load."""
+@contextmanager
+def stream_write(path, ds: Dataset, groups):
+    """Write ``ds`` atomically with the per-trial ``groups`` streamed in: yields ``put(name, i,
+    array)``, to be called once per group and trial position in any order.
+
+    The other per-trial groups of ``ds`` are written from ``ds`` after the streamed ones; the
+    file appears only if every trial of every streamed group was put.
+    """
+    groups = tuple(groups)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise DatasetError(f"{path}: unknown per-trial group(s) {unknown}; allowed: {list(GROUPS)}")
+    _check_consistency(ds, path)
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        _write_header(f, ds)
+        grps = {name: f.create_group(name) for name in groups}
+        seen = {name: set() for name in groups}
+
+        def put(name, i, arr):
+            if name not in grps:
+                raise DatasetError(f"{path}: group {name!r} is not streamed; streamed: {list(groups)}")
+            if not 0 <= int(i) < ds.n_trials or int(i) in seen[name]:
+                raise DatasetError(f"{path}: {name} trial position {i} is out of range or "
+                                   "written twice")
+            if name != "images" and not np.all(np.isfinite(arr)):
+                raise DatasetError(f"{path}: {name} of trial position {i} contains NaN or inf")
+            _write_trial(grps[name], name, int(i), arr)
+            seen[name].add(int(i))
+
+        yield put
+        for name in groups:
+            if len(seen[name]) != ds.n_trials:
+                missing = sorted(set(range(ds.n_trials)) - seen[name])
+                raise DatasetError(f"{path}: {name} has {len(seen[name])} of {ds.n_trials} "
+                                   f"trials (missing positions {missing[:5]}...)")
+        for name in GROUPS:
+            arrays = getattr(ds, name)
+            if arrays is None or name in groups:
+                continue
+            grp = f.create_group(name)
+            for i, arr in enumerate(arrays):
+                _write_trial(grp, name, i, arr)
+        _write_footer(f, ds)
+
+
+def _write_header(f, ds):
+    f.attrs["format"] = FORMAT
+    f.attrs["version"] = VERSION
+    f.attrs["session"] = ds.session
+    f.attrs["frame_rate"] = float(ds.frame_rate)
+    f.attrs["provenance"] = json.dumps(ds.provenance, sort_keys=True, default=str)
+    f.create_dataset("trials/ids", data=np.asarray(ds.trial_ids, dtype=np.int64))
+
+
+def _write_trial(grp, name, i, arr):
+    dtype = np.uint8 if name == "images" else np.float32
+    grp.create_dataset(f"trial_{i:04d}", data=np.asarray(arr, dtype=dtype),
+                       compression="gzip" if name == "images" else None)
+
+
+def _write_footer(f, ds):
+    if "labels" in f and ds.label_names is not None:
+        f["labels"].attrs["names"] = json.dumps(list(ds.label_names))
+    regions = f.create_group(REGION_GROUP)
+    f["regions"].attrs["index_base"] = 0
+    for region, cols in ds.regions.items():
+        regions.create_dataset(region, data=np.asarray(cols, dtype=np.int64).reshape(1, -1))
+    for split, idx in ds.split.items():
+        f.create_dataset(f"split/{split}", data=np.asarray(idx, dtype=np.int64))
+
+
+def read(path, groups=GROUPS, lazy: bool = False) -> Dataset:
+    """Read a session dataset (validated first). ``groups`` limits which per-trial groups load;
+    ``lazy`` gives them as :class:`TrialArrays` that read one trial from ``path`` on access."""
     validate(path)
     with h5py.File(path, "r") as f:
         n = len(f["trials/ids"])
@@ -116,7 +211,8 @@ def read(path, groups=GROUPS) -> Dataset:
         )
         for name in groups:
             if name in f:
-                setattr(ds, name, [f[f"{name}/trial_{i:04d}"][()] for i in range(n)])
+                setattr(ds, name, _file_trials(path, name, n) if lazy else
+                        [f[f"{name}/trial_{i:04d}"][()] for i in range(n)])
         if "labels" in f and "names" in f["labels"].attrs:
             ds.label_names = json.loads(f["labels"].attrs["names"])
         if REGION_GROUP in f:

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 
 from benediff.io.atomic import atomic_output
-from benediff.io.dataset import Dataset
+from benediff.io.dataset import Dataset, TrialArrays
 from benediff.simulate.params import BEHAVIORS, SimParams, SimulationError
 from benediff.simulate.render import KEYPOINTS, render_views
 
@@ -125,7 +125,9 @@ def load_truth_dataset(session_dir, image_size: int) -> Dataset:
     return Dataset(
         session=session_dir.name, frame_rate=params.frame_rate, trial_ids=ids,
         neural=neural, labels=labels, label_names=list(BEHAVIORS),
-        images=[render_views(lab.astype(np.float64), image_size) for lab in labels],
+        # rendered per trial on access (one trial in memory at a time; issue #27)
+        images=TrialArrays(len(labels), lambda i: render_views(labels[i].astype(np.float64),
+                                                               image_size)),
         regions=region_indices(names),
         provenance={"source": "simulate truth", "seed": params.seed, "image_size": image_size},
     )
