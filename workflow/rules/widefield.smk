@@ -87,6 +87,7 @@ rule widefield_svd:
 rule widefield_hemo:
     input:
         "results/{session}/widefield/svd.h5",
+        motion="results/{session}/widefield/motion.h5",  # motion regressors (widefield.motion.regress)
     output:
         "results/{session}/widefield/hemo.h5",
     log:
