@@ -1,17 +1,39 @@
-"""Rigid motion correction by phase correlation (sub-pixel), applied on the fly while streaming.
+"""Rigid motion correction by phase correlation (sub-pixel), applied on the fly while streaming,
+and the motion regressors taken out of the temporal components (docs/WIDEFIELD.md §2).
 
 Shifts are the displacement (dy, dx) of each frame relative to the channel's reference; the
 correction moves the frame by the opposite amount.
+
+Estimation: phase correlation. With ``upsample_factor`` > 1 the frame edges are tapered (Tukey
+window), the cross-power spectrum is whitened and low-passed by a Gaussian of ``smooth_sigma`` px
+(whitening alone lets edge leakage and noise at high frequencies bias the peak), and the peak is
+refined by scikit-image's ``phase_cross_correlation`` (a matrix-multiply DFT around the integer
+peak, Guizar-Sicairos et al. 2008, Opt. Lett. 33:156) to 1/upsample_factor px;
+``upsample_factor`` = 1 keeps the integer peak refined by a parabola through its neighbours (the
+estimator before issue #29, biased towards whole pixels by up to ~0.1 px). Correction: cubic
+spline interpolation (``order`` 3); bilinear (``order`` 1) low-passes each frame by an amount that
+depends on the fractional shift, which adds shift-dependent noise at sharp edges.
 """
 
 import numpy as np
 from scipy import ndimage
+from scipy.signal import butter, filtfilt
+from scipy.signal.windows import tukey
+
+SHIFT_ORDER = 3  # cubic spline for the correction (docs/WIDEFIELD.md §2)
+TAPER = 0.25  # Tukey taper of the frame edges before the FFT (fraction of each side tapered)
 
 
-def phase_correlation(ref: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """Sub-pixel displacement (n, 2) of each frame (n, H, W) relative to ``ref`` (H, W)."""
+def phase_correlation(ref: np.ndarray, frames: np.ndarray, upsample_factor: int = 1,
+                      smooth_sigma: float = 0.0) -> np.ndarray:
+    """Sub-pixel displacement (n, 2) of each frame (n, H, W) relative to ``ref`` (H, W).
+
+    ``upsample_factor`` 1: the plain whitened estimator with a parabolic peak (pre-#29).
+    """
     frames = np.asarray(frames, np.float32)
     ref = np.asarray(ref, np.float32)
+    if upsample_factor > 1:
+        return _upsampled(ref, frames, int(upsample_factor), float(smooth_sigma))
     f_ref = np.fft.rfft2(ref - ref.mean())
     f_mov = np.fft.rfft2(frames - frames.mean(axis=(1, 2), keepdims=True))
     cross = f_ref[None] * np.conj(f_mov)
@@ -30,6 +52,27 @@ def phase_correlation(ref: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return -shifts
 
 
+def _upsampled(ref, frames, upsample_factor, smooth_sigma):
+    """Tapered, whitened and smoothed cross-power spectrum; peak refined by upsampled DFT."""
+    from skimage.registration import phase_cross_correlation
+
+    h, w = ref.shape
+    taper = np.outer(tukey(h, TAPER), tukey(w, TAPER)).astype(np.float32)
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None]
+    smooth = np.exp(-2 * np.pi ** 2 * smooth_sigma ** 2 * (fy ** 2 + fx ** 2))
+    f_ref = np.fft.fft2((ref - ref.mean()) * taper)
+    f_ref = f_ref / (np.abs(f_ref) + 1e-12) * smooth
+    f_mov = np.fft.fft2((frames - frames.mean(axis=(1, 2), keepdims=True)) * taper)
+    f_mov /= np.abs(f_mov) + 1e-12
+    out = np.empty((len(frames), 2))
+    for i, f in enumerate(f_mov):
+        # skimage returns the shift that registers the frame onto ref: minus its displacement
+        shift, _, _ = phase_cross_correlation(f_ref, f, upsample_factor=upsample_factor,
+                                              space="fourier", normalization=None)
+        out[i] = -shift
+    return out
+
+
 def _parabolic(left, centre, right):
     denom = left - 2 * centre + right
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -37,22 +80,24 @@ def _parabolic(left, centre, right):
     return np.clip(offset, -0.5, 0.5)
 
 
-def apply_shifts(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Move each frame by minus its displacement (bilinear, edges replicated); float32 out."""
+def apply_shifts(frames: np.ndarray, shifts: np.ndarray, order: int = SHIFT_ORDER) -> np.ndarray:
+    """Move each frame by minus its displacement (spline of ``order``, edges replicated)."""
     out = np.empty(frames.shape, np.float32)
     for i, (frame, shift) in enumerate(zip(frames, shifts)):
         if np.any(shift):
-            ndimage.shift(frame.astype(np.float32), -np.asarray(shift), output=out[i], order=1,
-                          mode="nearest")
+            ndimage.shift(frame.astype(np.float32), -np.asarray(shift), output=out[i],
+                          order=order, mode="nearest")
         else:
             out[i] = frame
     return out
 
 
-def reference_frame(frames: np.ndarray) -> np.ndarray:
+def reference_frame(frames: np.ndarray, upsample_factor: int = 1, smooth_sigma: float = 0.0,
+                    order: int = SHIFT_ORDER) -> np.ndarray:
     """Mean of ``frames`` after registering them to the first of them."""
     frames = np.asarray(frames, np.float32)
-    return apply_shifts(frames, phase_correlation(frames[0], frames)).mean(0)
+    shifts = phase_correlation(frames[0], frames, upsample_factor, smooth_sigma)
+    return apply_shifts(frames, shifts, order).mean(0)
 
 
 def reference_window(n_frames: int, nref: int) -> tuple[int, int]:
@@ -60,3 +105,64 @@ def reference_window(n_frames: int, nref: int) -> tuple[int, int]:
     if n_frames >= 2 * nref:
         return nref, 2 * nref
     return 0, max(1, min(n_frames, nref))
+
+
+# ---------------------------------------------------------------- motion regressors
+
+def motion_regressors(shifts: np.ndarray, squares: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Regressors (m, T) and their names from the shifts (C, T, 2) of every channel.
+
+    Per channel: dy, dx, their temporal derivatives (central differences: motion within the
+    exposure blurs in proportion to the velocity) and, with ``squares``, dy², dx², dy·dx
+    (second-order terms of the intensity change at an edge). Each row is centred.
+    """
+    shifts = np.asarray(shifts, np.float64)
+    rows, names = [], []
+    channel_names = ["blue", "violet"] if len(shifts) == 2 else [f"ch{c}" for c in range(len(shifts))]
+    for c, name in enumerate(channel_names):
+        dy, dx = shifts[c, :, 0], shifts[c, :, 1]
+        parts = {"dy": dy, "dx": dx}
+        if shifts.shape[1] > 1:
+            parts.update({"d/dt dy": np.gradient(dy), "d/dt dx": np.gradient(dx)})
+        if squares:
+            cy, cx = dy - dy.mean(), dx - dx.mean()
+            parts.update({"dy²": cy ** 2, "dx²": cx ** 2, "dy·dx": cy * cx})
+        for key, value in parts.items():
+            rows.append(value)
+            names.append(f"{name} {key}")
+    X = np.asarray(rows)
+    X -= X.mean(1, keepdims=True)
+    keep = X.std(1) > 1e-9  # a channel without motion contributes nothing
+    return X[keep], [n for n, k in zip(names, keep) if k]
+
+
+def highpass(x: np.ndarray, fs: float, cutoff: float, order: int, padlen: int) -> np.ndarray:
+    """The haemodynamic step's zero-phase Butterworth high-pass (docs/WIDEFIELD.md §5)."""
+    b, a = butter(order, cutoff / (fs / 2), btype="highpass")
+    return filtfilt(b, a, x, axis=-1, padlen=min(padlen, x.shape[-1] - 1))
+
+
+def regress_out(V: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """V (k, T) minus its least-squares fit on the regressors X (m, T); (residual, coef (k, m)).
+
+    The fit is done on centred V; the residual keeps V's means.
+    """
+    V = np.asarray(V, np.float64)
+    if X.size == 0:
+        return V.copy(), np.zeros((len(V), 0))
+    mean = V.mean(1, keepdims=True)
+    coef_t, *_ = np.linalg.lstsq(X.T, (V - mean).T, rcond=None)
+    coef = coef_t.T
+    return V - coef @ X, coef
+
+
+def correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r (n_a, n_b) between the rows of a (n_a, T) and of b (n_b, T); 0 for flat rows."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (a @ b.T) / np.outer(na, nb)
+    return np.nan_to_num(r)

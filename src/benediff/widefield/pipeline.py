@@ -10,7 +10,8 @@ Intermediate files (all HDF5 under ``results/{session}/widefield/``):
   landmark), ``dropped_outside``, ``inside_fraction`` and attrs ``overlap``, ``atlas_in_brain``,
   ``brain_covered``, ``brain_found``, ``min_overlap``, ``landmarks`` (JSON)
 - ``svd.h5``: ``U`` (H, W, k), ``SVT`` (k, C·T) interleaved, ``F0``, ``mask``, ``eigenvalues``
-- ``hemo.h5``: ``U``, ``V`` (k, T) corrected, ``r`` (H, W), ``T`` (k, k), ``mask``
+- ``hemo.h5``: ``U``, ``V`` (k, T) corrected (and motion regressed out), ``r`` (H, W), ``T``
+  (k, k), ``mask``; group ``motion``: ``regressors`` (m, T), ``coef`` (k, m), attr ``names``
 """
 
 import json
@@ -68,9 +69,12 @@ def run_motion(movie, out, cfg, session_format="auto"):
         order = channel_order(reader, n_ch, cfg["channel_order"])
         quality = check_frames(movie, reader, n_ch, order, cfg)
         if cfg["motion"]["enabled"]:
-            refs, shifts = estimate_motion(reader, n_ch, order, cfg["motion"]["nref"],
+            mcfg = cfg["motion"]
+            refs, shifts = estimate_motion(reader, n_ch, order, mcfg["nref"],
                                            cfg["chunk_frames"], bad=quality.bad,
-                                           fill=quality.fill)
+                                           fill=quality.fill,
+                                           upsample_factor=mcfg["upsample_factor"],
+                                           smooth_sigma=mcfg["smooth_sigma"])
         else:
             refs = np.zeros((n_ch, *reader.frame_shape), np.float32)
             shifts = np.zeros((n_ch, n_t, 2))
@@ -358,8 +362,9 @@ def _write_svd(out, U, SVT, F0, mask, eigenvalues, n_channels, blue_first=True):
 
 # ---------------------------------------------------------------- haemodynamics
 
-def run_hemo(svd_h5, out, cfg, device="cpu"):
-    """Haemodynamic correction of a 2-channel SVD; a 1-channel SVD passes through unchanged."""
+def run_hemo(svd_h5, out, cfg, device="cpu", motion_h5=None):
+    """Haemodynamic correction of a 2-channel SVD (a 1-channel SVD passes through unchanged),
+    then the motion regressors of ``motion_h5`` regressed out (``widefield.motion.regress``)."""
     from benediff.widefield.hemo import hemo_correct, interpolate_violet
 
     with h5py.File(svd_h5, "r") as f:
@@ -377,17 +382,62 @@ def run_hemo(svd_h5, out, cfg, device="cpu"):
                            highpass=hemo["highpass_hz"], lowpass=hemo["lowpass_hz"],
                            order=hemo["order"], padlen=hemo["padlen"], device=device)
         V, r, T = res.SVT, res.r.reshape(U.shape[:2]), res.T
+    motion = remove_motion(V, motion_h5, cfg, filtered=n_ch > 1 and hemo["enabled"])
+    if motion is not None:
+        V = motion.pop("V")
     with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
         f["U"], f["V"], f["mask"] = U, V.astype(np.float32), mask
         if r is not None:
             f["r"], f["T"] = r, T
+        if motion is not None:
+            f["motion/regressors"] = motion["regressors"].astype(np.float32)
+            f["motion/coef"] = motion["coef"].astype(np.float32)
+            f["motion"].attrs["names"] = json.dumps(motion["names"])
+
+
+def remove_motion(V, motion_h5, cfg, filtered=True):
+    """{V, regressors (m, T), coef (k, m), names} after regressing the motion regressors out
+    of V (k, T), or None (regression off, no motion file, or no motion).
+
+    The regressors are every channel's shifts and their derivatives
+    (:func:`benediff.widefield.motion.motion_regressors`), high-passed like the temporal
+    components when the haemodynamic step filtered them (``filtered``).
+    """
+    from benediff.widefield.motion import highpass, motion_regressors, regress_out
+
+    mcfg = cfg["motion"]
+    if motion_h5 is None or not mcfg["regress"]:
+        return None
+    shifts, _ = read_motion(motion_h5)
+    if shifts is None or not np.any(shifts):
+        return None
+    if shifts.shape[1] != V.shape[1]:
+        raise WidefieldError(f"{motion_h5}: {shifts.shape[1]} frames of shifts but the temporal "
+                             f"components have {V.shape[1]}; rerun widefield_motion")
+    X, names = motion_regressors(shifts, mcfg["regress_squares"])
+    hemo = cfg["hemo"]
+    if filtered and hemo["highpass_hz"] and hemo["highpass_hz"] > 0:
+        X = highpass(X, cfg["frame_rate"], hemo["highpass_hz"], hemo["order"], hemo["padlen"])
+        X -= X.mean(1, keepdims=True)
+    clean, coef = regress_out(V, X)
+    removed = 1 - np.var(clean, axis=1).sum() / max(np.var(V, axis=1).sum(), 1e-30)
+    log.info("motion regressors (%d) removed %.2f %% of the temporal components' variance",
+             len(X), 100 * removed)
+    return {"V": clean, "regressors": X, "coef": coef, "names": names}
 
 
 def read_hemo(path) -> dict:
-    """``hemo.h5`` as a dict: U, V, mask (bool), and r, T (None for a 1-channel recording)."""
+    """``hemo.h5`` as a dict: U, V, mask (bool), and r, T (None for a 1-channel recording);
+    ``motion``: {regressors (m, T), coef (k, m), names} when motion was regressed out, else None.
+    V before the regression is V + coef · regressors."""
     with h5py.File(path, "r") as f:
+        motion = None
+        if "motion" in f:
+            motion = {"regressors": f["motion/regressors"][()], "coef": f["motion/coef"][()],
+                      "names": json.loads(f["motion"].attrs["names"])}
         return {"U": f["U"][()], "V": f["V"][()], "mask": f["mask"][()].astype(bool),
-                "r": f["r"][()] if "r" in f else None, "T": f["T"][()] if "T" in f else None}
+                "r": f["r"][()] if "r" in f else None, "T": f["T"][()] if "T" in f else None,
+                "motion": motion}
 
 
 # ---------------------------------------------------------------- LocaNMF

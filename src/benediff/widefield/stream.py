@@ -39,18 +39,22 @@ def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop
         yield t0, block
 
 
-def estimate_motion(reader, n_channels, order, nref=60, chunk=256, bad=None, fill=None):
+def estimate_motion(reader, n_channels, order, nref=60, chunk=256, bad=None, fill=None,
+                    upsample_factor=1, smooth_sigma=0.0):
     """Per-channel reference frames (C, H, W) and per-frame displacements (C, T, 2).
 
     Frames flagged ``bad`` are seen as ``fill`` (see :func:`iter_cycles`): no shift for them.
+    ``upsample_factor`` / ``smooth_sigma``: see :func:`benediff.widefield.motion.phase_correlation`.
     """
     n_t = check_channels(reader, n_channels)
     a, b = reference_window(n_t, nref)
     window = np.concatenate([blk for _, blk in iter_cycles(reader, n_channels, order, chunk, None,
                                                            a, b, bad=bad, fill=fill)])
-    refs = np.stack([reference_frame(window[:, c]) for c in range(n_channels)])
+    refs = np.stack([reference_frame(window[:, c], upsample_factor, smooth_sigma)
+                     for c in range(n_channels)])
     shifts = np.zeros((n_channels, n_t, 2))
     for t0, block in iter_cycles(reader, n_channels, order, chunk, bad=bad, fill=fill):
         for c in range(n_channels):
-            shifts[c, t0:t0 + len(block)] = phase_correlation(refs[c], block[:, c])
+            shifts[c, t0:t0 + len(block)] = phase_correlation(refs[c], block[:, c], upsample_factor,
+                                                                 smooth_sigma)
     return refs, shifts
