@@ -234,6 +234,7 @@ def get_final_output():
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
     outputs += video_targets.final_outputs()
+    outputs += [f"results/{s}/{s}.nwb" for s in nwb_sessions()]  # rules/nwb.smk
     return outputs
 
 
