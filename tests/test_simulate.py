@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
-from scipy.ndimage import shift
+from scipy.ndimage import gaussian_filter, shift
 
 from benediff.config import ConfigError, validate
 from benediff.io import dataset
@@ -18,6 +18,7 @@ from benediff.simulate import (BEHAVIORS, KEYPOINTS, SimParams, SimulationError,
                                load_truth_dataset,
                                movie_shape, params_from_config, raw_paths, read_truth,
                                simulate_session)
+from benediff.simulate.movie import optics
 from benediff.simulate.render import render
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -130,13 +131,65 @@ def test_noise_free_ground_truth_reproduces_the_movie(clean):
         dff = np.tensordot(gt["activities"][t], fp, axes=1)
         hemo = 1 + gt["hemo_map"][None] * gt["haemodynamics"][t][:, None, None]
         frame = np.stack([gt["baseline_blue"] * (1 + dff), gt["baseline_violet"]]) * hemo
-        expected = np.stack([shift(frame[c], gt["jitter"][t, c], order=1, mode="nearest")
-                             for c in range(2)])
-        assert np.abs(movie[t] - expected).max() <= 0.5 + 1e-6, t
+        expected = optics(frame[None], gt["jitter"][t][None], gt["params"].psf_sigma_px)[0]
+        assert np.abs(movie[t] - expected).max() <= 0.5 + 1e-2, t
+
+
+def test_optics_is_a_gaussian_blur_and_an_exact_subpixel_shift():
+    """The Fourier-domain PSF + shift agrees with scipy's Gaussian filter and a quintic spline
+    shift away from the frame edges, and moves a smooth bump's centroid by exactly the shift."""
+    rng = np.random.default_rng(3)
+    img = gaussian_filter(rng.standard_normal((48, 56)), 2.0) * 300 + 2000
+    shifts = np.array([[[0.37, -0.21], [-1.4, 0.8]]])
+    out = optics(np.stack([img, img])[None], shifts, 0.6)[0]
+    for c in range(2):
+        ref = shift(gaussian_filter(img, 0.6, mode="reflect"), shifts[0, c], order=5,
+                    mode="reflect")
+        inner = (slice(10, -10), slice(10, -10))
+        assert np.abs(out[c][inner] - ref[inner]).max() < 0.05 * img.std()
+    yy, xx = np.mgrid[:48, :56]
+    bump = np.exp(-((yy - 24.0) ** 2 + (xx - 28.0) ** 2) / (2 * 3.0 ** 2))
+    moved = optics(bump[None, None].repeat(2, 1), shifts, 0.0)[0]
+    for c in range(2):
+        cy, cx = (moved[c] * yy).sum() / moved[c].sum(), (moved[c] * xx).sum() / moved[c].sum()
+        np.testing.assert_allclose([cy - 24, cx - 28], shifts[0, c], atol=1e-3)
+
+
+def test_psf_blurs_vessels_below_the_pixel_scale(tmp_path):
+    """With the default PSF the noise-free movie has far less energy at the highest spatial
+    frequencies than without it (vessel edges are no sharper than about a pixel)."""
+    def highfreq(d):
+        frame = dat_movie(d)[0, 0].astype(np.float64)
+        return np.abs(np.diff(frame, 2, axis=0)).mean() + np.abs(np.diff(frame, 2, axis=1)).mean()
+
+    simulate_session(tmp_path / "sharp", tiny(noise=False, n_trials=2, psf_sigma_px=0.0))
+    simulate_session(tmp_path / "blurred", tiny(noise=False, n_trials=2))
+    assert SimParams().psf_sigma_px > 0
+    assert highfreq(tmp_path / "blurred") < 0.6 * highfreq(tmp_path / "sharp")
+
+
+def test_motion_is_locked_to_licking_and_reaching(tmp_path):
+    """Shifts along y follow the jaw and along x the paw height; per-frame jitter is on by
+    default; with the locked amplitudes at 0 the shifts do not follow behaviour."""
+    assert SimParams().frame_jitter_px > 0 and SimParams().lick_shift_px > 0
+    simulate_session(tmp_path / "locked", tiny(n_trials=10, jitter_px=0.0, frame_jitter_px=0.03,
+                                               lick_shift_px=0.3, reach_shift_px=0.3))
+    gt = read_truth(tmp_path / "locked" / "truth.h5")
+    jaw, paw = gt["behavior"][:, BEHAVIORS.index("Jaw")], gt["behavior"][:, BEHAVIORS.index("Paw-y")]
+    blue = gt["jitter"][:, 0]
+    assert np.corrcoef(blue[:, 0], jaw)[0, 1] > 0.8
+    assert np.corrcoef(blue[:, 1], paw)[0, 1] > 0.8
+    white = np.diff(gt["jitter"][:, 0, 0] - 0.3 * jaw)
+    assert 0.03 < white.std() / np.sqrt(2) < 0.05  # the independent jitter, 0.03 px
+    simulate_session(tmp_path / "free", tiny(n_trials=10, lick_shift_px=0.0, reach_shift_px=0.0))
+    free = read_truth(tmp_path / "free" / "truth.h5")["jitter"][:, 0]
+    assert abs(np.corrcoef(free[:, 0], jaw)[0, 1]) < 0.3
 
 
 def test_noise_free_movie_without_jitter_inverts_to_activities(tmp_path):
-    simulate_session(tmp_path, tiny(noise=False, jitter_px=0.0, n_trials=2, baseline_counts=30000.0))
+    simulate_session(tmp_path, tiny(noise=False, jitter_px=0.0, frame_jitter_px=0.0,
+                                    lick_shift_px=0.0, reach_shift_px=0.0, psf_sigma_px=0.0,
+                                    n_trials=2, baseline_counts=30000.0))
     gt = read_truth(tmp_path / "truth.h5")
     movie = dat_movie(tmp_path).astype(np.float64)
     hemo = 1 + gt["hemo_map"][None] * gt["haemodynamics"][:, 0, None, None]

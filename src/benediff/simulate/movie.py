@@ -1,22 +1,30 @@
 """The raw two-channel widefield movie: forward model and streaming writers.
 
-Forward model per per-channel frame t and pixel p, before rigid jitter and shot noise:
+Forward model per per-channel frame t and pixel p, before optics, motion and shot noise:
     blue[t, p]   = baseline_blue[p]   · (1 + Σ_k footprint_k[p] · activity[t, k]) · (1 + hemo_map[p] · hemo[t, 0])
     violet[t, p] = baseline_violet[p] · (1 + hemo_map[p] · hemo[t, 1])
-then each frame is shifted by jitter[t, channel] = (dy, dx) px (scipy.ndimage.shift,
-order 1, mode "nearest"), shot noise is added (unless noise=False:
-Gaussian with variance = mean, the Poisson limit at these counts, 3x faster to draw) and values are rounded to uint16.
+then each frame is blurred by the optical point-spread function (a Gaussian of ``psf_sigma_px``)
+and shifted rigidly by jitter[t, channel] = (dy, dx) px, both at once in the Fourier domain on a
+reflect-padded frame (an exact sub-pixel shift of the band-limited image, no interpolation
+smoothing); shot noise is added (unless noise=False: Gaussian with variance = mean, the Poisson
+limit at these counts, 3x faster to draw) and values are rounded to uint16.
 Violet frames are taken half a frame after blue ones, so hemo[:, 1] is sampled at t + 0.5.
+
+Motion (:func:`jitter`, docs/WIDEFIELD.md §2.1): slow drift + behaviour-locked shifts (licking
+moves the brain along y with the jaw, reaching along x with the paw) + independent per-frame
+jitter.
 """
 
 import contextlib
 from pathlib import Path
 
 import numpy as np
+import scipy.fft as sfft
 import tifffile
-from scipy.ndimage import gaussian_filter, gaussian_filter1d, shift
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from benediff.io.atomic import atomic_output
+from benediff.simulate.params import BEHAVIORS
 
 CHUNK_PIXELS = 2**21  # pixels per chunk and channel: bounds memory (~40 MB per float64 array)
 
@@ -50,21 +58,30 @@ def haemodynamics(rng, n_frames, params) -> np.ndarray:
     return params.hemo_amplitude * (0.8 * slow + 0.35 * np.sin(heart_phase))
 
 
-def jitter(rng, n_frames, params) -> np.ndarray:
-    """(n_frames, 2, 2) rigid (dy, dx) shifts per frame and channel: a slow drift (std
-    0.6 · ``jitter_px``, ~1 s smoothing, both channels) plus independent per-frame jitter of std
-    ``frame_jitter_px`` (default 0).
+def jitter(rng, n_frames, params, behavior=None) -> np.ndarray:
+    """(n_frames, 2, 2) rigid (dy, dx) shifts per frame and channel (blue, violet), px:
 
-    Per-frame jitter is off by default: at the simulator's sharp brain edge even 0.05 px of white
-    shift left after registration puts white-noise components into LocaNMF (measured on the demo:
-    0.18 px → 5 of 7 VIS_L components white, lag-1 autocorrelation 0.06, behaviour share 9 % of
-    the components' variance; 0.045 px → 24 %; none → 48 %). Registered real recordings do not
-    look like that.
+    - slow drift: std 0.6 · ``jitter_px``, ~1 s Gaussian smoothing, shared by both channels;
+    - behaviour-locked shifts (``behavior`` (n_frames, 6) in ``BEHAVIORS`` order): dy =
+      ``lick_shift_px`` · Jaw (licking: the jaw muscles pull the skull and brain; 0 at rest, full
+      amplitude with the jaw open) and dx = ``reach_shift_px`` · Paw-y (reaching), each sampled
+      at the channel's frame time (violet half a frame later), so motion follows behaviour;
+    - independent per-frame jitter of std ``frame_jitter_px`` (each frame and channel).
+
+    Sizes and their sources: docs/WIDEFIELD.md §2.1.
     """
     drift = gaussian_filter1d(rng.standard_normal((n_frames, 1, 2)), 30, axis=0)
     drift /= drift.std() + 1e-12
     white = rng.standard_normal((n_frames, 2, 2))
-    return 0.6 * params.jitter_px * drift + params.frame_jitter_px * white
+    out = 0.6 * params.jitter_px * drift + params.frame_jitter_px * white
+    if behavior is not None and (params.lick_shift_px or params.reach_shift_px):
+        t = np.arange(n_frames, dtype=np.float64)
+        for c, offset in enumerate((0.0, 0.5)):  # violet frames half a frame after blue
+            jaw = np.interp(t + offset, t, behavior[:, BEHAVIORS.index("Jaw")])
+            paw = np.interp(t + offset, t, behavior[:, BEHAVIORS.index("Paw-y")])
+            out[:, c, 0] += params.lick_shift_px * jaw
+            out[:, c, 1] += params.reach_shift_px * paw
+    return out
 
 
 def clean_frames(truth, start, stop):
@@ -81,24 +98,40 @@ def clean_frames(truth, start, stop):
     return out.reshape(stop - start, 2, *truth["hemo_map"].shape)
 
 
-def apply_jitter(frames, shifts):
-    """Shift every (frame, channel) image by its (dy, dx)."""
-    out = np.empty_like(frames)
-    for i in range(frames.shape[0]):
-        for c in range(2):
-            shift(frames[i, c], shifts[i, c], output=out[i, c], order=1, mode="nearest")
-    return out
+PAD = 8  # reflect padding (px) around each frame for the Fourier blur and shift
 
 
-def movie_chunks(truth, rng, noise=True):
-    """Yield uint16 chunks (n, 2, H, W) of the movie in frame order."""
+def optics(frames, shifts, psf_sigma=0.0):
+    """Blur every (frame, channel) image (n, 2, H, W) by a Gaussian PSF of ``psf_sigma`` px and
+    move it by its (dy, dx) (n, 2, 2) px, exactly, in the Fourier domain of the reflect-padded
+    frame (single precision: errors ~1e-7 of the value, far below shot noise); float32 out."""
+    frames = np.asarray(frames, np.float32)
+    n, c, h, w = frames.shape
+    padded = np.pad(frames, ((0, 0), (0, 0), (PAD, PAD), (PAD, PAD)), mode="reflect")
+    hp, wp = h + 2 * PAD, w + 2 * PAD
+    ky = np.fft.fftfreq(hp)[:, None]
+    kx = np.fft.rfftfreq(wp)[None]
+    shifts = np.asarray(shifts, np.float64)
+    # separable transfer functions: Gaussian PSF × shift phase ramp, along y and along x
+    ty = np.exp(-2 * np.pi ** 2 * psf_sigma ** 2 * ky ** 2 - 2j * np.pi * ky * shifts[..., 0, None, None])
+    tx = np.exp(-2 * np.pi ** 2 * psf_sigma ** 2 * kx ** 2 - 2j * np.pi * kx * shifts[..., 1, None, None])
+    spectrum = sfft.rfft2(padded, workers=1)
+    spectrum *= ty.astype(np.complex64)
+    spectrum *= tx.astype(np.complex64)
+    return np.ascontiguousarray(sfft.irfft2(spectrum, s=(hp, wp), workers=1)[..., PAD:PAD + h, PAD:PAD + w])
+
+
+def movie_chunks(truth, rng, noise=True, psf_sigma=0.0):
+    """Yield uint16 chunks (n, 2, H, W) of the movie in frame order (``psf_sigma``: optical
+    blur, px; the simulator passes ``psf_sigma_px``)."""
     n_frames = len(truth["activities"])
     truth = {**truth, "footprints": truth["footprints"].astype(np.float64)}  # convert once, not per chunk
     chunk = int(np.clip(CHUNK_PIXELS // truth["hemo_map"].size, 8, 256))
     for start in range(0, n_frames, chunk):
         stop = min(start + chunk, n_frames)
-        frames = apply_jitter(clean_frames(truth, start, stop), truth["jitter"][start:stop])
+        frames = optics(clean_frames(truth, start, stop), truth["jitter"][start:stop], psf_sigma)
         if noise:  # Poisson shot noise in its Gaussian limit (variance = mean; counts > 200 here)
+            np.maximum(frames, 0, out=frames)
             frames += np.sqrt(frames) * rng.standard_normal(frames.shape, dtype=np.float32)
         yield np.clip(np.rint(frames), 0, 65535).astype(np.uint16)
 

@@ -35,7 +35,10 @@ class SimParams:
     hemo_amplitude: float = 0.02
     heartbeat_hz: float = 10.0
     jitter_px: float = 0.3
-    frame_jitter_px: float = 0.0
+    frame_jitter_px: float = 0.1
+    lick_shift_px: float = 0.15
+    reach_shift_px: float = 0.1
+    psf_sigma_px: float = 0.6
     noise: bool = True
     behavior_coupling: str = "task"
     view_size: int = 64

@@ -30,7 +30,8 @@ def simulate_session(out_dir, params: SimParams) -> dict[str, Path]:
     log.info("%d trials, %d frames per channel, %d components", params.n_trials,
              len(gt["activities"]), len(gt["footprints"]))
     truth.write_truth(paths["truth"], gt, params)
-    movie.write_movie(movie.movie_chunks(gt, rng["noise"], params.noise), params.movie_shape,
+    movie.write_movie(movie.movie_chunks(gt, rng["noise"], params.noise, params.psf_sigma_px),
+                      params.movie_shape,
                       len(gt["activities"]), paths.get("dat"), paths.get("tiff"))
     log.info("movie written: %s", [str(paths[k]) for k in params.movie_formats])
     video.write_video(paths["video"], gt["behavior_video"], params, rng["video"])
@@ -88,7 +89,7 @@ def plant_truth(params: SimParams, rng) -> tuple[dict, object]:
         "behavior": beh, "behavior_video": sim_behavior.resample_to_video(beh, params, timeline),
         "latents": latents, "haemodynamics": movie.haemodynamics(rng["hemo"], timeline.n_frames, params),
         "hemo_map": hemo_map, "baseline_blue": blue, "baseline_violet": violet,
-        "jitter": movie.jitter(rng["jitter"], timeline.n_frames, params),
+        "jitter": movie.jitter(rng["jitter"], timeline.n_frames, params, beh),
         "transform": tform.params, "session_labels": labels,
         "trial_id": np.arange(1, params.n_trials + 1), "start_frame": timeline.start_frame,
         "video_start_frame": timeline.video_start_frame,
