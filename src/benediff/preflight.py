@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 
 from benediff.io.split import SplitError, make_split
-from benediff.io.trials import check_trials, read_trials
+from benediff.io.trials import Clock, check_trials, read_trials
 
 
 def trial_count(session: str, config: dict, trials_path=None) -> int | None:
@@ -37,7 +37,7 @@ def trial_count(session: str, config: dict, trials_path=None) -> int | None:
             return None
     if trials_path is not None and Path(trials_path).is_file():
         try:
-            return len(read_trials(trials_path))
+            return len(read_trials(trials_path, clock=session_clock(session, config)))
         except ValueError:
             return None
     return None
@@ -59,8 +59,9 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
     from benediff.io.trials import unequal_trials
 
     for session, path in trials_paths.items():
-        found = check_trials(path, totals.get(session))
-        table = None if found else _trials_or_none(path)
+        clock = session_clock(session, config)
+        found = check_trials(path, totals.get(session), clock)
+        table = None if found else _trials_or_none(path, clock)
         if table is not None and not is_pose_only(config["sessions"][session]):
             found += [p for p in [unequal_trials(table, path)] if p]
         problems += [f"sessions.{session}.trials: {p}" for p in found]
@@ -87,7 +88,7 @@ def input_warnings(config: dict, trials_paths: dict) -> list[str]:
     for session, path in trials_paths.items():
         if not is_pose_only(config["sessions"][session]):
             continue  # trials of unequal length are an error there (input_problems)
-        table = _trials_or_none(path)
+        table = _trials_or_none(path, session_clock(session, config))
         if table is not None:
             found = short_trials(table, path)
             if found:
@@ -195,10 +196,20 @@ def recording_frames(session: str, config: dict) -> tuple[int | None, list[str]]
     key = f"sessions.{session}.widefield"
     try:
         fmt = guess_format(path) if fmt == "auto" else fmt
+        if fmt == "nwb":  # the header only: pynwb reads lazily
+            from benediff.widefield.readers import read_nwb
+
+            reader = read_nwb(path, cfg.get("nwb_series"))
+            try:
+                return check_channels(reader, config["widefield"]["channels"]), []
+            finally:
+                reader._io.close()
         if fmt not in ("dat", "tiff", "video"):
             return None, []
         return check_channels(open_movie(path, fmt), config["widefield"]["channels"]), []
     except ReaderError as err:
+        if "nwb_series" in str(err):
+            key = f"sessions.{session}.nwb_series"
         return None, [f"{err} (config key {key})"]
 
 
@@ -319,7 +330,7 @@ def behaviour_file_problems(session: str, config: dict, trials_path=None) -> lis
         except timing.TimingError as err:
             problems.append(str(err))
         else:
-            table = _trials_or_none(trials_path)
+            table = _trials_or_none(trials_path, session_clock(session, config))
             if table is not None and len(table):
                 stop = int(table["start_frame"].iloc[-1] + table["n_frames"].iloc[-1])
                 if stop > len(times):
@@ -330,10 +341,29 @@ def behaviour_file_problems(session: str, config: dict, trials_path=None) -> lis
     return problems
 
 
-def _trials_or_none(path):
+def session_clock(session: str, config: dict) -> Clock:
+    """The neural clock a trial table in seconds is read on: the session's neural timestamps
+    when given and readable (their problems are reported by behaviour_file_problems), else
+    frame k at k / widefield.frame_rate."""
+    from benediff.behavior import timing
+
+    rate = config["widefield"]["frame_rate"]
+    cfg = config["sessions"][session]
+    neural = _existing(cfg, "neural_timestamps") if cfg.get("source") == "files" else None
+    if neural:
+        try:
+            times = timing.read_timestamps(neural, f"sessions.{session}.neural_timestamps")
+        except timing.TimingError:
+            times = None
+        if times is not None:
+            return Clock(rate, times, f"sessions.{session}.neural_timestamps")
+    return Clock(rate, None, "widefield.frame_rate")
+
+
+def _trials_or_none(path, clock: Clock | None = None):
     if path is None or not Path(path).is_file():
         return None
     try:
-        return read_trials(path)
+        return read_trials(path, clock=clock)
     except ValueError:
         return None

@@ -137,7 +137,36 @@ def raw_path(session, kind):
     return configured_path(session, RAW_FILE_KEYS[kind])
 
 
+def trials_from_rule(session):
+    """Whether the stages read the session's trials from rule session_trials (a table in
+    seconds, or the trials table of an NWB movie when sessions.<s>.trials is unset)."""
+    from benediff.io.trials import is_time_file
+
+    if is_simulated(session) or is_behavenet(session):
+        return False
+    path = session_config(session).get("trials")
+    if path:
+        return Path(path).is_file() and is_time_file(path)
+    return is_nwb_movie(session)
+
+
+def is_nwb_movie(session):
+    from benediff.widefield.readers import guess_format
+
+    cfg = session_config(session)
+    if not cfg.get("widefield") or is_simulated(session):
+        return False
+    fmt = cfg.get("widefield_format", "auto")
+    fmt = config["widefield"]["format"] if fmt == "auto" else fmt
+    try:
+        return (guess_format(cfg["widefield"]) if fmt == "auto" else fmt) == "nwb"
+    except ValueError:
+        return False
+
+
 def trials_table(wildcards):
+    if trials_from_rule(wildcards.session):
+        return f"results/{wildcards.session}/trials.csv"
     return raw_path(wildcards.session, "trials")
 
 
@@ -176,8 +205,9 @@ def check_configured_paths():
         elif is_pose_only(session):
             check_path(session, "trials")  # the behaviour checks cover the rest
         elif not is_simulated(session):
-            for key in ("widefield", "trials"):
-                check_path(session, key)
+            check_path(session, "widefield")
+            if not (is_nwb_movie(session) and not session_config(session).get("trials")):
+                check_path(session, "trials")  # an NWB movie may bring its own trials table
 
 
 check_configured_paths()
@@ -405,7 +435,12 @@ def widefield_atlas(wildcards):
 
 
 def widefield_format(wildcards):
-    return session_config(wildcards.session).get("widefield_format", "auto")
+    cfg = session_config(wildcards.session)
+    if cfg.get("nwb_series"):  # the NWB imaging series chosen by name
+        from benediff.widefield.readers import nwb_format
+
+        return nwb_format(cfg["nwb_series"])
+    return cfg.get("widefield_format", "auto")
 
 
 # --- video stage: specificity extractor ---

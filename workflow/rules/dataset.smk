@@ -55,6 +55,30 @@ rule import_behavenet:
         regions=config["regions"],
         split=config["split"],
         config=lambda wc: stage_config(
+
+
+# Trials in seconds (or an NWB movie's own trials table) as frames, for every stage
+# (benediff.io.trials); trials_table() points the stages here for such sessions.
+rule session_trials:
+    input:
+        trials=lambda wc: session_config(wc.session).get("trials") or [],
+        movie=lambda wc: [] if session_config(wc.session).get("trials") else widefield_movie(wc),
+        timestamps=lambda wc: session_timestamps(wc.session)["neural"] or [],
+    output:
+        "results/{session}/trials.csv",
+    log:
+        "logs/session_trials/{session}.log",
+    wildcard_constraints:
+        session=sessions_pattern([s for s in SESSIONS if trials_from_rule(s)]),
+    conda:
+        "../../envs/benediff.yaml"
+    threads: 1
+    params:
+        rate=config["widefield"]["frame_rate"],
+        channels=config["widefield"]["channels"],
+        nwb_series=lambda wc: session_config(wc.session).get("nwb_series"),
+    script:
+        "../../scripts/session_trials.py"
             "split", "regions", "behaviors", session=wc.session
         ),
     script:

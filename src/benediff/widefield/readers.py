@@ -287,21 +287,85 @@ class ArrayReader(MovieReader):
             yield np.asarray(self._data[i:min(i + chunk, stop)])
 
 
-def read_nwb(path, series=None) -> ArrayReader:
-    """OnePhotonSeries of an NWB file (needs the optional ``pynwb``); data streamed lazily."""
+NWB_SERIES = "OnePhotonSeries"
+
+
+def _nwb_series(nwb, path, series=None):
+    """The imaging series named ``series`` (any OnePhotonSeries in acquisition), or the only
+    one; a clear error listing the names otherwise."""
+    candidates = {k: v for k, v in nwb.acquisition.items() if type(v).__name__ == NWB_SERIES}
+    names = sorted(candidates)
+    if series is not None:
+        if series not in candidates:
+            raise ReaderError(f"{path}: no {NWB_SERIES} named {series!r} in acquisition; its "
+                              f"{NWB_SERIES}s are {names or 'none'} (all of acquisition: "
+                              f"{sorted(nwb.acquisition)}); fix sessions.<session>.nwb_series")
+        return candidates[series]
+    if not candidates:
+        raise ReaderError(f"{path}: no {NWB_SERIES} in acquisition (found "
+                          f"{sorted(nwb.acquisition) or 'nothing'}); the widefield movie must "
+                          f"be a {NWB_SERIES}")
+    if len(candidates) > 1:
+        raise ReaderError(f"{path}: {len(names)} {NWB_SERIES}s in acquisition: {names}; name the "
+                          "imaging movie (both channels interleaved) in "
+                          "sessions.<session>.nwb_series")
+    return candidates[names[0]]
+
+
+def _open_nwb(path):
     try:
         from pynwb import NWBHDF5IO
     except ImportError as exc:
         raise ReaderError(f"{path}: reading NWB needs pynwb; pip install pynwb") from exc
     io = NWBHDF5IO(str(path), "r")
-    nwb = io.read()
-    candidates = {k: v for k, v in nwb.acquisition.items() if type(v).__name__ == "OnePhotonSeries"}
-    if not candidates or (series is not None and series not in candidates):
-        raise ReaderError(f"{path}: no OnePhotonSeries {series or ''} in acquisition "
-                          f"(found {sorted(nwb.acquisition)})")
-    reader = ArrayReader(candidates[series or sorted(candidates)[0]].data, path)
+    try:
+        return io, io.read()
+    except Exception as exc:
+        io.close()
+        raise ReaderError(f"{path}: not a readable NWB file ({exc})") from exc
+
+
+def read_nwb(path, series=None) -> ArrayReader:
+    """The OnePhotonSeries ``series`` of an NWB file (None: the only one); data streamed lazily."""
+    io, nwb = _open_nwb(path)
+    try:
+        reader = ArrayReader(_nwb_series(nwb, path, series).data, path)
+    except ReaderError:
+        io.close()
+        raise
     reader._io = io  # keep the file open as long as the reader lives
     return reader
+
+
+def read_nwb_timing(path, series=None, channels: int = 1):
+    """(frame times, trials) of an NWB movie: the series' timestamps (or starting_time + k /
+    rate) per frame of one channel (every ``channels``-th stored frame, the first channel's),
+    and the file's trials table (trial_id, start_time, stop_time; None without one)."""
+    import pandas as pd
+
+    io, nwb = _open_nwb(path)
+    try:
+        movie = _nwb_series(nwb, path, series)
+        n = int(movie.data.shape[0])
+        if movie.timestamps is not None:
+            times = np.asarray(movie.timestamps[()], np.float64)
+        else:
+            times = float(movie.starting_time or 0.0) + np.arange(n) / float(movie.rate)
+        times = times[::channels]
+        trials = None
+        if nwb.trials is not None and len(nwb.trials):
+            frame = nwb.trials.to_dataframe()
+            trials = pd.DataFrame({"trial_id": frame.index.to_numpy(),
+                                   "start_time": frame["start_time"].to_numpy(np.float64),
+                                   "stop_time": frame["stop_time"].to_numpy(np.float64)})
+    finally:
+        io.close()
+    return times, trials
+
+
+def nwb_format(series=None) -> str:
+    """The format string naming one NWB imaging series (``nwb:<name>``; plain ``nwb`` without)."""
+    return f"nwb:{series}" if series else "nwb"
 
 
 def guess_format(path) -> str:
@@ -329,6 +393,8 @@ def open_movie(path, fmt="auto") -> MovieReader:
     if not path.exists():
         raise ReaderError(f"{path}: widefield movie does not exist; check sessions.*.widefield")
     fmt = guess_format(path) if fmt == "auto" else fmt
+    if fmt.startswith("nwb:"):  # nwb_format(series): the series sessions.<s>.nwb_series names
+        return read_nwb(path, fmt.partition(":")[2])
     readers = {"dat": DatReader, "tiff": TiffReader, "video": VideoReader, "nwb": read_nwb}
     if fmt not in readers:
         raise ReaderError(f"{path}: format {fmt!r} is not a raw movie; raw formats are "
