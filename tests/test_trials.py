@@ -150,3 +150,24 @@ def test_rule_session_trials_from_an_nwb_movie(tmp_path):
     out = write_session_trials(None, tmp_path / "trials.csv", 30.0, nwb=movie, channels=2)
     assert out["trial_id"].tolist() == [0, 1]
     assert out["start_frame"].tolist() == [0, 30] and out["n_frames"].tolist() == [30, 30]
+
+
+def test_a_lab_session_with_trials_in_seconds_dry_runs(tmp_path):
+    """Snakemake plans rule session_trials for a table in seconds and the stages read its
+    output; a bad row in seconds stops the dry run naming the file, row and fix."""
+    import yaml
+    from test_bad_input import lab_config, snakemake
+
+    cfg = lab_config(tmp_path)
+    table = "trial_id,start_time,stop_time\n" + "".join(
+        f"{t},{t * 200 / 30:.6f},{(t * 200 + 189) / 30:.6f}\n" for t in range(20))
+    (tmp_path / "data" / "trials.csv").write_text(table)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    rc, out = snakemake(tmp_path / "run", tmp_path / "config.yaml", "-n", "results/M1/split.json")
+    assert rc == 0, out
+    assert "rule session_trials" in out and "results/M1/trials.csv" in out
+
+    (tmp_path / "data" / "trials.csv").write_text(table + "20,900.0,899.0\n")
+    rc, out = snakemake(tmp_path / "run", tmp_path / "config.yaml", "-n", "results/M1/split.json")
+    assert rc != 0
+    assert "row 22: stop_time 899 s is not after start_time 900 s" in out, out
