@@ -16,7 +16,6 @@ import einops
 import h5py
 import numpy as np
 import torch
-from sklearn.metrics import r2_score
 
 from benediff.io.atomic import atomic_output
 
@@ -79,6 +78,8 @@ class LinearEncoder:
         """Uniform-average and per-factor R² of the mean map (latents in the fit's units)."""
         pred = self.predict(frames)
         latents = np.asarray(latents, dtype=np.float64) / self.latent_scale_
+        from sklearn.metrics import r2_score  # here: generation jobs load the encoder, not sklearn
+
         return {"r2": float(r2_score(latents, pred)),
                 "r2_per_factor": r2_score(latents, pred, multioutput="raw_values").tolist()}
 
