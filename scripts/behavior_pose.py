@@ -5,7 +5,7 @@ start(snakemake)
 
 normalise_pose(
     snakemake.input.pose,
-    snakemake.params.video,  # None for a pose-only session
+    snakemake.input.video or None,  # None for a session without a video
     snakemake.output.h5,
     snakemake.output.meta,
     pcutoff=snakemake.params.pcutoff,

@@ -3,4 +3,5 @@ from benediff.jobs import start
 
 start(snakemake)
 
-figure4(list(snakemake.input), snakemake.output[0], snakemake.config, snakemake.config["seed"])
+figure4(list(snakemake.input), snakemake.output[0], snakemake.params.config,
+        snakemake.params.seed)

@@ -10,7 +10,7 @@ figure5(
     snakemake.output[0],
     test_trial=snakemake.params.test_trial,
     n_dims=snakemake.params.n_dims,
-    config=snakemake.config,
-    seed=snakemake.config["seed"],
+    config=snakemake.params.config,
+    seed=snakemake.params.seed,
     pooled=snakemake.params.pooled,
 )

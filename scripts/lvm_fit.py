@@ -16,6 +16,7 @@ fit_region(
     checkpoint_dir=snakemake.params.checkpoint_dir,
     out_model=snakemake.output.model,
     out_latents=snakemake.output.latents,
-    out_metrics=snakemake.output.metrics,
+    out_fit=snakemake.output.fit,
+    evaluate_fit=False,
     pooled=snakemake.params.pooled,
 )

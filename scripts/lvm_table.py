@@ -12,5 +12,5 @@ write_table(
     snakemake.output.csv,
     snakemake.output.tex,
 )
-write_sidecar(snakemake.output.csv, snakemake.config, snakemake.config["seed"],
+write_sidecar(snakemake.output.csv, snakemake.params.config, snakemake.params.seed,
               inputs=list(snakemake.input))

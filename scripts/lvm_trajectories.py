@@ -8,7 +8,7 @@ trajectory_figure(
     snakemake.params.factors,
     snakemake.params.n_trials,
     snakemake.output[0],
-    draw_seed=snakemake.config["seed"],
-    config=snakemake.config,
-    seed=snakemake.config["seed"],
+    draw_seed=snakemake.params.seed,
+    config=snakemake.params.config,
+    seed=snakemake.params.seed,
 )

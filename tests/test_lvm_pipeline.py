@@ -306,6 +306,10 @@ def test_pooled_table_builds_exactly_the_pooled_fits(tmp_path):
     assert out.count("session=pooled") == 8
     assert counts["assemble_dataset"] == 2 and counts["simulate_session"] == 2
     assert "results/S1/dataset.h5, results/S2/dataset.h5" in out
+    # one evaluation job per pooled region, evaluating its 4 models
+    assert sorted(c for c in counts if c.startswith("lvm_evaluate")) == [
+        "lvm_evaluate_pooled_MOs_L", "lvm_evaluate_pooled_VIS_L"]
+    counts = {c: n for c, n in counts.items() if not c.startswith("lvm_evaluate")}
     assert set(counts) - {"lvm_fit", "lvm_table"} <= {
         "simulate_session", "behavior_clips", "behavior_pose", "split_trials", "widefield_atlas",
         "widefield_motion", "behavior_labels", "widefield_svd", "widefield_hemo",

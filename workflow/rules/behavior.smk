@@ -14,10 +14,7 @@ rule dlc_infer:
         "../../envs/dlc.yaml"
     threads: 2
     params:
-        python=config["behavior"]["pose"]["dlc_python"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        batch_size=config["behavior"]["pose"]["batch_size"],
+        **rule_params("dlc_infer", "python", "device", "gpu_fallback", "batch_size"),
     shell:
         "HF_HUB_OFFLINE=1 {params.python} -m benediff.behavior.dlc_infer"
         " --model-dir {input.model} --video {input.video} --out {output}"
@@ -40,13 +37,15 @@ rule behavior_pose:
         "../../envs/behavior.yaml"
     threads: 1
     params:
-        mode=config["behavior"]["pose"]["mode"],
-        pcutoff=config["behavior"]["pose"]["pcutoff"],
-        video_fps=config["behavior"]["video_fps"],
-        fps_tolerance=config["behavior"]["fps_tolerance"],
-        video=lambda wc: behavior_pose_video(wc) or None,
-        frame_rate=lambda wc: session_config(wc.session).get("video_frame_rate"),
-        video_timestamps=lambda wc: session_timestamps(wc.session)["video"],
+        **rule_params(
+            "behavior_pose",
+            "mode",
+            "pcutoff",
+            "video_fps",
+            "fps_tolerance",
+            "frame_rate",
+            "video_timestamps",
+        ),
     script:
         "../../scripts/behavior_pose.py"
 
@@ -66,11 +65,14 @@ rule behavior_labels:
         "../../envs/behavior.yaml"
     threads: 1
     params:
-        behaviors=config["behaviors"],
-        labels=config["behavior"]["labels"],
-        neural_rate=config["behavior"]["neural_rate"],
-        timestamps=lambda wc: session_timestamps(wc.session),
-        stage_config={"behaviors": config["behaviors"], "behavior": config["behavior"]},
+        **rule_params(
+            "behavior_labels",
+            "behaviors",
+            "labels",
+            "neural_rate",
+            "timestamps",
+            "stage_config",
+        ),
     script:
         "../../scripts/behavior_labels.py"
 
@@ -88,12 +90,15 @@ rule behavior_clips:
         "../../envs/behavior.yaml"
     threads: 1
     params:
-        clips=config["behavior"]["clips"],
-        neural_rate=config["behavior"]["neural_rate"],
-        video_fps=config["behavior"]["video_fps"],
-        fps_tolerance=config["behavior"]["fps_tolerance"],
-        timestamps=lambda wc: session_timestamps(wc.session),
-        stage_config={"behavior": config["behavior"]},
+        **rule_params(
+            "behavior_clips",
+            "clips",
+            "neural_rate",
+            "video_fps",
+            "fps_tolerance",
+            "timestamps",
+            "stage_config",
+        ),
     script:
         "../../scripts/behavior_clips.py"
 
@@ -118,13 +123,6 @@ rule behavior_fig1b:
         "../../envs/behavior.yaml"
     threads: 1
     params:
-        regions=config["regions"],
-        fig1b=config["behavior"]["fig1b"],
-        seed=config["seed"],
-        stage_config={
-            "seed": config["seed"],
-            "regions": config["regions"],
-            "behavior": config["behavior"],
-        },
+        **rule_params("behavior_fig1b", "regions", "fig1b", "seed", "stage_config"),
     script:
         "../../scripts/behavior_fig1b.py"

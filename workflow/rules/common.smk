@@ -79,26 +79,9 @@ PROBLEMS = []
 
 def path_problem(session, key):
     """Why sessions.<session>.<key> is unusable (unset or missing on disk), or None."""
-    value = session_config(session).get(key)
-    if value is None:
-        hint = ""
-        if key == "landmarks":
-            hint = (
-                f" (make one with `benediff landmarks <movie> --atlas <atlas> -o "
-                f"landmarks.json`, or start from the rule target "
-                f"results/{session}/widefield/landmarks_guess.json)"
-            )
-        return (
-            f"config key sessions.{session}.{key} is required for a session with source "
-            f"{session_config(session)['source']!r}; "
-            f"set it to the path of the {key.replace('_', ' ')} file{hint}"
-        )
-    if not Path(value).exists():
-        return (
-            f"config key sessions.{session}.{key} points at {value}, which does not exist; "
-            "fix the path in your config"
-        )
-    return None
+    from benediff.preflight import path_problem as problem
+
+    return problem(config, session, key)
 
 
 def configured_path(session, key):
@@ -151,17 +134,9 @@ def trials_from_rule(session):
 
 
 def is_nwb_movie(session):
-    from benediff.widefield.readers import guess_format
+    from benediff.preflight import is_nwb_movie as nwb_movie
 
-    cfg = session_config(session)
-    if not cfg.get("widefield") or is_simulated(session):
-        return False
-    fmt = cfg.get("widefield_format", "auto")
-    fmt = config["widefield"]["format"] if fmt == "auto" else fmt
-    try:
-        return (guess_format(cfg["widefield"]) if fmt == "auto" else fmt) == "nwb"
-    except ValueError:
-        return False
+    return nwb_movie(session, config)
 
 
 def trials_table(wildcards):
@@ -199,15 +174,9 @@ def dataset_sources(wildcards):
 
 
 def check_configured_paths():
-    for session in SESSIONS:
-        if is_behavenet(session):
-            check_path(session, "behavenet")
-        elif is_pose_only(session):
-            check_path(session, "trials")  # the behaviour checks cover the rest
-        elif not is_simulated(session):
-            check_path(session, "widefield")
-            if not (is_nwb_movie(session) and not session_config(session).get("trials")):
-                check_path(session, "trials")  # an NWB movie may bring its own trials table
+    from benediff.preflight import session_path_problems
+
+    PROBLEMS.extend(session_path_problems(config))
 
 
 check_configured_paths()
@@ -232,7 +201,7 @@ def check_inputs():
     PROBLEMS.extend(region_problems(config))
     overrides = config["lvm"]["region_overrides"]
     if overrides:  # keys of a region override: the VAE's hyper-parameters
-        from benediff.lvm.pipeline import HYPER_KEYS
+        from benediff.lvm.targets import HYPER_KEYS  # not lvm.pipeline: no torch at parse time
 
         for region, override in overrides.items():
             unknown = sorted(set(override) - set(HYPER_KEYS))
@@ -277,6 +246,28 @@ def simulated_paths(session):
 
 def image_size():
     return config["behavior"]["clips"]["size"]
+
+
+def rule_params(rule, *names, wildcards=None):
+    """A rule's params: its config slice (benediff.config.rule_config), one entry per name.
+
+    Every rule takes its params this way and nothing else, so a job reruns only when a key its
+    slice reads changes. ``wildcards`` stands in for the job's own (rules defined per region).
+    """
+
+    def entry(name):
+        def value(wc):
+            part = bconfig.rule_config(config, rule, wildcards or wc)
+            if set(part) != set(names):
+                raise WorkflowError(
+                    f"rule {rule}: params {sorted(names)} differ from its config slice "
+                    f"{sorted(part)} (benediff.config.RULE_SLICES)"
+                )
+            return part[name]
+
+        return value
+
+    return {name: entry(name) for name in names}
 
 
 def stage_config(*sections, session=None, without=()):
@@ -356,61 +347,11 @@ def fig1b_dataset(wildcards):
 
 
 def check_behavior_sessions():
-    """Parse-time checks of the behaviour inputs: label mapping forms, sessions without a
-    behaviour video (pose file, frame rate or timestamps), timestamp files, and body parts
-    named by the mapping against the header of each configured pose file."""
-    from benediff.behavior.labels import LabelError, check_bodyparts, parse_entry
-    from benediff.io.pose import PoseError, read_bodyparts
+    """Parse-time checks of the behaviour inputs (benediff.preflight: label mapping forms,
+    sessions without a behaviour video, timestamp files, body parts of each pose file)."""
+    from benediff.preflight import behaviour_session_problems
 
-    mapping = config["behavior"]["labels"]["mapping"]
-    try:
-        sources = {name: parse_entry(name, entry) for name, entry in mapping.items()}
-    except LabelError as err:
-        PROBLEMS.append(str(err))
-        return
-    used = {b: sources[b] for b in config["behaviors"] if b in sources}
-    pose_mode = config["behavior"]["pose"]["mode"]
-    for session in SESSIONS:
-        cfg = session_config(session)
-        if is_behavenet(session):
-            continue
-        if cfg.get("neural_timestamps") and not cfg.get("video_timestamps"):
-            PROBLEMS.append(
-                f"config key sessions.{session}.neural_timestamps needs "
-                f"sessions.{session}.video_timestamps (both on the same clock); add the video "
-                "timestamps or remove the neural ones"
-            )
-        for key in ("video_timestamps", "neural_timestamps"):
-            if cfg.get(key):
-                check_path(session, key)
-        if not has_behavior_video(session):
-            if pose_mode == "infer":
-                PROBLEMS.append(
-                    f"config key behavior.pose.mode is 'infer' but session {session!r} has no "
-                    f"sessions.{session}.behavior_video to run DeepLabCut on; set the video, "
-                    f"or use mode 'import' with sessions.{session}.pose"
-                )
-            elif not cfg.get("pose"):
-                PROBLEMS.append(
-                    f"config key sessions.{session}.pose is required for a session without "
-                    f"sessions.{session}.behavior_video; set it to the DeepLabCut .h5/.csv"
-                )
-            else:
-                check_path(session, "pose")
-            if cfg.get("video_frame_rate") is None and not cfg.get("video_timestamps"):
-                PROBLEMS.append(
-                    f"config key sessions.{session}.video_frame_rate is required for a session "
-                    f"without sessions.{session}.behavior_video: set it to the behaviour "
-                    f"camera rate in Hz (e.g. video_frame_rate: 60), or set "
-                    f"sessions.{session}.video_timestamps to a .npy/.csv of one time in "
-                    "seconds per pose row"
-                )
-        pose_file = cfg.get("pose")
-        if pose_mode == "import" and pose_file and Path(pose_file).exists():
-            try:
-                check_bodyparts(used, read_bodyparts(pose_file), pose_file)
-            except (PoseError, LabelError) as err:
-                PROBLEMS.append(str(err))
+    PROBLEMS.extend(behaviour_session_problems(config))
 
 
 check_behavior_sessions()

@@ -9,8 +9,7 @@ rule split_trials:
         "../../envs/benediff.yaml"
     threads: 1
     params:
-        blocks=config["split"]["blocks"],
-        seed=config["split"]["seed"],
+        **rule_params("split_trials", "blocks", "seed"),
     script:
         "../../scripts/split_trials.py"
 
@@ -28,11 +27,7 @@ rule assemble_dataset:
         "../../envs/benediff.yaml"
     threads: 1
     params:
-        sources=config["dataset"],
-        image_size=image_size(),
-        config=lambda wc: stage_config(
-            "simulate", "split", "dataset", "widefield", "behavior", session=wc.session
-        ),
+        **rule_params("assemble_dataset", "sources", "image_size", "config"),
     script:
         "../../scripts/assemble_dataset.py"
 
@@ -50,11 +45,16 @@ rule import_behavenet:
         "../../envs/benediff.yaml"
     threads: 1
     params:
-        session_config=lambda w: session_config(w.session),
-        behaviors=config["behaviors"],
-        regions=config["regions"],
-        split=config["split"],
-        config=lambda wc: stage_config(
+        **rule_params(
+            "import_behavenet",
+            "session_config",
+            "behaviors",
+            "regions",
+            "split",
+            "config",
+        ),
+    script:
+        "../../scripts/import_behavenet.py"
 
 
 # Trials in seconds (or an NWB movie's own trials table) as frames, for every stage
@@ -74,12 +74,6 @@ rule session_trials:
         "../../envs/benediff.yaml"
     threads: 1
     params:
-        rate=config["widefield"]["frame_rate"],
-        channels=config["widefield"]["channels"],
-        nwb_series=lambda wc: session_config(wc.session).get("nwb_series"),
+        **rule_params("session_trials", "rate", "channels", "nwb_series"),
     script:
         "../../scripts/session_trials.py"
-            "split", "regions", "behaviors", session=wc.session
-        ),
-    script:
-        "../../scripts/import_behavenet.py"

@@ -1,14 +1,7 @@
-# Neural latent model stage: one fit per session × region × model × seed, then
+# Neural latent model stage: one fit per session × region × model × seed, its evaluation, then
 # Tables 1–3 and Figures 4, 5, 7, 12. Which fits each artifact needs is decided by
 # benediff.lvm.targets from config["lvm"], so asking for one artifact builds only its fits.
 # Session "pooled" = one fit per region on the trials of all lvm.pool_sessions.
-
-TABLE_CAPTIONS = {
-    "1": "Neural reconstruction and disentanglement per region: baselines vs ours (mean ± std over seeds).",
-    "2": "Standard VAE vs ours across sessions, one region (mean ± std over seeds).",
-    "3": "Ablation: standard VAE, w/o behaviour, w/o TC, ours (mean ± std over seeds).",
-}
-
 
 rule lvm_fit:
     input:
@@ -16,7 +9,7 @@ rule lvm_fit:
     output:
         model="results/lvm/{session}/{region}/{model}/seed{seed}/model.pt",
         latents="results/lvm/{session}/{region}/{model}/seed{seed}/latents.h5",
-        metrics="results/lvm/{session}/{region}/{model}/seed{seed}/metrics.json",
+        fit="results/lvm/{session}/{region}/{model}/seed{seed}/fit.json",
     log:
         "logs/lvm_fit/{session}/{region}/{model}/seed{seed}.log",
     benchmark:
@@ -29,14 +22,67 @@ rule lvm_fit:
         "../../envs/lvm.yaml"
     threads: 1
     params:
-        lvm=lambda wc: lvm_targets.fit_config(config, wc),
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        checkpoint_dir=lambda wc: lvm_targets.checkpoint_dir(config, wc),
-        pooled=lvm_targets.is_pooled,
+        **rule_params(
+            "lvm_fit", "lvm", "seed", "device", "gpu_fallback", "checkpoint_dir", "pooled"
+        ),
     script:
         "../../scripts/lvm_fit.py"
+
+
+# Evaluation (metrics.json) is its own job, so a metric setting (lvm.mig_binning) reruns no fit.
+# One job per session x region evaluates every fit a table or Figure 4 reads there (dataset
+# read and decoder reference computed once); rule lvm_evaluate evaluates any other fit alone.
+for (_session, _region), _fits in lvm_targets.evaluated_fits(config).items():
+
+    rule:
+        name:
+            lvm_targets.evaluation_rule_name(_session, _region)
+        input:
+            **lvm_targets.evaluation_inputs(config, _session, _region, _fits),
+        output:
+            [
+                lvm_targets.fit_path(_session, _region, m, seed, "metrics.json")
+                for m, seed in _fits
+            ],
+        log:
+            f"logs/lvm_evaluate/{_session}/{_region}.log",
+        conda:
+            "../../envs/lvm.yaml"
+        threads: 1
+        params:
+            **rule_params(
+                "lvm_evaluate",
+                "lvm",
+                "device",
+                "gpu_fallback",
+                "fits",
+                "pooled",
+                wildcards=lvm_targets.region_wildcards(_session, _region),
+            ),
+        script:
+            "../../scripts/lvm_evaluate.py"
+
+
+rule lvm_evaluate:
+    input:
+        dataset=lambda wc: lvm_targets.fit_datasets(config, wc),
+        model="results/lvm/{session}/{region}/{model}/seed{seed}/model.pt",
+        fit="results/lvm/{session}/{region}/{model}/seed{seed}/fit.json",
+    output:
+        "results/lvm/{session}/{region}/{model}/seed{seed}/metrics.json",
+    log:
+        "logs/lvm_evaluate/{session}/{region}/{model}/seed{seed}.log",
+    wildcard_constraints:
+        session=lvm_targets.fit_session_pattern(config),
+        model="|".join(lvm_targets.MODELS),
+        seed=r"\d+",
+    conda:
+        "../../envs/lvm.yaml"
+    threads: 1
+    params:
+        **rule_params("lvm_evaluate", "lvm", "device", "gpu_fallback", "fits", "pooled"),
+    script:
+        "../../scripts/lvm_evaluate.py"
 
 
 rule lvm_table:
@@ -57,9 +103,7 @@ rule lvm_table:
         "../../envs/lvm.yaml"
     threads: 1
     params:
-        group=lambda wc: lvm_targets.TABLE_GROUP[int(wc.n)],
-        models=lambda wc: lvm_targets.table_models(config, int(wc.n)),
-        caption=lambda wc: TABLE_CAPTIONS[wc.n],
+        **rule_params("lvm_table", "group", "models", "caption", "seed", "config"),
     script:
         "../../scripts/lvm_table.py"
 
@@ -79,7 +123,7 @@ rule lvm_fig4:
         "../../envs/lvm.yaml"
     threads: 1
     params:
-        region=config["lvm"]["fig4"]["region"],
+        **rule_params("lvm_fig4", "region", "seed", "config"),
     script:
         "../../scripts/lvm_fig4.py"
 
@@ -99,11 +143,16 @@ rule lvm_fig5:
         "../../envs/lvm.yaml"
     threads: 1
     params:
-        region=config["lvm"]["fig5"]["region"],
-        models=config["lvm"]["fig5"]["models"],
-        test_trial=config["lvm"]["fig5"]["test_trial"],
-        n_dims=config["lvm"]["fig5"]["n_dims"],
-        pooled=lvm_targets.fig5_pooled(config),
+        **rule_params(
+            "lvm_fig5",
+            "region",
+            "models",
+            "test_trial",
+            "n_dims",
+            "pooled",
+            "seed",
+            "config",
+        ),
     script:
         "../../scripts/lvm_fig5.py"
 
@@ -125,8 +174,8 @@ rule lvm_trajectories:
         "../../envs/lvm.yaml"
     threads: 1
     params:
-        regions=list(config["regions"]),
-        factors=config["lvm"]["trajectories"]["factors"],
-        n_trials=lambda wc: config["lvm"]["trajectories"][f"fig{wc.n}_trials"],
+        **rule_params(
+            "lvm_trajectories", "regions", "factors", "n_trials", "seed", "config"
+        ),
     script:
         "../../scripts/lvm_trajectories.py"

@@ -17,16 +17,17 @@ rule results_ledger:
     conda:
         "../../envs/benediff.yaml"
     params:
-        title=config["report"]["title"],
-        note=config["report"]["note"],
-        control=config["simulate"]["behavior_coupling"] == "independent",
-        causes=config["report"]["causes"],
-        include_titles=[entry["title"] for entry in config["report"]["include"]],
-        expected=reported_artifacts(),
-        figure6=[
-            config["video"]["figures"]["fig6"]["region"],
-            config["video"]["figures"]["fig6"]["factor"],
-        ],
+        **rule_params(
+            "results_ledger",
+            "title",
+            "note",
+            "control",
+            "causes",
+            "include_titles",
+            "expected",
+            "figure6",
+        ),
+        # not config: which rules file defines each rule (the cost table's stages)
         stages=lambda wildcards: rule_stages(),
     script:
         "../../scripts/report_ledger.py"

@@ -15,6 +15,6 @@ rule simulate_session:
         "../../envs/simulate.yaml"
     threads: 1
     params:
-        sim=lambda wildcards: params_from_config(wildcards.session, config).to_dict(),
+        **rule_params("simulate_session", "sim"),
     script:
         "../../scripts/simulate.py"

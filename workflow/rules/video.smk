@@ -16,11 +16,14 @@ rule train_video_ae:
         "../../envs/video.yaml"
     threads: 2
     params:
-        cfg=config["video"]["autoencoder"],
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        checkpoint_dir="results/checkpoints/video/{session}/ae",
+        **rule_params(
+            "train_video_ae",
+            "cfg",
+            "seed",
+            "device",
+            "gpu_fallback",
+            "checkpoint_dir",
+        ),
     script:
         "../../scripts/video_train_ae.py"
 
@@ -37,8 +40,7 @@ rule encode_frame_latents:
         "../../envs/video.yaml"
     threads: 1
     params:
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
+        **rule_params("encode_frame_latents", "device", "gpu_fallback"),
     script:
         "../../scripts/video_encode_frame_latents.py"
 
@@ -54,11 +56,14 @@ rule train_vdm:
         "../../envs/video.yaml"
     threads: 2
     params:
-        cfg=config["video"]["diffusion"],
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        checkpoint_dir="results/checkpoints/video/{session}/vdm",
+        **rule_params(
+            "train_vdm",
+            "cfg",
+            "seed",
+            "device",
+            "gpu_fallback",
+            "checkpoint_dir",
+        ),
     script:
         "../../scripts/video_train_vdm.py"
 
@@ -76,7 +81,7 @@ rule fit_linear_encoder:
         "../../envs/video.yaml"
     threads: 1
     params:
-        cfg=config["video"]["encoder"],
+        **rule_params("fit_linear_encoder", "cfg"),
     script:
         "../../scripts/video_fit_linear_encoder.py"
 
@@ -93,12 +98,15 @@ rule train_cfg_vdm:
         "../../envs/video.yaml"
     threads: 2
     params:
-        cfg=config["video"]["diffusion"],
-        cfg_cfg=config["video"]["cfg"],
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        checkpoint_dir="results/checkpoints/video/{session}/{region}/cfg",
+        **rule_params(
+            "train_cfg_vdm",
+            "cfg",
+            "cfg_cfg",
+            "seed",
+            "device",
+            "gpu_fallback",
+            "checkpoint_dir",
+        ),
     script:
         "../../scripts/video_train_cfg_vdm.py"
 
@@ -115,10 +123,7 @@ rule train_naive_decoder:
         "../../envs/video.yaml"
     threads: 2
     params:
-        cfg=config["video"]["naive"],
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
+        **rule_params("train_naive_decoder", "cfg", "seed", "device", "gpu_fallback"),
     script:
         "../../scripts/video_train_naive_decoder.py"
 
@@ -142,14 +147,7 @@ rule generate:
         "../../envs/video.yaml"
     threads: 1
     params:
-        cfg=lambda wc: video_targets.generate_config(
-            config, wc.method, wc.region, wc.factor
-        ),
-        # the generated files' layout version: a new layout reruns existing generate jobs
-        layout=video_targets.GENERATED_LAYOUT,
-        seed=config["seed"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
+        **rule_params("generate", "cfg", "layout", "seed", "device", "gpu_fallback"),
     script:
         "../../scripts/video_generate.py"
 
@@ -167,11 +165,14 @@ rule specificity_canvas:
         "../../envs/video.yaml"
     threads: 1
     params:
-        entries=list(video_targets.specificity_inputs(config)),
-        views=config["behavior"]["clips"]["views"],
-        fps=config["behavior"]["neural_rate"],
-        floor_trials=config["video"]["specificity"]["floor_trials"],
-        seed=config["seed"],
+        **rule_params(
+            "specificity_canvas",
+            "entries",
+            "views",
+            "fps",
+            "floor_trials",
+            "seed",
+        ),
     script:
         "../../scripts/video_specificity_canvas.py"
 
@@ -204,19 +205,15 @@ rule specificity:
         "../../envs/video.yaml"
     threads: 1
     params:
-        entries=list(video_targets.specificity_inputs(config)),
-        cfg=config["video"]["specificity"],
-        extractor=SPEC_EXTRACTOR,
-        labels=config["behavior"]["labels"],
-        pcutoff=config["behavior"]["pose"]["pcutoff"],
-        seed=config["seed"],
-        config=stage_config(
-            "video",
-            "behavior",
-            "dataset",
-            "behaviors",
-            "regions",
-            without=["video.figures"],
+        **rule_params(
+            "specificity",
+            "entries",
+            "cfg",
+            "extractor",
+            "labels",
+            "pcutoff",
+            "seed",
+            "config",
         ),
     script:
         "../../scripts/video_specificity.py"
@@ -240,9 +237,6 @@ rule video_figure:
         "../../envs/video.yaml"
     threads: 1
     params:
-        entries=lambda wc: list(video_targets.figure_inputs(config, wc.fig)),
-        settings=lambda wc: video_targets.figure_settings(config, wc.fig),
-        seed=config["seed"],
-        config=stage_config("video"),
+        **rule_params("video_figure", "entries", "settings", "seed", "config"),
     script:
         "../../scripts/video_figure.py"

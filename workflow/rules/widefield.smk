@@ -14,8 +14,7 @@ rule widefield_motion:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        fmt=widefield_format,
+        **rule_params("widefield_motion", "cfg", "fmt"),
     script:
         "../../scripts/widefield_motion.py"
 
@@ -34,8 +33,7 @@ rule widefield_atlas:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        fmt=widefield_format,
+        **rule_params("widefield_atlas", "cfg", "fmt"),
     script:
         "../../scripts/widefield_atlas.py"
 
@@ -56,8 +54,7 @@ rule widefield_landmarks:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        fmt=widefield_format,
+        **rule_params("widefield_landmarks", "cfg", "fmt"),
     script:
         "../../scripts/widefield_landmarks.py"
 
@@ -76,10 +73,7 @@ rule widefield_svd:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        fmt=widefield_format,
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
+        **rule_params("widefield_svd", "cfg", "fmt", "device", "gpu_fallback"),
     script:
         "../../scripts/widefield_svd.py"
 
@@ -96,9 +90,7 @@ rule widefield_hemo:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
+        **rule_params("widefield_hemo", "cfg", "device", "gpu_fallback"),
     script:
         "../../scripts/widefield_hemo.py"
 
@@ -115,10 +107,7 @@ rule widefield_locanmf:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        device=config["device"],
-        gpu_fallback=config["gpu_fallback"],
-        seed=config["seed"],
+        **rule_params("widefield_locanmf", "cfg", "device", "gpu_fallback", "seed"),
     script:
         "../../scripts/widefield_locanmf.py"
 
@@ -136,11 +125,17 @@ rule widefield_neural:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        config=lambda wc: stage_config("simulate", "widefield", session=wc.session),
-        regions=REGIONS,
+        **rule_params("widefield_neural", "cfg", "config", "regions"),
     script:
         "../../scripts/widefield_neural.py"
+
+
+def widefield_qc_labels(wildcards):
+    """Behaviour labels for the QC's motion page when the dataset takes them from pose: the
+    behaviour stage reads no widefield output, so this adds no cycle (docs/WIDEFIELD.md §2.3)."""
+    if config["dataset"]["labels"] == "pose":
+        return f"results/{wildcards.session}/behavior/labels.h5"
+    return []
 
 
 rule widefield_qc:
@@ -149,6 +144,8 @@ rule widefield_qc:
         atlas="results/{session}/widefield/atlas.h5",
         motion="results/{session}/widefield/motion.h5",
         hemo="results/{session}/widefield/hemo.h5",
+        labels=widefield_qc_labels,  # motion page: shifts vs behaviour ([] without pose labels)
+        trials=trials_table,
     output:
         report(
             "results/{session}/widefield/qc.pdf",
@@ -162,7 +159,6 @@ rule widefield_qc:
         "../../envs/widefield.yaml"
     threads: 1
     params:
-        cfg=config["widefield"],
-        config=lambda wc: stage_config("simulate", "widefield", session=wc.session),
+        **rule_params("widefield_qc", "cfg", "config"),
     script:
         "../../scripts/widefield_qc.py"

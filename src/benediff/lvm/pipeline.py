@@ -1,6 +1,6 @@
 """One fit of the LVM stage: dataset -> region data -> model -> model file, latents, metrics."""
 
-import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -15,16 +15,15 @@ from benediff.io.atomic import atomic_output
 from benediff.io.metrics import write_metrics
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
-from benediff.lvm.model import RUNTIME_KEYS, BehaviorVAE, VAEParams
+from benediff.lvm.model import BehaviorVAE
 from benediff.lvm.names import BASELINES, MODELS, VAE_VARIANTS
+from benediff.lvm.targets import HYPER_KEYS
 from benediff.metrics import (calibrated, decoder_predictions, mig, mig_floor, mig_gaps,
                               mig_scale, reconstruction_metrics, single_latent_decoding)
 from benediff.provenance import provenance
 
 log = logging.getLogger(__name__)
 
-HYPER_KEYS = tuple(f.name for f in dataclasses.fields(VAEParams)
-                   if f.name not in RUNTIME_KEYS + ("seed", "use_behavior"))
 NORMALISATION = ("neural and labels z-scored per dim with training-split mean/std (pooled fits: "
                  "each session with its own); R² (%) is the uniform average over dims on test "
                  "trials; RMSE is x100 in z-score units")
@@ -64,10 +63,29 @@ def build_model(model: str, lvm_cfg: dict, region: str, seed: int, device: str,
     raise LatentModelError(f"unknown lvm model {model!r}; allowed: {list(MODELS)}")
 
 
-def evaluate(model: LatentModel, rd, binning: str = "quantile") -> dict:
+def decoder_reference(rd, binning: str = "quantile") -> dict:
+    """The model-independent part of :func:`evaluate`: the MIG of a supervised linear decoder of
+    the behaviours from the region (its value, shuffled-trials floor and per-behaviour gaps).
+    A property of the data, computed once per region by :func:`evaluate_region`."""
+    (x_tr, u_tr_trials), (x_te, u_te) = rd.part("train"), rd.part("test")
+    u_te_all, names = np.concatenate(u_te), rd.label_names
+    predicted = decoder_predictions(x_tr, u_tr_trials, x_te)
+    out = {"mig_decoder": 100.0 * mig(predicted.T, u_te_all.T, factor_names=names, binning=binning)}
+    # its own floor (its predictions against other trials' labels)
+    starts = np.cumsum([0] + [len(u) for u in u_te])
+    trials = [predicted[a:b] for a, b in zip(starts, starts[1:])]
+    out["mig_decoder_floor"] = (100.0 * mig_floor(trials, u_te, factor_names=names, binning=binning)
+                                if len(u_te) > 1 else float("nan"))
+    out["mig_decoder_per_factor"] = dict(zip(names, 100.0 * mig_gaps(predicted.T, u_te_all.T,
+                                                                     binning=binning)[0]))
+    return out
+
+
+def evaluate(model: LatentModel, rd, binning: str = "quantile", reference: dict | None = None) -> dict:
     """Test-split reconstruction, MIG with its scale (shuffled-trials floor, the labels' own MIG
     as ceiling, the calibrated score between them, the relative gap), a supervised linear
-    decoder's MIG as reference, and the single-latent decoding matrix."""
+    decoder's MIG as reference (``reference``: :func:`decoder_reference` of ``rd``, computed
+    here when not given), and the single-latent decoding matrix."""
     (x_tr, u_tr_trials), (x_te, u_te) = rd.part("train"), rd.part("test")
     z_te_trials = model.transform(x_te)
     z_tr, z_te = np.concatenate(model.transform(x_tr)), np.concatenate(z_te_trials)
@@ -91,17 +109,12 @@ def evaluate(model: LatentModel, rd, binning: str = "quantile") -> dict:
     out["mig_per_factor"] = dict(zip(names, 100.0 * scale["per_factor"]))
     out["mig_ceiling_per_factor"] = dict(zip(names, 100.0 * scale["ceiling_per_factor"]))
     # reference: the MIG of a supervised linear decoder of the behaviours from this region
-    predicted = decoder_predictions(x_tr, u_tr_trials, x_te)
-    out["mig_decoder"] = 100.0 * mig(predicted.T, u_te_all.T, factor_names=names, binning=binning)
-    # its own floor (its predictions against other trials' labels) and calibrated score
-    starts = np.cumsum([0] + [len(u) for u in u_te])
-    trials = [predicted[a:b] for a, b in zip(starts, starts[1:])]
-    out["mig_decoder_floor"] = (100.0 * mig_floor(trials, u_te, factor_names=names, binning=binning)
-                                if len(u_te) > 1 else float("nan"))
+    ref = decoder_reference(rd, binning) if reference is None else reference
+    out["mig_decoder"] = ref["mig_decoder"]
+    out["mig_decoder_floor"] = ref["mig_decoder_floor"]
     out["mig_decoder_calibrated"] = calibrated(out["mig_decoder"], out["mig_decoder_floor"],
                                                out["mig_ceiling"])
-    out["mig_decoder_per_factor"] = dict(zip(names, 100.0 * mig_gaps(predicted.T, u_te_all.T,
-                                                                     binning=binning)[0]))
+    out["mig_decoder_per_factor"] = dict(ref["mig_decoder_per_factor"])
     out["decoding"] = single_latent_decoding(z_tr, u_tr, z_te, u_te_all).tolist()
     return out
 
@@ -141,21 +154,26 @@ def load_region(paths, region: str, n_latents: int | None = None, pooled: bool =
     return select_region(datasets, paths, region, n_latents, pooled)
 
 
-def evaluate_sessions(model: LatentModel, rd: RegionData, binning: str = "quantile") -> dict:
-    """Test metrics of every session of a pooled fit, each on its own split and z-scoring."""
-    return {m.session: evaluate(model, m, binning) | {"n_train_trials": len(m.split["train"]),
-                                             "n_test_trials": len(m.split["test"])}
-            for m in rd.members}
+def evaluate_sessions(model: LatentModel, rd: RegionData, binning: str = "quantile",
+                      references: dict | None = None) -> dict:
+    """Test metrics of every session of a pooled fit, each on its own split and z-scoring
+    (``references``: session -> :func:`decoder_reference`, filled in as computed)."""
+    references = {} if references is None else references
+    out = {}
+    for m in rd.members:
+        if m.session not in references:
+            references[m.session] = decoder_reference(m, binning)
+        out[m.session] = evaluate(model, m, binning, references[m.session]) | {
+            "n_train_trials": len(m.split["train"]), "n_test_trials": len(m.split["test"])}
+    return out
 
 
-def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cfg: dict,
-               base_seed: int = 0, device: str = "cpu", checkpoint_dir=None,
-               out_model=None, out_latents=None, out_metrics=None, pooled: bool = False) -> dict:
-    """Fit one model on one region of one session (or of pooled sessions); write its outputs.
+def fit_model(dataset_path, region: str, model_name: str, run_seed: int, lvm_cfg: dict,
+              base_seed: int = 0, device: str = "cpu", checkpoint_dir=None,
+              pooled: bool = False) -> tuple[LatentModel, RegionData, dict]:
+    """Fit one model on one region of one session (or of pooled sessions).
 
-    ``pooled``: ``dataset_path`` is a list of session datasets; the model is fitted on all their
-    training trials (early stopping on all validation trials) and evaluated on the pooled test
-    trials (top-level metrics) and on each session's test trials (``per_session``).
+    Returns the fitted model, the region data and the fit record (:func:`write_fit_record`).
     """
     paths = dataset_paths(dataset_path)
     datasets = [dataset_io.read(p, groups=("neural", "labels")) for p in paths]
@@ -167,29 +185,129 @@ def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cf
     start = time.perf_counter()
     model.fit(*rd.part("train"), *rd.part("val"))
     fit_seconds = time.perf_counter() - start
-    binning = lvm_cfg["mig_binning"]
-    metrics = evaluate(model, rd, binning)
+    z0 = model.transform(rd.X[:1])[0]
+    record = {"session": rd.session, "region": region, "model": model_name, "run_seed": run_seed,
+              "seed": seed, "fit_seconds": fit_seconds,
+              "factor_names": factor_names(rd.label_names, z0.shape[1]),
+              "epochs": trained_epochs(model),
+              "provenance": provenance(lvm_cfg, seed=seed, device=device)}
+    log.info("%s %s %s seed %d: fitted in %.1f s (%d epochs)", rd.session, region, model_name,
+             run_seed, fit_seconds, record["epochs"])
+    return model, rd, record
+
+
+def fit_metrics(model: LatentModel, rd: RegionData, record: dict, binning: str,
+                pooled: bool = False, references: dict | None = None) -> dict:
+    """metrics.json of one fit: :func:`evaluate` on the test trials (pooled: also per session)
+    plus the fit record. ``references``: decoder references shared by the fits of a region."""
+    references = {} if references is None else references
+    if rd.session not in references:
+        references[rd.session] = decoder_reference(rd, binning)
+    metrics = evaluate(model, rd, binning, references[rd.session])
     if pooled:
         metrics["sessions"] = [m.session for m in rd.members]
-        metrics["per_session"] = evaluate_sessions(model, rd, binning)
-    z0 = model.transform(rd.X[:1])[0]
-    names = factor_names(rd.label_names, z0.shape[1])
-    metrics |= {"session": rd.session, "region": region, "model": model_name, "run_seed": run_seed,
-                "seed": seed, "fit_seconds": fit_seconds, "label_names": rd.label_names,
-                "factor_names": names, "n_train_trials": len(rd.split["train"]),
+        metrics["per_session"] = evaluate_sessions(model, rd, binning, references)
+    metrics |= {"session": rd.session, "region": record["region"], "model": record["model"],
+                "run_seed": record["run_seed"], "seed": record["seed"],
+                "fit_seconds": record["fit_seconds"], "label_names": rd.label_names,
+                "factor_names": record["factor_names"], "n_train_trials": len(rd.split["train"]),
                 "n_test_trials": len(rd.split["test"]), "normalisation": NORMALISATION,
-                "epochs": trained_epochs(model),
-                "provenance": provenance(lvm_cfg, seed=seed, device=device)}
-    log.info("%s %s %s seed %d: R2 %.2f RMSE %.2f MIG %.2f (%.1f s)", rd.session, region, model_name,
-             run_seed, metrics["r2"], metrics["rmse"], metrics["mig"], fit_seconds)
+                "epochs": record["epochs"], "provenance": record["provenance"]}
+    log.info("%s %s %s seed %d: R2 %.2f RMSE %.2f MIG %.2f", rd.session, record["region"],
+             record["model"], record["run_seed"], metrics["r2"], metrics["rmse"], metrics["mig"])
+    return metrics
+
+
+def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cfg: dict,
+               base_seed: int = 0, device: str = "cpu", checkpoint_dir=None,
+               out_model=None, out_latents=None, out_metrics=None, pooled: bool = False,
+               out_fit=None, evaluate_fit: bool = True) -> dict:
+    """Fit one model on one region of one session (or of pooled sessions); write its outputs.
+
+    ``pooled``: ``dataset_path`` is a list of session datasets; the model is fitted on all their
+    training trials (early stopping on all validation trials) and evaluated on the pooled test
+    trials (top-level metrics) and on each session's test trials (``per_session``).
+
+    The rule ``lvm_fit`` passes ``evaluate_fit=False`` and ``out_fit``: the evaluation is its own
+    job (:func:`evaluate_region`), so a metric-only setting reruns no fit. Returns the metrics
+    (or, without evaluation, the fit record).
+    """
+    model, rd, record = fit_model(dataset_path, region, model_name, run_seed, lvm_cfg,
+                                  base_seed, device, checkpoint_dir, pooled)
     if out_model is not None:
         with atomic_output(out_model) as tmp:
             model.save(tmp)
     if out_latents is not None:
-        write_latents(out_latents, model, rd, names)
+        write_latents(out_latents, model, rd, record["factor_names"])
+    if out_fit is not None:
+        write_fit_record(out_fit, record)
+    if not evaluate_fit:
+        return record
+    metrics = fit_metrics(model, rd, record, lvm_cfg["mig_binning"], pooled)
     if out_metrics is not None:
         write_metrics(out_metrics, metrics)
     return metrics
+
+
+# ``fit.json`` of one fit (rule ``lvm_fit``; read by the evaluation of the same stage): what the
+# evaluation cannot recompute from the model file (seed, fit time, epochs, the fit's provenance).
+FIT_RECORD_KEYS = ("session", "region", "model", "run_seed", "seed", "fit_seconds",
+                   "factor_names", "epochs", "provenance")
+
+
+def write_fit_record(path, record: dict) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps({k: record[k] for k in FIT_RECORD_KEYS}, indent=1))
+
+
+def read_fit_record(path) -> dict:
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise LatentModelError(f"{path}: cannot read the fit record ({err}); rerun its lvm_fit "
+                               "job (snakemake --forcerun lvm_fit)") from err
+    missing = [k for k in FIT_RECORD_KEYS if k not in record]
+    if missing:
+        raise LatentModelError(f"{path}: fit record lacks {missing}; rerun its lvm_fit job")
+    return record
+
+
+def load_model(model_name: str, path, device: str = "cpu") -> LatentModel:
+    """A fitted model written by :func:`fit_region` (``model.pt``)."""
+    if model_name in VAE_VARIANTS:
+        return BehaviorVAE.load(path, device=device)
+    if model_name in BASELINES:
+        from benediff.lvm.baselines import baseline_class
+        return baseline_class(model_name).load(path)
+    raise LatentModelError(f"unknown lvm model {model_name!r}; allowed: {list(MODELS)}")
+
+
+def evaluate_region(dataset_path, region: str, fits: list[dict], binning: str,
+                    device: str = "cpu", pooled: bool = False) -> list[dict]:
+    """Evaluate every fit of one region of one session (or of the pooled sessions).
+
+    ``fits``: one dict per fit with ``model``, ``model_path``, ``fit_path`` and ``metrics_path``
+    (written when given). The datasets are read once and the decoder reference computed once
+    per session, so one job serves all models and seeds of the region. Returns the metrics.
+    """
+    paths = dataset_paths(dataset_path)
+    datasets = [dataset_io.read(p, groups=("neural", "labels")) for p in paths]
+    rd = select_region(datasets, paths, region, None, pooled)
+    references: dict = {}
+    out = []
+    for fit in fits:
+        record = read_fit_record(fit["fit_path"])
+        if (record["session"], record["region"], record["model"]) != (rd.session, region,
+                                                                        fit["model"]):
+            raise LatentModelError(f"{fit['fit_path']}: a fit of {record['session']}/"
+                                   f"{record['region']}/{record['model']}, not of {rd.session}/"
+                                   f"{region}/{fit['model']}; rerun its lvm_fit job")
+        model = load_model(fit["model"], fit["model_path"], device)
+        metrics = fit_metrics(model, rd, record, binning, pooled, references)
+        if fit.get("metrics_path") is not None:
+            write_metrics(fit["metrics_path"], metrics)
+        out.append(metrics)
+    return out
 
 
 def trained_epochs(model) -> int:

@@ -6,6 +6,8 @@ training trials of all sessions of ``lvm.pool_sessions`` (empty = every configur
 is built only when an artifact names it.
 """
 
+import re
+
 from benediff.behavior.sessions import analysis_sessions
 from benediff.lvm import names
 from benediff.lvm.base import LatentModelError
@@ -17,6 +19,17 @@ TABLE_GROUP = {1: "region", 2: "session", 3: "region"}
 TABLES = tuple(TABLE_GROUP)
 TRAJECTORY_FIGURES = (7, 12)
 FIGURES = (4, 5, *TRAJECTORY_FIGURES)
+
+
+# the VAE's hyper-parameters (keys of lvm and of lvm.region_overrides.<region>): the fields of
+# benediff.lvm.model.VAEParams but the runtime ones, seed and use_behavior. Spelled here so the
+# Snakefile checks overrides without importing torch; tests/test_rule_config.py holds it to the
+# dataclass.
+HYPER_KEYS = ("n_unsupervised", "hidden", "layers", "dropout", "beta", "tc_estimator",
+              "tc_max_samples", "x_weight", "behavior_weight", "kl_weight", "warmup_epochs",
+              "max_epochs", "patience", "min_delta", "batch_size", "lr")
+# lvm keys only the evaluation reads (rule lvm_evaluate): editing them reruns no fit
+EVALUATION_KEYS = ("mig_binning",)
 
 
 def fit_path(session, region, model, seed, name) -> str:
@@ -31,13 +44,19 @@ def fit_config(config, wildcards) -> dict:
     """The part of ``config["lvm"]`` one fit depends on, so editing a table's or another
     region's settings does not rerun it."""
     lvm = config["lvm"]
-    out = {k: v for k, v in lvm.items() if k not in ARTIFACT_KEYS + ("region_overrides", "baselines")}
+    out = {k: v for k, v in lvm.items()
+           if k not in ARTIFACT_KEYS + EVALUATION_KEYS + ("region_overrides", "baselines")}
     out["region_overrides"] = {wildcards.region: lvm["region_overrides"].get(wildcards.region, {})}
     out["baselines"] = {wildcards.model: lvm["baselines"].get(wildcards.model, {})}
     out["checkpoint_every"] = lvm["checkpoint_every"]
     if wildcards.session == POOLED:
         out["pool_sessions"] = pool_sessions(config)
     return out
+
+
+def evaluation_config(config) -> dict:
+    """The part of ``config["lvm"]`` the evaluation of fits depends on (metric settings)."""
+    return {k: config["lvm"][k] for k in EVALUATION_KEYS}
 
 
 def pool_sessions(config) -> list[str]:
@@ -152,6 +171,98 @@ def trajectory_latents(config) -> dict:
     return {r: fit_path(session, r, "ours", seed, "latents.h5") for r in config["regions"]}
 
 
+def evaluated_fits(config) -> dict:
+    """(session, region) -> [(model, seed), ...]: every fit whose metrics.json a table or
+    Figure 4 reads, grouped as the evaluation jobs run them (one job per session × region)."""
+    cells = [c for n in TABLES for c in table_cells(config, n)]
+    f = config["lvm"]["fig4"]
+    cells.append((_session(config, f["session"]), _regions(config, [f["region"]], "fig4.region")[0],
+                  "ours"))
+    groups: dict = {}
+    for session, region, model in cells:
+        fits = groups.setdefault((session, region), [])
+        for seed in config["lvm"]["seeds"]:
+            if (model, seed) not in fits:
+                fits.append((model, seed))
+    return groups
+
+
+def evaluation_rule_name(session: str, region: str) -> str:
+    """Name of the evaluation rule of one session × region (``lvm_evaluate_<session>_<region>``)."""
+    return "lvm_evaluate_" + re.sub(r"\W", "_", f"{session}_{region}")
+
+
+def evaluation_inputs(config, session: str, region: str, fits) -> dict:
+    """Inputs of one evaluation job: the dataset(s), then each fit's model file and record."""
+    out = {"dataset": session_datasets(config, session)}
+    for model, seed in fits:
+        out[f"{model}_seed{seed}_model"] = fit_path(session, region, model, seed, "model.pt")
+        out[f"{model}_seed{seed}_fit"] = fit_path(session, region, model, seed, "fit.json")
+    return out
+
+
 def all_outputs(config) -> list[str]:
     return ([f"results/tables/table{n}.{ext}" for n in TABLES for ext in ("csv", "tex")]
             + [f"results/figures/fig{n}.pdf" for n in FIGURES])
+
+
+# ---------------------------------------------------------------- the rules' config slices
+# (registered in benediff.config.RULE_SLICES; each returns a rule's params, name -> value)
+
+TABLE_CAPTIONS = {
+    1: "Neural reconstruction and disentanglement per region: baselines vs ours (mean ± std over seeds).",
+    2: "Standard VAE vs ours across sessions, one region (mean ± std over seeds).",
+    3: "Ablation: standard VAE, w/o behaviour, w/o TC, ours (mean ± std over seeds).",
+}
+
+
+def fit_rule_config(config, wildcards) -> dict:
+    """Params of one ``lvm_fit`` job: the model's hyper-parameters and training settings."""
+    return {"lvm": fit_config(config, wildcards), "seed": config["seed"],
+            "device": config["device"], "gpu_fallback": config["gpu_fallback"],
+            "checkpoint_dir": checkpoint_dir(config, wildcards), "pooled": is_pooled(wildcards)}
+
+
+def evaluate_rule_config(config, wildcards) -> dict:
+    """Params of the evaluation of one session × region: metric settings and its fits."""
+    fits = evaluated_fits(config).get((wildcards.session, wildcards.region))
+    if fits is None or getattr(wildcards, "model", None) is not None:  # one fit, asked alone
+        fits = [(wildcards.model, int(wildcards.seed))]
+    return {"lvm": evaluation_config(config), "device": config["device"],
+            "gpu_fallback": config["gpu_fallback"], "fits": [list(f) for f in fits],
+            "pooled": is_pooled(wildcards)}
+
+
+def table_rule_config(config, wildcards) -> dict:
+    n = int(wildcards.n)
+    return {"group": TABLE_GROUP[n], "models": table_models(config, n),
+            "caption": TABLE_CAPTIONS[n], "seed": config["seed"],
+            "config": {"seed": config["seed"], "cells": [list(c) for c in table_cells(config, n)],
+                       "seeds": list(config["lvm"]["seeds"])}}
+
+
+def fig4_rule_config(config, wildcards) -> dict:
+    f = config["lvm"]["fig4"]
+    return {"region": f["region"], "seed": config["seed"],
+            "config": {"seed": config["seed"], "fig4": f, "inputs": fig4_metrics(config)}}
+
+
+def fig5_rule_config(config, wildcards) -> dict:
+    f = config["lvm"]["fig5"]
+    return {"region": f["region"], "models": f["models"], "test_trial": f["test_trial"],
+            "n_dims": f["n_dims"], "pooled": fig5_pooled(config), "seed": config["seed"],
+            "config": {"seed": config["seed"], "fig5": f}}
+
+
+def trajectories_rule_config(config, wildcards) -> dict:
+    t = config["lvm"]["trajectories"]
+    return {"regions": list(config["regions"]), "factors": t["factors"],
+            "n_trials": t[f"fig{wildcards.n}_trials"], "seed": config["seed"],
+            "config": {"seed": config["seed"], "trajectories": t,
+                       "regions": list(config["regions"])}}
+
+
+def region_wildcards(session: str, region: str):
+    """The wildcards an evaluation rule of one session × region stands for (it has none)."""
+    from types import SimpleNamespace
+    return SimpleNamespace(session=session, region=region)

@@ -175,3 +175,63 @@ def _check(config, regions, factors, key):
     if bad:
         raise TargetError(f"config key {key} names factors {bad}; the latent factors are the "
                           f"behaviours {config['behaviors']}")
+
+
+# ---------------------------------------------------------------- the rules' config slices
+# (registered in benediff.config.RULE_SLICES; each returns a rule's params, name -> value)
+
+def _runtime(config) -> dict:
+    return {"seed": config["seed"], "device": config["device"],
+            "gpu_fallback": config["gpu_fallback"]}
+
+
+def ae_rule_config(config, wildcards) -> dict:
+    return {"cfg": config["video"]["autoencoder"], **_runtime(config),
+            "checkpoint_dir": f"results/checkpoints/video/{wildcards.session}/ae"}
+
+
+def vdm_rule_config(config, wildcards) -> dict:
+    return {"cfg": config["video"]["diffusion"], **_runtime(config),
+            "checkpoint_dir": f"results/checkpoints/video/{wildcards.session}/vdm"}
+
+
+def cfg_rule_config(config, wildcards) -> dict:
+    w = wildcards
+    return {"cfg": config["video"]["diffusion"], "cfg_cfg": config["video"]["cfg"],
+            **_runtime(config),
+            "checkpoint_dir": f"results/checkpoints/video/{w.session}/{w.region}/cfg"}
+
+
+def naive_rule_config(config, wildcards) -> dict:
+    return {"cfg": config["video"]["naive"], **_runtime(config)}
+
+
+def generate_rule_config(config, wildcards) -> dict:
+    w = wildcards
+    return {"cfg": generate_config(config, w.method, w.region, w.factor),
+            # the generated files' layout version: a new layout reruns existing generate jobs
+            "layout": GENERATED_LAYOUT, **_runtime(config)}
+
+
+def canvas_rule_config(config, wildcards) -> dict:
+    return {"entries": list(specificity_inputs(config)),
+            "views": config["behavior"]["clips"]["views"],
+            "fps": config["behavior"]["neural_rate"],
+            "floor_trials": config["video"]["specificity"]["floor_trials"], "seed": config["seed"]}
+
+
+def specificity_rule_config(config, wildcards) -> dict:
+    spec = config["video"]["specificity"]
+    out = {"entries": list(specificity_inputs(config)), "cfg": spec,
+           "extractor": specificity_extractor(config), "labels": config["behavior"]["labels"],
+           "pcutoff": config["behavior"]["pose"]["pcutoff"], "seed": config["seed"]}
+    out["config"] = {"seed": config["seed"], "video": {"session": video_session(config),
+                                                      "specificity": spec},
+                     "extractor": out["extractor"], "behaviors": list(config["behaviors"])}
+    return out
+
+
+def figure_rule_config(config, wildcards) -> dict:
+    settings = figure_settings(config, wildcards.fig)
+    return {"entries": list(figure_inputs(config, wildcards.fig)), "settings": settings,
+            "seed": config["seed"], "config": {"seed": config["seed"], "figure": settings}}
