@@ -244,10 +244,6 @@ def simulated_paths(session):
     return raw_paths(session, config)
 
 
-def image_size():
-    return config["behavior"]["clips"]["size"]
-
-
 def rule_params(rule, *names, wildcards=None):
     """A rule's params: its config slice (benediff.config.rule_config), one entry per name.
 
@@ -268,26 +264,6 @@ def rule_params(rule, *names, wildcards=None):
         return value
 
     return {name: entry(name) for name in names}
-
-
-def stage_config(*sections, session=None, without=()):
-    """Config sections a job depends on; passed as params they drive provenance and reruns.
-
-    ``device`` is not among them: a CPU-only job does not rerun when the models move to a GPU.
-    ``without`` drops dotted keys (``"video.figures"``) a job does not depend on.
-
-    With ``session``, ``sessions`` holds that session alone: a per-session job does not rerun
-    when another session is edited, added or moved in the file.
-    """
-    part = {key: config[key] for key in ("seed", *sections) if key in config}
-    for (
-        dotted
-    ) in without:  # e.g. "video.figures": drawing settings that do not change a table
-        head, _, key = dotted.partition(".")
-        part[head] = {k: v for k, v in part[head].items() if k != key}
-    if session is not None:
-        part["sessions"] = {session: session_config(session)}
-    return part
 
 
 # --- behaviour stage ---
@@ -445,16 +421,8 @@ onerror:
 
 
 def reported_artifacts():
-    """The tables and figures of the stages named in report.stages."""
-    stages = config["report"]["stages"]
-    out = (
-        ["results/tables/fig1b.csv", "results/figures/fig1b.pdf"]
-        if "behavior" in stages
-        else []
-    )
-    out += lvm_targets.all_outputs(config) if "lvm" in stages else []
-    out += video_targets.final_outputs() if "video" in stages else []
-    return out
+    """The tables and figures of the stages named in report.stages (the ledger's slice)."""
+    return bconfig.rule_config(config, "results_ledger")["expected"]
 
 
 def ledger_inputs():
