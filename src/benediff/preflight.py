@@ -367,3 +367,199 @@ def _trials_or_none(path, clock: Clock | None = None):
         return read_trials(path, clock=clock)
     except ValueError:
         return None
+
+
+# --- every parse-time check at once (rules/common.smk and `benediff validate`) -------------
+
+
+def path_problem(config: dict, session: str, key: str) -> str | None:
+    """Why sessions.<session>.<key> is unusable (unset or missing on disk), or None."""
+    cfg = config["sessions"][session]
+    value = cfg.get(key)
+    if value is None:
+        hint = ""
+        if key == "landmarks":
+            hint = (f" (make one with `benediff landmarks <movie> --atlas <atlas> -o "
+                    f"landmarks.json`, or start from the rule target "
+                    f"results/{session}/widefield/landmarks_guess.json)")
+        return (f"config key sessions.{session}.{key} is required for a session with source "
+                f"{cfg['source']!r}; set it to the path of the {key.replace('_', ' ')} "
+                f"file{hint}")
+    if not Path(value).exists():
+        return (f"config key sessions.{session}.{key} points at {value}, which does not exist; "
+                "fix the path in your config")
+    return None
+
+
+def is_nwb_movie(session: str, config: dict) -> bool:
+    """A ``source: files`` session whose widefield movie is an NWB file."""
+    from benediff.widefield.readers import ReaderError, guess_format
+
+    cfg = config["sessions"][session]
+    if cfg.get("source") != "files" or not cfg.get("widefield"):
+        return False
+    fmt = cfg.get("widefield_format", "auto")
+    fmt = config["widefield"]["format"] if fmt == "auto" else fmt
+    try:
+        return (guess_format(cfg["widefield"]) if fmt == "auto" else fmt) == "nwb"
+    except ReaderError:
+        return False
+
+
+def session_path_problems(config: dict) -> list[str]:
+    """The raw files each session needs: a BehaveNet file, or movie and trials (trials may come
+    from an NWB movie), or the trials of a pose-only session."""
+    from benediff.behavior.sessions import is_pose_only
+
+    keys = {}
+    for session, cfg in config["sessions"].items():
+        if cfg["source"] == "behavenet":
+            keys[session] = ["behavenet"]
+        elif is_pose_only(cfg):
+            keys[session] = ["trials"]  # the behaviour checks cover the rest
+        elif cfg["source"] != "simulate":
+            nwb_trials = is_nwb_movie(session, config) and not cfg.get("trials")
+            keys[session] = ["widefield"] + ([] if nwb_trials else ["trials"])
+    return [p for s, ks in keys.items() for k in ks if (p := path_problem(config, s, k))]
+
+
+def behaviour_session_problems(config: dict) -> list[str]:
+    """Label mapping forms, sessions without a behaviour video (pose file, frame rate or
+    timestamps), timestamp files, and body parts named by the mapping against the header of
+    each configured pose file."""
+    from benediff.behavior.labels import LabelError, check_bodyparts, parse_entry
+    from benediff.io.pose import PoseError, read_bodyparts
+
+    problems = []
+    mapping = config["behavior"]["labels"]["mapping"]
+    try:
+        sources = {name: parse_entry(name, entry) for name, entry in mapping.items()}
+    except LabelError as err:
+        return [str(err)]
+    used = {b: sources[b] for b in config["behaviors"] if b in sources}
+    pose_mode = config["behavior"]["pose"]["mode"]
+    for session, cfg in config["sessions"].items():
+        if cfg["source"] == "behavenet":
+            continue
+        if cfg.get("neural_timestamps") and not cfg.get("video_timestamps"):
+            problems.append(
+                f"config key sessions.{session}.neural_timestamps needs "
+                f"sessions.{session}.video_timestamps (both on the same clock); add the video "
+                "timestamps or remove the neural ones")
+        for key in ("video_timestamps", "neural_timestamps"):
+            if cfg.get(key):
+                problems += [p for p in [path_problem(config, session, key)] if p]
+        has_video = cfg["source"] == "simulate" or bool(cfg.get("behavior_video"))
+        if not has_video:
+            if pose_mode == "infer":
+                problems.append(
+                    f"config key behavior.pose.mode is 'infer' but session {session!r} has no "
+                    f"sessions.{session}.behavior_video to run DeepLabCut on; set the video, "
+                    f"or use mode 'import' with sessions.{session}.pose")
+            elif not cfg.get("pose"):
+                problems.append(
+                    f"config key sessions.{session}.pose is required for a session without "
+                    f"sessions.{session}.behavior_video; set it to the DeepLabCut .h5/.csv")
+            else:
+                problems += [p for p in [path_problem(config, session, "pose")] if p]
+            if cfg.get("video_frame_rate") is None and not cfg.get("video_timestamps"):
+                problems.append(
+                    f"config key sessions.{session}.video_frame_rate is required for a session "
+                    f"without sessions.{session}.behavior_video: set it to the behaviour "
+                    f"camera rate in Hz (e.g. video_frame_rate: 60), or set "
+                    f"sessions.{session}.video_timestamps to a .npy/.csv of one time in "
+                    "seconds per pose row")
+        pose_file = cfg.get("pose")
+        if pose_mode == "import" and pose_file and Path(pose_file).exists():
+            try:
+                check_bodyparts(used, read_bodyparts(pose_file), pose_file)
+            except (PoseError, LabelError) as err:
+                problems.append(str(err))
+    return problems
+
+
+def configured_trials(config: dict) -> dict:
+    """Session -> its configured trial table, for files sessions whose table exists."""
+    return {s: cfg["trials"] for s, cfg in config["sessions"].items()
+            if cfg["source"] == "files" and cfg.get("trials") and Path(cfg["trials"]).exists()}
+
+
+def region_override_problems(config: dict) -> list[str]:
+    """Keys of lvm.region_overrides that are not the VAE's hyper-parameters."""
+    overrides = config["lvm"]["region_overrides"]
+    if not overrides:
+        return []
+    try:
+        from benediff.lvm.targets import HYPER_KEYS  # no torch at parse time
+    except ImportError:
+        from benediff.lvm.pipeline import HYPER_KEYS
+    problems = []
+    for region, override in overrides.items():
+        unknown = sorted(set(override) - set(HYPER_KEYS))
+        if unknown:
+            problems.append(f"config key lvm.region_overrides.{region} has unknown key(s) "
+                            f"{unknown}; allowed: {sorted(HYPER_KEYS)}")
+    return problems
+
+
+def target_problems(config: dict) -> list[str]:
+    """What the tables', figures' and videos' settings name that the config lacks (the errors
+    Snakemake raises while it lists the targets)."""
+    from benediff.lvm import targets as lvm_targets
+    from benediff.video import targets as video_targets
+
+    problems = []
+    for what in (lambda: lvm_targets.all_outputs(config),
+                 *[(lambda n=n: lvm_targets.table_cells(config, n)) for n in lvm_targets.TABLES],
+                 lambda: lvm_targets.fig4_metrics(config), lambda: lvm_targets.fig5_inputs(config),
+                 lambda: lvm_targets.trajectory_latents(config),
+                 lambda: video_targets.video_session(config),
+                 lambda: video_targets.specificity_inputs(config),
+                 *[(lambda f=f: video_targets.figure_inputs(config, f))
+                   for f in video_targets.FIGURES],
+                 lambda: video_targets.specificity_extractor(config)):
+        try:
+            what()
+        except ValueError as err:
+            if str(err) not in problems:
+                problems.append(str(err))
+    return problems
+
+
+def default_target_problems(config: dict) -> list[str]:
+    """Files the default target's jobs need that Snakemake checks only while it builds them
+    (a missing landmarks file, atlas or behaviour file of a session from files)."""
+    from benediff.behavior.sessions import is_pose_only
+
+    problems = []
+    for session, cfg in config["sessions"].items():
+        if cfg["source"] != "files" or is_pose_only(cfg):
+            continue
+        keys = ["landmarks"] if cfg.get("widefield") else []
+        keys += [k for k in ("behavior_video", "pose") if cfg.get(k)]
+        problems += [p for k in keys if (p := path_problem(config, session, k))]
+        atlas = config["widefield"]["atlas"]["path"]
+        if cfg.get("widefield") and atlas is None:
+            problems.append("config key widefield.atlas.path is required for sessions with "
+                            "source files; point it at an atlas (wfield reference dir, "
+                            "atlas.mat, ...)")
+        elif cfg.get("widefield") and not Path(atlas).exists():
+            problems.append(f"config key widefield.atlas.path points at {atlas}, which does not "
+                            "exist; fix the path in your config")
+    return problems
+
+
+def config_problems(config: dict) -> tuple[list[str], list[str]]:
+    """Every check made before any job on a validated config: (problems, warnings).
+
+    The same checks ``snakemake -n`` makes while it reads the workflow and builds the default
+    target's jobs; ``benediff validate`` runs them without Snakemake."""
+    tables = configured_trials(config)
+    problems = session_path_problems(config)
+    problems += input_problems(config, tables)
+    problems += region_problems(config)
+    problems += region_override_problems(config)
+    problems += behaviour_session_problems(config)
+    problems += target_problems(config)
+    problems += default_target_problems(config)
+    return list(dict.fromkeys(problems)), input_warnings(config, tables)
