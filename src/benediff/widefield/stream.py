@@ -12,7 +12,8 @@ def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop
 
     ``t0``/``start``/``stop`` count per-channel frames. ``shifts`` (C, T, 2) are undone on the fly
     (all-zero shifts are skipped). Blocks are float32 unless ``as_float`` is False and no shift
-    is applied (then the raw dtype, so reductions can convert on the fly). Frames flagged in
+    is applied (then the raw dtype, so reductions can convert on the fly; a read-only view of
+    the file for a memory-mappable movie, see :func:`_raw_chunks`). Frames flagged in
     ``bad`` (C, T) are replaced by the channel's ``fill`` frame (C, H, W).
     """
     if bad is not None and not np.any(bad):
@@ -21,7 +22,8 @@ def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop
         shifts = None
     n_t = check_channels(reader, n_channels)
     stop = n_t if stop is None else min(stop, n_t)
-    for first, raw in reader.iter_chunks(chunk * n_channels, start * n_channels, stop * n_channels):
+    for first, raw in _raw_chunks(reader, chunk * n_channels, start * n_channels,
+                                  stop * n_channels):
         t0 = first // n_channels
         block = raw.reshape(len(raw) // n_channels, n_channels, *raw.shape[1:])
         if list(order) != list(range(n_channels)):
@@ -37,6 +39,19 @@ def iter_cycles(reader, n_channels, order, chunk=256, shifts=None, start=0, stop
                 rows = np.flatnonzero(bad[c, t0:t0 + len(block)])
                 block[rows, c] = fill[c].astype(block.dtype)
         yield t0, block
+
+
+def _raw_chunks(reader, chunk, start, stop):
+    """``reader.iter_chunks``, except that an integer movie with a memory map (wfield .dat) is
+    viewed chunk by chunk through a fresh read-only map: no copy into a new buffer per chunk,
+    and each chunk's pages leave the process's memory once its block is dropped."""
+    if getattr(reader, "memmap", None) is None or np.dtype(reader.dtype).kind not in "ui":
+        yield from reader.iter_chunks(chunk, start, stop)  # float movies: the reader's NaN check
+        return
+    for first in range(start, stop, chunk):
+        mapped = reader.memmap()
+        yield first, mapped[first:min(first + chunk, stop)]
+        del mapped
 
 
 def estimate_motion(reader, n_channels, order, nref=60, chunk=256, bad=None, fill=None,

@@ -49,14 +49,22 @@ def frame_statistics(reader, n_channels, order, shifts=None, baseline="recording
     for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, as_float=False,
                                  bad=bad, fill=fill):
         flat = block.reshape(len(block), n_channels, n_pix)
-        base.add(t0, flat)
-        _add_to_bins(bins, t0, flat, bin_size)
+        sums = _add_to_bins(bins, t0, flat, bin_size)
+        if sums is not None and baseline == "recording" and flat.dtype.kind in "ui":
+            # integer frames: the float32 bin sums are exact, so their float64 total is the
+            # frames' total (one pass over the chunk instead of two)
+            base.add_total(sums.sum(0, dtype=np.float64), len(flat))
+        else:
+            base.add(t0, flat)
     bins /= bin_size
     return bins, base.result(), bin_size
 
 
 def _add_to_bins(bins, t0, flat, bin_size):
-    """Add frames (n, C, P) starting at per-channel frame t0 to their bins (C, n_bins, P)."""
+    """Add frames (n, C, P) starting at per-channel frame t0 to their bins (C, n_bins, P).
+
+    Returns the per-bin sums (n / bin_size, C, P) when the chunk is made of whole bins, else None.
+    """
     n_bins = bins.shape[1]
     ids = (t0 + np.arange(len(flat))) // bin_size
     whole = t0 % bin_size == 0 and len(flat) % bin_size == 0 and ids[-1] < n_bins
@@ -64,9 +72,11 @@ def _add_to_bins(bins, t0, flat, bin_size):
         b0 = t0 // bin_size
         sums = flat.reshape(-1, bin_size, *flat.shape[1:]).sum(1, dtype=np.float32)
         bins[:, b0:b0 + len(sums)] += sums.transpose(1, 0, 2)
-        return
+        exact = flat.dtype.kind in "ui" and bin_size * np.iinfo(flat.dtype).max < 2**24
+        return sums if exact else None
     for b in np.unique(ids[ids < n_bins]):
         bins[:, b] += flat[ids == b].sum(0, dtype=np.float32)
+    return None
 
 
 class _Baseline:
@@ -83,6 +93,11 @@ class _Baseline:
                                  "(trials.csv); use widefield.baseline.mode = recording")
             self.windows = [(int(s), min(int(s) + self.n, n_t)) for s in trial_starts if s < n_t]
         self.buffers = {}
+
+    def add_total(self, total, n):
+        """Add the per-channel sum (C, P) of ``n`` frames (recording mode only)."""
+        self.total += total
+        self.count += n
 
     def add(self, t0, flat):
         t1 = t0 + len(flat)
@@ -105,13 +120,28 @@ class _Baseline:
         return self.total / max(self.count, 1)
 
 
-def fit_basis(bins, F0, mask, k, device="cpu"):
+def fast_dtype(device) -> torch.dtype:
+    """bfloat16 where the device multiplies it natively (≈ 3× float32 on AVX512-BF16 CPUs),
+    else float32. Products are accumulated in float32 either way."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if dev.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def fit_basis(bins, F0, mask, k, device="cpu", dtype=None):
     """Spatial basis U (k, P) from binned ΔF/F of all channels (rows stacked); eigenvalues (k,).
 
-    ``bins`` (raw F bin means) is overwritten with the binned ΔF/F to save memory.
+    ``bins`` (raw F bin means) is overwritten with the binned ΔF/F to save memory. The two
+    products over pixels (the bins' Gram matrix and the basis) run in ``dtype``
+    (:func:`fast_dtype` by default) on ΔF/F, which is centred, so rounding stays relative to
+    the signal; the eigen-decomposition is in float64.
     """
     n_ch, n_bins, n_pix = bins.shape
     dev = torch.device(device)
+    dtype = fast_dtype(dev) if dtype is None else dtype
     keep = torch.as_tensor(mask.ravel(), device=dev)
     f0 = torch.as_tensor(np.where(mask.ravel(), F0, 1.0), dtype=torch.float32, device=dev)
     B = torch.as_tensor(bins, device=dev)  # shares memory on CPU: ΔF/F is formed in place
@@ -129,21 +159,36 @@ def fit_basis(bins, F0, mask, k, device="cpu"):
 
 
 def project(reader, n_channels, order, U, F0, mask, shifts=None, chunk=256, device="cpu",
-            bad=None, fill=None):
-    """Pass 2: SVT (k, C·T) = U · ΔF/F for every frame, channels interleaved."""
+            bad=None, fill=None, dtype=None):
+    """Pass 2: SVT (k, C·T) = U · ΔF/F for every frame, channels interleaved.
+
+    One conversion per frame: raw F minus F0 (ΔF, float32), rounded to ``dtype``
+    (:func:`fast_dtype` by default) and multiplied by U / F0 with float32 accumulation.
+    """
     n_t = check_channels(reader, n_channels)
     dev = U.device
+    dtype = fast_dtype(dev) if dtype is None else dtype
     k, n_pix = U.shape
-    f0 = torch.as_tensor(np.where(mask.ravel(), F0, 1.0), dtype=torch.float32, device=dev)
-    weights = [U / f0[c] for c in range(n_channels)]
-    offset = U.sum(1, keepdim=True)
+    f0 = np.where(mask.ravel(), F0, 1.0).astype(np.float32)
+    weights = [(U / torch.as_tensor(f0[c], device=dev)).to(dtype) for c in range(n_channels)]
     svt = np.zeros((k, n_t * n_channels), np.float32)
-    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, bad=bad, fill=fill):
-        flat = block.reshape(len(block), n_channels, n_pix)
+    # buffers reused by every chunk: fresh arrays would cost a page fault per 4 kB each time
+    delta = np.empty((chunk, n_pix), np.float32)
+    low = (torch.empty((chunk, n_pix), dtype=dtype)
+           if dev.type == "cpu" and dtype != torch.float32 else None)
+    for t0, block in iter_cycles(reader, n_channels, order, chunk, shifts, as_float=False,
+                                 bad=bad, fill=fill):
+        n = len(block)
+        flat = block.reshape(n, n_channels, n_pix)
         for c in range(n_channels):
-            frames = torch.from_numpy(np.ascontiguousarray(flat[:, c])).to(dev)
-            cols = slice((t0 * n_channels) + c, (t0 + len(block)) * n_channels, n_channels)
-            svt[:, cols] = (weights[c] @ frames.T - offset).cpu().numpy()
+            np.subtract(flat[:, c], f0[c], out=delta[:n])  # ΔF in float32, before rounding
+            frames = torch.from_numpy(delta[:n])
+            if low is not None:
+                frames = low[:n].copy_(frames)
+            else:
+                frames = frames.to(dev, dtype)
+            cols = slice((t0 * n_channels) + c, (t0 + n) * n_channels, n_channels)
+            svt[:, cols] = (weights[c] @ frames.T).float().cpu().numpy()
     return svt
 
 
