@@ -175,3 +175,23 @@ def test_pose_clock_puts_video_start_frame_on_the_neural_start():
                            "video_start_frame": [60, 260], "n_frames": [50, 50]})
     t = nwb_io.pose_clock(400, 60.0, trials, 30.0)  # video at 60 Hz starts 1 s earlier
     assert t[60] == pytest.approx(0.0) and t[260] == pytest.approx(100 / 30.0)
+
+
+def test_trials_given_in_seconds_keep_their_times(stage_files, tmp_path):
+    """A table in seconds (converted by rule session_trials, times kept) is exported with the
+    user's start/stop times, not the frames' times."""
+    table = pd.read_csv(stage_files["dir"] / "trials.csv")
+    table["start_time"] = table["start_frame"] / 30.0 + 0.01
+    table["stop_time"] = table["start_time"] + 2.5
+    table.to_csv(tmp_path / "trials.csv", index=False)
+    back = export(stage_files, tmp_path / "S.nwb", trials=tmp_path / "trials.csv")
+    np.testing.assert_allclose(back["trials"]["start_time"], table["start_time"])
+    np.testing.assert_allclose(back["trials"]["stop_time"], table["stop_time"])
+
+
+def test_an_nwb_movie_brings_its_frame_times(stage_files, tmp_path):
+    from test_trials import nwb_movie
+
+    movie = nwb_movie(tmp_path / "wf.nwb", drop_at=60)  # 60 frames per channel, not N_T
+    with pytest.raises(nwb_io.NwbExportError, match="60 timestamps for a recording of 400 frames"):
+        export(stage_files, tmp_path / "S.nwb", nwb_movie=movie)

@@ -41,6 +41,7 @@ rule nwb_export:
         pose="results/{session}/behavior/pose.h5",
         pose_json="results/{session}/behavior/pose.json",
         timestamps=timestamp_files,
+        nwb_movie=lambda wc: widefield_movie(wc) if is_nwb_movie(wc.session) else [],
         latents=lambda wc: nwb_fit_files(wc, "latents.h5"),
         metrics=lambda wc: nwb_fit_files(wc, "metrics.json"),
     output:
@@ -59,5 +60,7 @@ rule nwb_export:
         frame_rate=config["widefield"]["frame_rate"],
         atlas_transform=config["widefield"]["atlas"]["transform"],
         grouping=config["widefield"]["grouping"],
+        channels=config["widefield"]["channels"],
+        nwb_series=lambda wc: session_config(wc.session).get("nwb_series"),
     script:
         "../../scripts/nwb_export.py"

@@ -176,6 +176,9 @@ def write_nwb(path, s: NwbSession) -> None:
     first = trials["start_frame"].to_numpy(np.int64)
     stop = first + trials["n_frames"].to_numpy(np.int64)
     starts, stops = times[first], frame_stop_times(times, stop, s.frame_rate)
+    if all(c in trials.columns for c in ("start_time", "stop_time")):  # given in seconds
+        starts = trials["start_time"].to_numpy(np.float64)
+        stops = trials["stop_time"].to_numpy(np.float64)
     split = np.full(len(trials), "", dtype=object)
     for name, positions in s.split.items():
         split[s.dataset_trials[np.asarray(positions, np.int64)]] = name
@@ -367,10 +370,13 @@ def read_export(path) -> dict:
 
 def export_session(out, *, session, dataset, trials, locanmf, atlas_h5, atlas, landmarks, pose,
                    pose_json, fits, metadata, frame_rate, atlas_transform="file",
-                   grouping=None, neural_timestamps=None, video_timestamps=None) -> None:
+                   grouping=None, neural_timestamps=None, video_timestamps=None,
+                   nwb_movie=None, nwb_series=None, channels=2) -> None:
     """Read a session's stage outputs through their owners and write ``out`` (rule nwb_export).
 
-    ``fits`` is a list of (model, region, seed, latents.h5, metrics.json).
+    ``fits`` is a list of (model, region, seed, latents.h5, metrics.json). The neural clock
+    is ``neural_timestamps``, else the frame times of ``nwb_movie`` (an NWB widefield movie),
+    else k / ``frame_rate``.
     """
     # later stages' readers, imported here: this is the last step of the pipeline
     from benediff.behavior.timing import read_timestamps
@@ -387,10 +393,14 @@ def export_session(out, *, session, dataset, trials, locanmf, atlas_h5, atlas, l
     table = read_trials(trials)
     model = LocaNMF.load(locanmf)
     n_frames = model.temporal_.shape[1]
-    neural = None
+    neural, source = None, str(neural_timestamps)
     if neural_timestamps:
         neural = read_timestamps(neural_timestamps, f"sessions.{session}.neural_timestamps")
-    times = neural_clock(n_frames, frame_rate, neural, str(neural_timestamps))
+    elif nwb_movie:  # an NWB movie brings its own frame times
+        from benediff.widefield.readers import read_nwb_timing
+
+        neural, source = read_nwb_timing(nwb_movie, nwb_series, channels)[0], str(nwb_movie)
+    times = neural_clock(n_frames, frame_rate, neural, source)
 
     ids = table["trial_id"].astype(str).tolist()
     position = {tid: i for i, tid in enumerate(ids)}
