@@ -324,7 +324,8 @@ def fig1b_dataset(wildcards):
 
 def check_behavior_sessions():
     """Parse-time checks of the behaviour inputs (benediff.preflight: label mapping forms,
-    sessions without a behaviour video, timestamp files, body parts of each pose file)."""
+    sessions without a behaviour video, timestamp files, body parts of each pose file).
+    """
     from benediff.preflight import behaviour_session_problems
 
     PROBLEMS.extend(behaviour_session_problems(config))

@@ -62,7 +62,9 @@ rule import_behavenet:
 rule session_trials:
     input:
         trials=lambda wc: session_config(wc.session).get("trials") or [],
-        movie=lambda wc: [] if session_config(wc.session).get("trials") else widefield_movie(wc),
+        movie=lambda wc: (
+            [] if session_config(wc.session).get("trials") else widefield_movie(wc)
+        ),
         timestamps=lambda wc: session_timestamps(wc.session)["neural"] or [],
     output:
         "results/{session}/trials.csv",
