@@ -3,33 +3,6 @@
 from benediff.io import nwb as nwb_io
 
 
-def nwb_sessions():
-    """Sessions `all` exports: recorded, with a dataset built from widefield neural data."""
-    from benediff.behavior.sessions import dataset_sessions
-
-    if not config["nwb"]["export"] or config["dataset"]["neural"] != "widefield":
-        return []
-    with_dataset = dataset_sessions(config)
-    return [s for s in RECORDED_SESSIONS if s in with_dataset]
-
-
-def nwb_fits(session):
-    """(model, region, seed) of every fit of ``session`` that Tables 1-3 use."""
-    cells = []
-    for n in lvm_targets.TABLES:
-        for s, region, model in lvm_targets.table_cells(config, n):
-            if s == session and (model, region) not in cells:
-                cells.append((model, region))
-    return [(m, r, int(seed)) for m, r in cells for seed in config["lvm"]["seeds"]]
-
-
-def nwb_fit_files(wildcards, name):
-    return [
-        lvm_targets.fit_path(wildcards.session, r, m, seed, name)
-        for m, r, seed in nwb_fits(wildcards.session)
-    ]
-
-
 rule nwb_export:
     input:
         dataset="results/{session}/dataset.h5",
@@ -42,8 +15,8 @@ rule nwb_export:
         pose_json="results/{session}/behavior/pose.json",
         timestamps=timestamp_files,
         nwb_movie=lambda wc: widefield_movie(wc) if is_nwb_movie(wc.session) else [],
-        latents=lambda wc: nwb_fit_files(wc, "latents.h5"),
-        metrics=lambda wc: nwb_fit_files(wc, "metrics.json"),
+        latents=lambda wc: nwb_io.export_fit_files(config, wc.session, "latents.h5"),
+        metrics=lambda wc: nwb_io.export_fit_files(config, wc.session, "metrics.json"),
     output:
         "results/{session}/{session}.nwb",
     log:
@@ -55,7 +28,7 @@ rule nwb_export:
     threads: 1
     params:
         metadata=lambda wc: nwb_io.session_metadata(config["nwb"], wc.session),
-        fits=lambda wc: nwb_fits(wc.session),
+        fits=lambda wc: nwb_io.export_fits(config, wc.session),
         timestamps=lambda wc: session_timestamps(wc.session),
         frame_rate=config["widefield"]["frame_rate"],
         atlas_transform=config["widefield"]["atlas"]["transform"],
