@@ -233,7 +233,9 @@ def get_final_output():
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
     outputs += video_targets.final_outputs()
-    outputs += [f"results/{s}/{s}.nwb" for s in nwb_sessions()]  # rules/nwb.smk
+    from benediff.io.nwb import export_sessions  # rules/nwb.smk
+
+    outputs += [f"results/{s}/{s}.nwb" for s in export_sessions(config)]
     return outputs
 
 
