@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from benediff import config as bconfig
+from benediff import paths
 from benediff.lvm import targets as lvm_targets
 from benediff.video import targets as video_targets
 

@@ -7,9 +7,9 @@ rule lvm_fit:
     input:
         dataset=lambda wc: lvm_targets.fit_datasets(config, wc),
     output:
-        model="results/lvm/{session}/{region}/{model}/seed{seed}/model.pt",
-        latents="results/lvm/{session}/{region}/{model}/seed{seed}/latents.h5",
-        fit="results/lvm/{session}/{region}/{model}/seed{seed}/fit.json",
+        model=paths.lvm_fit("model.pt"),
+        latents=paths.lvm_fit("latents.h5"),
+        fit=paths.lvm_fit("fit.json"),
     log:
         "logs/lvm_fit/{session}/{region}/{model}/seed{seed}.log",
     benchmark:
@@ -66,10 +66,10 @@ for (_session, _region), _fits in lvm_targets.evaluated_fits(config).items():
 rule lvm_evaluate:
     input:
         dataset=lambda wc: lvm_targets.fit_datasets(config, wc),
-        model="results/lvm/{session}/{region}/{model}/seed{seed}/model.pt",
-        fit="results/lvm/{session}/{region}/{model}/seed{seed}/fit.json",
+        model=paths.lvm_fit("model.pt"),
+        fit=paths.lvm_fit("fit.json"),
     output:
-        "results/lvm/{session}/{region}/{model}/seed{seed}/metrics.json",
+        paths.lvm_fit("metrics.json"),
     log:
         "logs/lvm_evaluate/{session}/{region}/{model}/seed{seed}.log",
     wildcard_constraints:
@@ -90,11 +90,11 @@ rule lvm_table:
         lambda wc: lvm_targets.table_metrics(config, int(wc.n)),
     output:
         csv=report(
-            "results/tables/table{n}.csv",
+            paths.table("table{n}.csv"),
             caption="../report/lvm_tables.rst",
             category="Neural latents",
         ),
-        tex="results/tables/table{n}.tex",
+        tex=paths.table("table{n}.tex"),
     log:
         "logs/lvm_table/table{n}.log",
     wildcard_constraints:
@@ -113,7 +113,7 @@ rule lvm_fig4:
         lvm_targets.fig4_metrics(config),
     output:
         report(
-            "results/figures/fig4.pdf",
+            paths.figure("fig4.pdf"),
             caption="../report/lvm_fig4.rst",
             category="Neural latents",
         ),
@@ -133,7 +133,7 @@ rule lvm_fig5:
         **lvm_targets.fig5_inputs(config),
     output:
         report(
-            "results/figures/fig5.pdf",
+            paths.figure("fig5.pdf"),
             caption="../report/lvm_fig5.rst",
             category="Neural latents",
         ),
@@ -162,7 +162,7 @@ rule lvm_trajectories:
         list(lvm_targets.trajectory_latents(config).values()),
     output:
         report(
-            "results/figures/fig{n}.pdf",
+            paths.figure("fig{n}.pdf"),
             caption="../report/lvm_trajectories.rst",
             category="Neural latents",
         ),

@@ -6,10 +6,10 @@
 
 rule train_video_ae:
     input:
-        dataset="results/{session}/dataset.h5",
+        dataset=paths.dataset(),
     output:
-        model="results/video/{session}/ae/model.pt",
-        metrics="results/video/{session}/ae/metrics.json",
+        model=paths.video("ae/model.pt"),
+        metrics=paths.video("ae/metrics.json"),
     log:
         "logs/train_video_ae/{session}.log",
     conda:
@@ -30,10 +30,10 @@ rule train_video_ae:
 
 rule encode_frame_latents:
     input:
-        dataset="results/{session}/dataset.h5",
-        ae="results/video/{session}/ae/model.pt",
+        dataset=paths.dataset(),
+        ae=paths.video("ae/model.pt"),
     output:
-        "results/video/{session}/frame_latents.h5",
+        paths.video("frame_latents.h5"),
     log:
         "logs/encode_frame_latents/{session}.log",
     conda:
@@ -47,9 +47,9 @@ rule encode_frame_latents:
 
 rule train_vdm:
     input:
-        latents="results/video/{session}/frame_latents.h5",
+        latents=paths.video("frame_latents.h5"),
     output:
-        "results/video/{session}/vdm/model.pt",
+        paths.video("vdm/model.pt"),
     log:
         "logs/train_vdm/{session}.log",
     conda:
@@ -70,11 +70,11 @@ rule train_vdm:
 
 rule fit_linear_encoder:
     input:
-        latents="results/video/{session}/frame_latents.h5",
+        latents=paths.video("frame_latents.h5"),
         vae=lambda wc: video_targets.vae_latents(config, wc.session, wc.region),
     output:
-        encoder="results/video/{session}/{region}/encoder.h5",
-        metrics="results/video/{session}/{region}/encoder_metrics.json",
+        encoder=paths.video("encoder.h5", region="{region}"),
+        metrics=paths.video("encoder_metrics.json", region="{region}"),
     log:
         "logs/fit_linear_encoder/{session}/{region}.log",
     conda:
@@ -88,10 +88,10 @@ rule fit_linear_encoder:
 
 rule train_cfg_vdm:
     input:
-        latents="results/video/{session}/frame_latents.h5",
+        latents=paths.video("frame_latents.h5"),
         vae=lambda wc: video_targets.vae_latents(config, wc.session, wc.region),
     output:
-        "results/video/{session}/{region}/cfg/model.pt",
+        paths.video("cfg/model.pt", region="{region}"),
     log:
         "logs/train_cfg_vdm/{session}/{region}.log",
     conda:
@@ -113,10 +113,10 @@ rule train_cfg_vdm:
 
 rule train_naive_decoder:
     input:
-        latents="results/video/{session}/frame_latents.h5",
+        latents=paths.video("frame_latents.h5"),
         vae=lambda wc: video_targets.vae_latents(config, wc.session, wc.region),
     output:
-        "results/video/{session}/{region}/naive/model.pt",
+        paths.video("naive/model.pt", region="{region}"),
     log:
         "logs/train_naive_decoder/{session}/{region}.log",
     conda:
@@ -136,8 +136,8 @@ rule generate:
             )
         ),
     output:
-        h5="results/video/{session}/{region}/generated/{method}/{factor}.h5",
-        mp4="results/video/{session}/{region}/generated/{method}/{factor}.mp4",
+        h5=paths.video("generated/{method}/{factor}.h5", region="{region}"),
+        mp4=paths.video("generated/{method}/{factor}.mp4", region="{region}"),
     log:
         "logs/generate/{session}/{region}/{method}/{factor}.log",
     wildcard_constraints:
@@ -155,7 +155,7 @@ rule generate:
 rule specificity_canvas:
     input:
         generated=list(video_targets.specificity_inputs(config).values()),
-        dataset=f"results/{video_targets.video_session(config)}/dataset.h5",
+        dataset=paths.dataset(video_targets.video_session(config)),
     output:
         video=SPEC_POSE["canvas"],
         index=SPEC_POSE["index"],
@@ -191,14 +191,14 @@ rule specificity:
     input:
         unpack(specificity_pose_inputs),
         generated=list(video_targets.specificity_inputs(config).values()),
-        dataset=f"results/{video_targets.video_session(config)}/dataset.h5",
+        dataset=paths.dataset(video_targets.video_session(config)),
     output:
         csv=report(
-            "results/tables/specificity.csv",
+            paths.table("specificity.csv"),
             caption="../report/specificity.rst",
             category="Video generation",
         ),
-        tex="results/tables/specificity.tex",
+        tex=paths.table("specificity.tex"),
     log:
         "logs/specificity/specificity.log",
     conda:
@@ -224,7 +224,7 @@ rule video_figure:
         lambda wc: list(video_targets.figure_inputs(config, wc.fig).values()),
     output:
         report(
-            "results/figures/{fig}.pdf",
+            paths.figure("{fig}.pdf"),
             caption="../report/video_figures.rst",
             category="Video generation",
             subcategory="{fig}",

@@ -8,12 +8,12 @@ is built only when an artifact names it.
 
 import re
 
+from benediff import paths
 from benediff.behavior.sessions import analysis_sessions
 from benediff.lvm import names
 from benediff.lvm.base import LatentModelError
 from benediff.lvm.data import POOLED
 
-FIT_DIR = "results/lvm/{session}/{region}/{model}/seed{seed}"
 MODELS = names.MODELS  # the lvm_fit rule's {model} wildcard
 TABLE_GROUP = {1: "region", 2: "session", 3: "region"}
 TABLES = tuple(TABLE_GROUP)
@@ -33,7 +33,7 @@ EVALUATION_KEYS = ("mig_binning",)
 
 
 def fit_path(session, region, model, seed, name) -> str:
-    return f"{FIT_DIR.format(session=session, region=region, model=model, seed=seed)}/{name}"
+    return paths.lvm_fit(name, session, region, model, seed)
 
 
 ARTIFACT_KEYS = ("seeds", "checkpoint_every", "checkpoint_root", "pool_sessions", "table1", "table2",
@@ -77,8 +77,8 @@ def pool_sessions(config) -> list[str]:
 def session_datasets(config, session: str):
     """Dataset file(s) of a session: its own, or (``pooled``) every pooled session's, a list."""
     if session == POOLED:
-        return [f"results/{s}/dataset.h5" for s in pool_sessions(config)]
-    return f"results/{session}/dataset.h5"
+        return [paths.dataset(s) for s in pool_sessions(config)]
+    return paths.dataset(session)
 
 
 def fit_datasets(config, wildcards):
@@ -98,7 +98,8 @@ def is_pooled(wildcards) -> bool:
 def checkpoint_dir(config, wildcards) -> str:
     """Checkpoints of one fit, outside its declared outputs so a rerun can resume."""
     w = wildcards
-    return f"{config['lvm']['checkpoint_root']}/{w.session}/{w.region}/{w.model}/seed{w.seed}"
+    return paths.lvm_checkpoints(config["lvm"]["checkpoint_root"], w.session, w.region, w.model,
+                                 w.seed)
 
 
 def _session(config, name: str) -> str:
@@ -202,8 +203,8 @@ def evaluation_inputs(config, session: str, region: str, fits) -> dict:
 
 
 def all_outputs(config) -> list[str]:
-    return ([f"results/tables/table{n}.{ext}" for n in TABLES for ext in ("csv", "tex")]
-            + [f"results/figures/fig{n}.pdf" for n in FIGURES])
+    return ([paths.table(f"table{n}.{ext}") for n in TABLES for ext in ("csv", "tex")]
+            + [paths.figure(f"fig{n}.pdf") for n in FIGURES])
 
 
 # ---------------------------------------------------------------- the rules' config slices

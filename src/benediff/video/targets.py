@@ -6,6 +6,7 @@ latents, one factor and three methods.
 
 import re
 
+from benediff import paths
 from benediff.behavior.sessions import analysis_sessions
 from benediff.io.generated import LAYOUT as GENERATED_LAYOUT  # noqa: F401 (the generate rule's)
 
@@ -32,7 +33,7 @@ def video_session(config: dict) -> str:
 
 
 def stage_dir(session: str) -> str:
-    return f"results/video/{session}"
+    return paths.video_dir(session)
 
 
 def vae_latents(config: dict, session: str, region: str) -> str:
@@ -41,7 +42,7 @@ def vae_latents(config: dict, session: str, region: str) -> str:
     if fit not in (session, "pooled"):
         raise TargetError(f"config key video.lvm_session = {fit!r}: use '' (the video session "
                           f"{session!r}'s own lvm fit) or 'pooled'")
-    return f"results/lvm/{fit}/{region}/{v['lvm_model']}/seed{v['lvm_seed']}/latents.h5"
+    return paths.lvm_fit("latents.h5", fit, region, v["lvm_model"], v["lvm_seed"])
 
 
 def is_scored(config: dict, region: str, method: str, factor: str) -> bool:
@@ -79,15 +80,15 @@ def generated(session, region, method, factor, ext="h5") -> str:
 
 def generate_inputs(config: dict, session: str, region: str, method: str) -> dict:
     """Inputs of one generation job: shared AE + latents, the region's encoder and method model."""
-    base = stage_dir(session)
-    vdm = f"{base}/vdm/model.pt"
+    vdm = paths.video("vdm/model.pt", session)
     models = {"ours": vdm, "ours_literal": vdm, "unguided": vdm,
-              "cfg": f"{base}/{region}/cfg/model.pt", "naive": f"{base}/{region}/naive/model.pt"}
+              "cfg": paths.video("cfg/model.pt", session, region),
+              "naive": paths.video("naive/model.pt", session, region)}
     if method not in models:
         raise TargetError(f"generation method {method!r} is unknown; use one of {METHODS}")
-    return {"latents": f"{base}/frame_latents.h5", "ae": f"{base}/ae/model.pt",
-            "vae": vae_latents(config, session, region), "encoder": f"{base}/{region}/encoder.h5",
-            "model": models[method]}
+    return {"latents": paths.video("frame_latents.h5", session),
+            "ae": paths.video("ae/model.pt", session), "vae": vae_latents(config, session, region),
+            "encoder": paths.video("encoder.h5", session, region), "model": models[method]}
 
 
 def figure_inputs(config: dict, fig: str) -> dict:
@@ -102,7 +103,7 @@ def figure_inputs(config: dict, fig: str) -> dict:
         _check(config, s["regions"], s["factors"], f"video.figures.{fig}")
         return {f"{r}|{f}": generated(session, r, "ours", f) for r in s["regions"] for f in s["factors"]}
     if fig == "specificity":
-        return {"table": "results/tables/specificity.csv"}
+        return {"table": paths.table("specificity.csv")}
     raise TargetError(f"figure {fig!r} is not made by the video stage; one of {FIGURES}")
 
 
@@ -146,7 +147,7 @@ def specificity_pose_files(config: dict) -> dict:
     session = video_session(config)
     base = f"{stage_dir(session)}/specificity"
     return {"canvas": f"{base}/canvas.mp4", "index": f"{base}/canvas.json",
-            "pose": f"{base}/canvas_pose.h5", "labels": f"results/{session}/behavior/labels.h5"}
+            "pose": f"{base}/canvas_pose.h5", "labels": f"{paths.RESULTS}/{session}/behavior/labels.h5"}
 
 
 def figure_settings(config: dict, fig: str) -> dict:
@@ -162,8 +163,8 @@ def factor_pattern(config: dict) -> str:
 
 
 def final_outputs() -> list[str]:
-    return [f"results/figures/{fig}.pdf" for fig in FIGURES] + [
-        "results/tables/specificity.csv", "results/tables/specificity.tex"]
+    return [paths.figure(f"{fig}.pdf") for fig in FIGURES] + [
+        paths.table("specificity.csv"), paths.table("specificity.tex")]
 
 
 def _check(config, regions, factors, key):
@@ -187,19 +188,19 @@ def _runtime(config) -> dict:
 
 def ae_rule_config(config, wildcards) -> dict:
     return {"cfg": config["video"]["autoencoder"], **_runtime(config),
-            "checkpoint_dir": f"results/checkpoints/video/{wildcards.session}/ae"}
+            "checkpoint_dir": paths.video_checkpoints("ae", wildcards.session)}
 
 
 def vdm_rule_config(config, wildcards) -> dict:
     return {"cfg": config["video"]["diffusion"], **_runtime(config),
-            "checkpoint_dir": f"results/checkpoints/video/{wildcards.session}/vdm"}
+            "checkpoint_dir": paths.video_checkpoints("vdm", wildcards.session)}
 
 
 def cfg_rule_config(config, wildcards) -> dict:
     w = wildcards
     return {"cfg": config["video"]["diffusion"], "cfg_cfg": config["video"]["cfg"],
             **_runtime(config),
-            "checkpoint_dir": f"results/checkpoints/video/{w.session}/{w.region}/cfg"}
+            "checkpoint_dir": paths.video_checkpoints("cfg", w.session, w.region)}
 
 
 def naive_rule_config(config, wildcards) -> dict:
