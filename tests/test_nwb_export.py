@@ -195,3 +195,20 @@ def test_an_nwb_movie_brings_its_frame_times(stage_files, tmp_path):
     movie = nwb_movie(tmp_path / "wf.nwb", drop_at=60)  # 60 frames per channel, not N_T
     with pytest.raises(nwb_io.NwbExportError, match="60 timestamps for a recording of 400 frames"):
         export(stage_files, tmp_path / "S.nwb", nwb_movie=movie)
+
+
+def test_the_default_target_exports_recorded_sessions_with_widefield_data():
+    from pathlib import Path
+
+    import yaml
+
+    demo = yaml.safe_load((Path(__file__).parents[1] / "config" / "demo.yaml").read_text())
+    config = bconfig.validate(demo)
+    assert nwb_io.export_sessions(config) == ["S1", "S2"]
+    fits = nwb_io.export_fits(config, "S1")
+    assert ("ours", "VIS_R", 0) in fits and len(set(fits)) == len(fits)
+    assert all(f.endswith("/latents.h5") for f in nwb_io.export_fit_files(config, "S1",
+                                                                           "latents.h5"))
+    assert nwb_io.export_sessions(bconfig.validate(demo | {"nwb": {"export": False}})) == []
+    truth = demo | {"dataset": {"neural": "truth"}}
+    assert nwb_io.export_sessions(bconfig.validate(truth)) == []
