@@ -11,11 +11,13 @@ simulated animal (simulator seed 2) whose videos no committed table scores, so t
 here are not tuned on the data a reported score is computed on. Between settings only the
 ``ours`` generation jobs and the table rerun (a guidance edit reruns nothing else).
 
-Prints one row per setting: over the scored targets, ours' mean target share, mean lift margin
+A setting is ``scale:tau:steps`` (steps: the sampler's strided steps, which the unguided
+reference shares). Prints one row per setting: over the scored targets, ours' mean target share, mean lift margin
 (target lift ÷ the largest other lift; > 1 = the target moves most), the count with the largest
 lift, the count fully specific (lift, amplitude, fidelity, spectrum), and mean amplitude and
 fidelity. The choice rule, fixed before the sweep: the most targets with the largest lift, then
-the highest mean lift margin. Writes the rows as CSV (``--out``, default
+the highest mean lift margin; fewer sampling steps (cheaper) replace more only if they win by
+that rule too. Settings already scored in ``--workdir`` are read back, not rerun. Writes the rows as CSV (``--out``, default
 ``docs/tuning/guidance.csv``) so the choice regenerates without rerunning.
 """
 
@@ -29,15 +31,19 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SETTINGS = "750:5,250:5,2000:5,300:2,1500:10"
+DEFAULT_SETTINGS = "750:5:50,250:5:50,2000:5:50,300:2:50,1500:10:50,750:5:25,1500:5:25"
 
 
-def run_setting(workdir: Path, session: str, scale: float, tau: float, cores: int,
+def run_setting(workdir: Path, session: str, scale: float, tau: float, steps: int, cores: int,
                 configfiles: list[str]) -> pd.DataFrame:
-    layer = workdir / f"tune_s{scale:g}_tau{tau:g}.yaml"
+    name = f"s{scale:g}_tau{tau:g}_steps{steps}"
+    keep = workdir / f"specificity_{name}.csv"
+    if keep.exists():  # a setting already scored (the sweep resumes)
+        return pd.read_csv(keep)
+    layer = workdir / f"tune_{name}.yaml"
     layer.write_text(yaml.safe_dump({"video": {
         "session": session,
-        "guidance": {"scale": float(scale), "tau": float(tau)},
+        "guidance": {"scale": float(scale), "tau": float(tau), "steps": int(steps)},
         "specificity": {"methods": ["ours", "unguided"]},
     }}))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile"),
@@ -47,17 +53,16 @@ def run_setting(workdir: Path, session: str, scale: float, tau: float, cores: in
            "--", "results/tables/specificity.csv"]
     subprocess.run(cmd, check=True)
     table = pd.read_csv(workdir / "results/tables/specificity.csv")
-    keep = workdir / f"specificity_s{scale:g}_tau{tau:g}.csv"
     shutil.copy(workdir / "results/tables/specificity.csv", keep)
     return table
 
 
-def summarise(table: pd.DataFrame, scale: float, tau: float) -> dict:
+def summarise(table: pd.DataFrame, scale: float, tau: float, steps: int) -> dict:
     ours = table[table["method"] == "ours"]
     others = [c for c in ours.columns if c.startswith("lift_") and c not in
               ("lift_std", "lift_lo", "lift_hi", "lift_margin", "lift_margin_lo", "lift_margin_hi")]
     largest = sum(row[f"lift_{row['target']}"] >= max(row[c] for c in others) for _, row in ours.iterrows())
-    return {"scale": scale, "tau": tau, "n_targets": len(ours),
+    return {"scale": scale, "tau": tau, "steps": steps, "n_targets": len(ours),
             "share": round(ours["specificity"].mean(), 4),
             "lift_margin": round(ours["lift_margin"].mean(), 4),
             "largest_lift": int(largest), "specific": int(ours["specific"].sum()),
@@ -78,17 +83,19 @@ def main(argv=None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for item in args.settings.split(","):
-        scale, tau = (float(x) for x in item.split(":"))
-        rows.append(summarise(run_setting(workdir, args.session, scale, tau, args.cores,
-                                          args.configfile), scale, tau))
+        scale, tau, steps = (float(x) for x in item.split(":"))
+        rows.append(summarise(run_setting(workdir, args.session, scale, tau, int(steps), args.cores,
+                                          args.configfile), scale, tau, int(steps)))
         print(pd.DataFrame(rows).to_string(index=False), flush=True)
     out = pd.DataFrame(rows)
     best = out.sort_values(["largest_lift", "lift_margin"], ascending=False).iloc[0]
-    out["chosen"] = (out["scale"] == best["scale"]) & (out["tau"] == best["tau"])
+    out["chosen"] = ((out["scale"] == best["scale"]) & (out["tau"] == best["tau"])
+                     & (out["steps"] == best["steps"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out, index=False)
     print(out.to_string(index=False))
-    print(f"chosen on session {args.session} (never scored): scale {best['scale']:g}, tau {best['tau']:g}")
+    print(f"chosen on session {args.session} (never scored): scale {best['scale']:g}, "
+          f"tau {best['tau']:g}, steps {best['steps']:g}")
     return 0
 
 
