@@ -7,4 +7,5 @@ warn_to_log()
 
 run_qc(snakemake.input.locanmf, snakemake.input.atlas, snakemake.input.motion,
        snakemake.input.hemo, snakemake.output[0], snakemake.wildcards.session,
-       snakemake.params.cfg, snakemake.params.config)
+       snakemake.params.cfg, snakemake.params.config,
+       labels_h5=snakemake.input.labels or None, trials_csv=snakemake.input.trials)

@@ -19,8 +19,13 @@ def code_label(atlas, code) -> str:
     return f"{atlas.name(code)}_{'L' if code > 0 else 'R'}"
 
 
-def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config=None):
-    """Rule widefield_qc: the QC PDF of one session plus its provenance sidecar."""
+def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config=None,
+           labels_h5=None, trials_csv=None):
+    """Rule widefield_qc: the QC PDF of one session plus its provenance sidecar.
+
+    ``labels_h5`` (the behaviour stage's labels, optional) and ``trials_csv`` feed the motion
+    page's correlation of the shifts with each behaviour label.
+    """
     from benediff.provenance import write_sidecar
     from benediff.widefield.locanmf import LocaNMF
     from benediff.widefield.pipeline import (read_atlas_checks, read_atlas_h5, read_frame_quality,
@@ -28,19 +33,63 @@ def run_qc(locanmf_path, atlas_h5, motion_h5, hemo_h5, out, session, cfg, config
 
     model = LocaNMF.load(locanmf_path)
     shifts, _ = read_motion(motion_h5)
-    r_map = read_hemo(hemo_h5)["r"]
+    hemo = read_hemo(hemo_h5)
     checks = read_atlas_checks(atlas_h5)
     bad, _ = read_frame_quality(motion_h5)
     checks["bad_frames"] = [] if bad is None else np.flatnonzero(bad.any(0)).tolist()
-    qc_figure(out, model, read_atlas_h5(atlas_h5), session, shifts=shifts, r_map=r_map,
-              grouping=make_grouping(cfg["grouping"]), checks=checks)
+    atlas = read_atlas_h5(atlas_h5)
+    grouping = make_grouping(cfg["grouping"])
+    motion = None
+    if shifts is not None and np.any(shifts):
+        motion = motion_summary(shifts, model, atlas, hemo, grouping,
+                                *_labels_by_trial(labels_h5, trials_csv))
+    qc_figure(out, model, atlas, session, shifts=shifts, r_map=hemo["r"], grouping=grouping,
+              checks=checks, motion=motion, frame_rate=cfg["frame_rate"],
+              flag_r=cfg["motion"]["flag_r"])
     write_sidecar(out, config, (config or {}).get("seed"), session=session)
 
 
+def _labels_by_trial(labels_h5, trials_csv):
+    """(per-trial label arrays, their start frames, label names) or (None, None, None)."""
+    if not labels_h5 or not trials_csv:
+        return None, None, None
+    from benediff.io import dataset as dataset_io
+    from benediff.io.trials import read_trials
+
+    ds = dataset_io.read(labels_h5, groups=("labels",))
+    starts = read_trials(trials_csv).set_index("trial_id")["start_frame"]
+    return list(ds.labels), starts.loc[ds.trial_ids].to_numpy(), list(ds.label_names)
+
+
+def motion_summary(shifts, model, atlas, hemo, grouping=consolidate, labels=None, starts=None,
+                   label_names=None) -> dict:
+    """What the motion page shows (docs/WIDEFIELD.md §2.3): the shifts, |r| of the blue
+    regressors with each behaviour label (None without labels), and per region the largest
+    |r| of its components with the motion regressors now and before they were regressed out."""
+    from benediff.widefield.motion import (component_motion, label_correlation,
+                                           motion_regressors, region_motion)
+    from benediff.widefield.pipeline import component_regions
+
+    out = {"shifts": shifts, "label_r": None, "label_names": label_names, "regressors": None}
+    if labels is not None:
+        out["label_r"], out["regressors"] = label_correlation(shifts, labels, starts)
+    regions = component_regions(model.regions_, atlas, grouping)
+    reg = hemo.get("motion")
+    if reg is not None:
+        X = reg["regressors"]
+        removed = component_motion(model.spatial_, hemo["U"], reg["coef"], X)
+    else:
+        X, _ = motion_regressors(shifts[:, :np.shape(model.temporal_)[1]])
+        removed = None
+    out["regions"] = region_motion(model.temporal_, regions, X, removed)
+    return out
+
+
 def qc_figure(path, model, atlas, session, shifts=None, r_map=None, grouping=consolidate,
-              checks=None):
+              checks=None, motion=None, frame_rate=30.0, flag_r=0.2):
     """Write the QC PDF: the alignment (mean frame under the atlas, brain mask, landmarks,
-    overlap), component maps on the atlas outline, R² per region, flags, motion/hemo."""
+    overlap), component maps on the atlas outline, R² per region, flags, motion/hemo, and the
+    motion page (``motion`` from :func:`motion_summary`)."""
     checks = checks or {}
     with atomic_output(path) as tmp, PdfPages(tmp) as pdf:
         pdf.savefig(_alignment_page(atlas, session, checks))
@@ -48,7 +97,93 @@ def qc_figure(path, model, atlas, session, shifts=None, r_map=None, grouping=con
         pdf.savefig(_fit_page(model, atlas, session, grouping, checks))
         if shifts is not None or r_map is not None:
             pdf.savefig(_preprocessing_page(shifts, r_map, atlas, session))
+        if motion is not None:
+            pdf.savefig(_motion_page(motion, session, frame_rate, flag_r))
         plt.close("all")
+
+
+def motion_flags(motion, flag_r) -> list[str]:
+    """The motion page's flags: shifts locked to a behaviour label, regions whose components
+    follow the motion (now, or before the regressors were taken out)."""
+    flags = []
+    if motion.get("label_r") is not None:
+        for i, j in zip(*np.nonzero(motion["label_r"] > flag_r)):
+            flags.append(f"motion locked to behaviour: {motion['regressors'][i]} vs "
+                         f"{motion['label_names'][j]} |r| = {motion['label_r'][i, j]:.2f}")
+    regions = motion.get("regions", {})
+    for region, entry in regions.items():
+        if entry["max_r"] > flag_r:
+            flags.append(f"{region} components follow the motion: max |r| {entry['max_r']:.2f}")
+    shares = {r: e["share_before"] for r, e in regions.items() if "share_before" in e}
+    if shares:
+        top = max(shares, key=shares.get)
+        flags.append(f"(the motion regressors took out {100 * min(shares.values()):.1f}–"
+                     f"{100 * shares[top]:.1f} % of the regions' component variance, most in "
+                     f"{top}; components before them followed the motion up to max |r| "
+                     f"{max(e.get('max_r_before', 0) for e in regions.values()):.2f})")
+    return flags
+
+
+def _motion_page(motion, session, frame_rate, flag_r):
+    from scipy.signal import welch
+
+    shifts = motion["shifts"]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.27))
+    ax = axes[0, 0]
+    t = np.arange(shifts.shape[1]) / frame_rate
+    for c, name in enumerate(["blue", "violet"][:len(shifts)]):
+        ax.plot(t, shifts[c, :, 0], lw=0.4, label=f"{name} dy")
+        ax.plot(t, shifts[c, :, 1], lw=0.4, label=f"{name} dx")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("displacement (px)")
+    ax.legend(fontsize=6, ncol=2)
+    ax.set_title("shift traces", fontsize=8)
+    ax = axes[0, 1]
+    for k, name in enumerate(("dy", "dx")):
+        x = shifts[0, :, k]
+        f, pxx = welch(x - x.mean(), fs=frame_rate, nperseg=min(256, len(x)))
+        ax.semilogy(f, np.maximum(pxx, 1e-12), lw=0.8, label=f"blue {name}")
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("power (px²/Hz)")
+    ax.legend(fontsize=7)
+    ax.set_title("shift spectrum (peaks at licking ~7 Hz or breathing ~3 Hz: behaviour-locked)",
+                 fontsize=8)
+    ax = axes[1, 0]
+    if motion.get("label_r") is not None:
+        r = motion["label_r"]
+        ax.imshow(r, cmap="magma", vmin=0, vmax=max(0.5, float(r.max())), aspect="auto")
+        ax.set_yticks(range(len(r)), motion["regressors"], fontsize=6)
+        ax.set_xticks(range(r.shape[1]), motion["label_names"], rotation=45, fontsize=6)
+        for i, j in np.ndindex(r.shape):
+            ax.text(j, i, f"{r[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="red" if r[i, j] > flag_r else "white")
+        ax.set_title(f"|r| of the blue shifts with each behaviour label (red > {flag_r})",
+                     fontsize=8)
+    else:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no behaviour labels for this session\n(dataset.labels is not pose)",
+                ha="center", va="center", fontsize=8)
+    ax = axes[1, 1]
+    regions = motion.get("regions", {})
+    names = list(regions)
+    x = np.arange(len(names))
+    if any("max_r_before" in e for e in regions.values()):
+        ax.bar(x - 0.2, [regions[n].get("max_r_before", np.nan) for n in names], 0.4,
+               color="tab:gray", label="before the regressors")
+    ax.bar(x + 0.2, [regions[n]["max_r"] for n in names], 0.4, color="tab:blue",
+           label="components used")
+    ax.axhline(flag_r, color="red", ls=":", lw=1)
+    ax.set_xticks(x, names, rotation=90, fontsize=6)
+    ax.set_ylabel("max |r|, component vs motion regressor")
+    ax.legend(fontsize=7)
+    ax.set_title("each region's components vs the motion regressors", fontsize=8)
+    flags = motion_flags(motion, flag_r)
+    shown = flags[:8] + ([f"... (+{len(flags) - 8})"] if len(flags) > 8 else [])
+    fig.text(0.01, 0.01, "flags:\n" + ("\n".join(shown) or "none"), fontsize=7,
+             family="monospace", va="bottom", wrap=True)
+    fig.suptitle(f"{session}: motion", fontsize=9)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    return fig
 
 
 def _alignment_page(atlas, session, checks):

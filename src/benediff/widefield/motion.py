@@ -10,9 +10,11 @@ window), the cross-power spectrum is whitened and low-passed by a Gaussian of ``
 refined by scikit-image's ``phase_cross_correlation`` (a matrix-multiply DFT around the integer
 peak, Guizar-Sicairos et al. 2008, Opt. Lett. 33:156) to 1/upsample_factor px;
 ``upsample_factor`` = 1 keeps the integer peak refined by a parabola through its neighbours (the
-estimator before issue #29, biased towards whole pixels by up to ~0.1 px). Correction: cubic
-spline interpolation (``order`` 3); bilinear (``order`` 1) low-passes each frame by an amount that
-depends on the fractional shift, which adds shift-dependent noise at sharp edges.
+estimator before issue #29, biased towards whole pixels by up to ~0.1 px). Correction: the
+Fourier shift theorem (exact for an image band-limited by the optics; reflect padding instead of
+wrap-around). Spline interpolation low-passes each frame by an amount that depends on the
+fractional shift, which is white noise at vessel edges when the jitter is white: with exact
+shifts, cubic splines still left 2 of 7 white VIS_L components on the simulator (bilinear more).
 """
 
 import numpy as np
@@ -20,7 +22,8 @@ from scipy import ndimage
 from scipy.signal import butter, filtfilt
 from scipy.signal.windows import tukey
 
-SHIFT_ORDER = 3  # cubic spline for the correction (docs/WIDEFIELD.md §2)
+SHIFT_ORDER = "fourier"  # how the correction shifts each frame (docs/WIDEFIELD.md §2)
+PAD = 8  # reflect padding (px) of each frame for the Fourier shift
 TAPER = 0.25  # Tukey taper of the frame edges before the FFT (fraction of each side tapered)
 
 
@@ -80,16 +83,46 @@ def _parabolic(left, centre, right):
     return np.clip(offset, -0.5, 0.5)
 
 
-def apply_shifts(frames: np.ndarray, shifts: np.ndarray, order: int = SHIFT_ORDER) -> np.ndarray:
-    """Move each frame by minus its displacement (spline of ``order``, edges replicated)."""
+def apply_shifts(frames: np.ndarray, shifts: np.ndarray, order=SHIFT_ORDER) -> np.ndarray:
+    """Move each frame (n, H, W) by minus its displacement (n, 2); float32 out.
+
+    ``order`` "fourier": exact sub-pixel shift of the band-limited image (phase ramp on the
+    frame's spectrum, reflect-padded by ``PAD`` px so nothing wraps around); an integer: spline
+    of that order (1 = bilinear), edges replicated.
+    """
+    frames = np.asarray(frames)
+    shifts = np.asarray(shifts, np.float64)
+    if order == "fourier":
+        moving = np.any(shifts != 0, axis=1)
+        out = np.array(frames, np.float32)
+        if moving.any():
+            out[moving] = fourier_shift(out[moving], -shifts[moving])
+        return out
     out = np.empty(frames.shape, np.float32)
     for i, (frame, shift) in enumerate(zip(frames, shifts)):
         if np.any(shift):
-            ndimage.shift(frame.astype(np.float32), -np.asarray(shift), output=out[i],
-                          order=order, mode="nearest")
+            ndimage.shift(frame.astype(np.float32), -shift, output=out[i], order=order,
+                          mode="nearest")
         else:
             out[i] = frame
     return out
+
+
+def fourier_shift(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Frames (n, H, W) with their content moved by ``shifts`` (n, 2) (dy, dx) px: the shift
+    theorem on the reflect-padded frame, single precision."""
+    import scipy.fft as sfft
+
+    n, h, w = frames.shape
+    padded = np.pad(np.asarray(frames, np.float32), ((0, 0), (PAD, PAD), (PAD, PAD)),
+                    mode="reflect")
+    hp, wp = h + 2 * PAD, w + 2 * PAD
+    ky = np.fft.fftfreq(hp)[:, None]
+    kx = np.fft.rfftfreq(wp)[None]
+    spectrum = sfft.rfft2(padded, workers=1)
+    spectrum *= np.exp(-2j * np.pi * ky * shifts[:, 0, None, None]).astype(np.complex64)
+    spectrum *= np.exp(-2j * np.pi * kx * shifts[:, 1, None, None]).astype(np.complex64)
+    return sfft.irfft2(spectrum, s=(hp, wp), workers=1)[:, PAD:PAD + h, PAD:PAD + w]
 
 
 def reference_frame(frames: np.ndarray, upsample_factor: int = 1, smooth_sigma: float = 0.0,
@@ -166,3 +199,57 @@ def correlation_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = (a @ b.T) / np.outer(na, nb)
     return np.nan_to_num(r)
+
+
+# ---------------------------------------------------------------- motion QC (docs/WIDEFIELD.md §2.3)
+
+def trial_frames(starts, lengths) -> np.ndarray:
+    """Per-channel frame indices of every trial, concatenated."""
+    return np.concatenate([np.arange(int(s), int(s) + int(n)) for s, n in zip(starts, lengths)])
+
+
+def label_correlation(shifts, labels, starts) -> tuple[np.ndarray, list[str]]:
+    """|Pearson r| (m, n_labels) of the blue channel's regressors (dy, dx and their derivatives)
+    with each behaviour label, over the trials' frames; and the regressor names.
+
+    ``labels``: per-trial (L_i, n_labels) arrays starting at per-channel frame ``starts[i]``.
+    """
+    X, names = motion_regressors(np.asarray(shifts))
+    blue = [i for i, n in enumerate(names) if n.startswith(("blue", "ch0"))]
+    X, names = X[blue], [names[i] for i in blue]
+    frames = trial_frames(starts, [len(u) for u in labels])
+    keep = frames < X.shape[1]
+    lab = np.concatenate([np.asarray(u, np.float64) for u in labels])[keep]
+    return np.abs(correlation_matrix(X[:, frames[keep]], lab.T)), names
+
+
+def component_motion(spatial, U, coef, X) -> np.ndarray:
+    """The part of each LocaNMF component (n, T) that the motion regressors carried before
+    they were regressed out: least-squares projection of the removed movie U·coef·X onto the
+    spatial components (``spatial`` (n, H, W), NaN outside the mask; ``U`` (H, W, k))."""
+    A = np.nan_to_num(np.asarray(spatial, np.float64).reshape(len(spatial), -1))
+    Uf = np.nan_to_num(np.asarray(U, np.float64).reshape(-1, np.shape(U)[-1]))
+    gram = A @ A.T
+    M = np.linalg.lstsq(gram + 1e-12 * np.trace(gram) * np.eye(len(A)), (A @ Uf) @ coef,
+                        rcond=None)[0]
+    return M @ X
+
+
+def region_motion(components, regions, X, removed=None) -> dict[str, dict]:
+    """Per region {max_r, max_r_before, share_before}: the largest |r| between any of the region's
+    components (n, T) and any motion regressor (m, T) now and before the regression (``removed``
+    (n, T) from :func:`component_motion`), and the share of the components' variance the
+    regressors explained before it."""
+    C = np.asarray(components, np.float64)
+    out = {}
+    for region, idx in regions.items():
+        idx = np.asarray(idx, int)
+        if len(idx) == 0 or X.size == 0:
+            continue
+        entry = {"max_r": float(np.abs(correlation_matrix(C[idx], X)).max())}
+        if removed is not None:
+            before = C[idx] + removed[idx]
+            entry["max_r_before"] = float(np.abs(correlation_matrix(before, X)).max())
+            entry["share_before"] = float(removed[idx].var(1).sum() / max(before.var(1).sum(), 1e-30))
+        out[region] = entry
+    return out
