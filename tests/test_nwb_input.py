@@ -33,3 +33,30 @@ def test_timing_and_trials_come_from_the_file(tmp_path):
     assert trials["trial_id"].tolist() == [0, 1]
     bare = nwb_movie(tmp_path / "bare.nwb", trials=())
     assert rd.read_nwb_timing(bare)[1] is None
+
+
+def test_a_lab_session_with_an_nwb_movie_and_no_trials_file(tmp_path, capsys):
+    """The movie's series is chosen by name before any job; without sessions.<s>.trials the
+    file's trials table is used (rule session_trials from the movie)."""
+    import yaml
+    from test_bad_input import snakemake
+    from test_cli import lab
+
+    from benediff.cli import main
+
+    path = lab(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    session = config["sessions"]["M1"]
+    session["widefield"] = str(nwb_movie(tmp_path / "data" / "wf.nwb", names=("a", "b")))
+    del session["trials"]
+    path.write_text(yaml.safe_dump(config))
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "2 OnePhotonSeries in acquisition: ['a', 'b']" in err
+    assert "(config key sessions.M1.nwb_series)" in err
+    session["nwb_series"] = "b"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    rc, out = snakemake(tmp_path / "run", path, "-n", "results/M1/split.json")
+    assert rc == 0, out
+    assert "rule session_trials" in out and "wf.nwb" in out

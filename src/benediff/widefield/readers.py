@@ -298,7 +298,7 @@ def _nwb_series(nwb, path, series=None):
     if series is not None:
         if series not in candidates:
             raise ReaderError(f"{path}: no {NWB_SERIES} named {series!r} in acquisition; its "
-                              f"{NWB_SERIES}s are {names or 'none'} (all of acquisition: "
+                              f"{NWB_SERIES} are {names or 'none'} (all of acquisition: "
                               f"{sorted(nwb.acquisition)}); fix sessions.<session>.nwb_series")
         return candidates[series]
     if not candidates:
@@ -306,7 +306,7 @@ def _nwb_series(nwb, path, series=None):
                           f"{sorted(nwb.acquisition) or 'nothing'}); the widefield movie must "
                           f"be a {NWB_SERIES}")
     if len(candidates) > 1:
-        raise ReaderError(f"{path}: {len(names)} {NWB_SERIES}s in acquisition: {names}; name the "
+        raise ReaderError(f"{path}: {len(names)} {NWB_SERIES} in acquisition: {names}; name the "
                           "imaging movie (both channels interleaved) in "
                           "sessions.<session>.nwb_series")
     return candidates[names[0]]
