@@ -212,3 +212,28 @@ def test_the_default_target_exports_recorded_sessions_with_widefield_data():
     assert nwb_io.export_sessions(bconfig.validate(demo | {"nwb": {"export": False}})) == []
     truth = demo | {"dataset": {"neural": "truth"}}
     assert nwb_io.export_sessions(bconfig.validate(truth)) == []
+
+
+@pytest.mark.parametrize("nwb, needle", [
+    ({"age": "90 days"}, "config key nwb.age = '90 days' is not an ISO 8601 age"),
+    ({"sessions": {"S1": {"session_start_time": "2017-12-05 10:00"}}},
+     "config key nwb.sessions.S1.session_start_time = '2017-12-05 10:00' has no time zone"),
+    ({"session_start_time": "yesterday"}, "nwb.session_start_time = 'yesterday' is not an ISO"),
+    ({"species": "mouse"}, "nwb.species = 'mouse' is neither a Latin binomial"),
+])
+def test_bad_nwb_metadata_is_a_problem_before_any_job(nwb, needle):
+    from benediff.preflight import config_problems
+
+    config = bconfig.validate({"sessions": {"S1": {"source": "simulate"}}, "nwb": nwb})
+    problems, _ = config_problems(config)
+    assert any(needle in p for p in problems), problems
+    assert not config_problems(bconfig.validate({"sessions": {"S1": {"source": "simulate"}},
+                                                 "nwb": nwb | {"export": False}}))[0]
+
+
+def test_a_file_nwbinspector_would_flag_is_not_written(stage_files, tmp_path):
+    nwb_cfg = bconfig.validate({"sessions": {"S": {"source": "simulate"}}})["nwb"]
+    meta = nwb_io.session_metadata(nwb_cfg | {"age": "ninety days"}, "S")
+    with pytest.raises(nwb_io.NwbExportError, match="nwbinspector finds 1 problem.*check_subject_age"):
+        export(stage_files, tmp_path / "S.nwb", metadata=meta)
+    assert not (tmp_path / "S.nwb").exists()

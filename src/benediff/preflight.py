@@ -47,7 +47,7 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
     """Every problem with the trial tables (``trials_paths``: session -> configured CSV), the
     split of each session's trials, and what the raw files' headers and sizes tell (see
     :func:`raw_file_problems`)."""
-    problems = mapping_problems(config)
+    problems = mapping_problems(config) + nwb_problems(config)
     totals = {}
     for session in config["sessions"]:
         n, found = recording_frames(session, config)
@@ -165,6 +165,15 @@ def _files_session(session, config) -> dict | None:
 def _existing(cfg, key):
     value = cfg.get(key)
     return value if value and Path(value).exists() else None
+
+
+def nwb_problems(config: dict) -> list[str]:
+    """NWB metadata (nwb section) that the export of the default target would refuse."""
+    if "nwb" not in config:
+        return []
+    from benediff.io.nwb import export_sessions, metadata_problems
+
+    return metadata_problems(config["nwb"], export_sessions(config))
 
 
 def mapping_problems(config: dict) -> list[str]:

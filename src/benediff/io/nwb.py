@@ -27,6 +27,7 @@ column: video and neural recording start together).
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -284,8 +285,73 @@ def write_nwb(path, s: NwbSession) -> None:
         module.add(DynamicTable(name="metrics", description="metrics of each fit (R² in %, MIG "
                                 "in %; docs/METHOD.md)", columns=columns))
 
-    with atomic_output(path) as tmp, NWBHDF5IO(str(tmp), "w") as io:
-        io.write(nwb)
+    with atomic_output(path) as tmp:
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+        bad = [m for m in inspect_file(tmp) if m[0] in BLOCKING]
+        if bad:  # the file appears only when it would pass nwbinspector
+            raise NwbExportError(f"{path}: nwbinspector finds {len(bad)} problem(s): "
+                                 + "; ".join(f"{level} {check}: {text}" for level, check, text
+                                             in bad)
+                                 + "; fix the nwb config keys they name (config/README.md, nwb)")
+
+
+BLOCKING = ("CRITICAL", "BEST_PRACTICE_VIOLATION")
+
+
+def inspect_file(path) -> list[tuple[str, str, str]]:
+    """nwbinspector's messages on ``path``: (importance, check, message), most important first;
+    their counts go to the log."""
+    import logging
+
+    from nwbinspector import inspect_nwbfile
+
+    found = sorted(((m.importance.name, m.check_function_name, m.message)
+                    for m in inspect_nwbfile(nwbfile_path=str(path))),
+                   key=lambda m: (m[0] not in BLOCKING, m[0] != "CRITICAL"))
+    counts = {}
+    for level, _, _ in found:
+        counts[level] = counts.get(level, 0) + 1
+    logging.getLogger(__name__).info("nwbinspector on %s: %s", Path(path).name,
+                                     ", ".join(f"{n} {k}" for k, n in counts.items()) or
+                                     "no messages")
+    return found
+
+
+AGE = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
+
+
+def metadata_problems(nwb_cfg: dict, sessions) -> list[str]:
+    """Values of the ``nwb`` keys NWB or nwbinspector would refuse (checked before any job)."""
+    problems = []
+    for session in sessions:
+        meta = session_metadata(nwb_cfg, session)
+        where = (lambda key: f"nwb.sessions.{session}.{key}"
+                 if key in (nwb_cfg.get("sessions") or {}).get(session, {}) else f"nwb.{key}")
+        start = str(meta["session_start_time"])
+        try:
+            when = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(f"config key {where('session_start_time')} = {start!r} is not an ISO "
+                            "8601 date and time; write e.g. 2017-12-05T10:00:00+01:00")
+        else:
+            if when.tzinfo is None:
+                problems.append(f"config key {where('session_start_time')} = {start!r} has no "
+                                "time zone; add the offset, e.g. 2017-12-05T10:00:00+01:00")
+        age = str(meta["age"])
+        bounds = age.split("/") if "/" in age else [age]
+        if len(bounds) > 2 or not all(AGE.fullmatch(b) for b in bounds if b) or not any(bounds):
+            problems.append(f"config key {where('age')} = {age!r} is not an ISO 8601 age; write "
+                            "e.g. P90D (90 days), P12W, or a range P60D/P120D (P90D/ = 90 days "
+                            "or older)")
+        if " " not in str(meta["species"]).strip() and not str(meta["species"]).startswith("http"):
+            problems.append(f"config key {where('species')} = {meta['species']!r} is neither a "
+                            "Latin binomial (Mus musculus) nor an NCBI taxonomy URL")
+        for key in ("subject_id",):
+            if "/" in str(meta.get(key) or ""):
+                problems.append(f"config key {where(key)} = {meta[key]!r} contains '/'; NWB "
+                                "names cannot")
+    return problems
 
 
 def _timing(times: np.ndarray) -> dict:
