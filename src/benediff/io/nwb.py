@@ -288,7 +288,7 @@ def write_nwb(path, s: NwbSession) -> None:
     with atomic_output(path) as tmp:
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwb)
-        bad = [m for m in inspect_file(tmp) if m[0] in BLOCKING]
+        bad = [m for m in inspect_file(tmp, label=path) if m[0] in BLOCKING]
         if bad:  # the file appears only when it would pass nwbinspector
             raise NwbExportError(f"{path}: nwbinspector finds {len(bad)} problem(s): "
                                  + "; ".join(f"{level} {check}: {text}" for level, check, text
@@ -299,7 +299,7 @@ def write_nwb(path, s: NwbSession) -> None:
 BLOCKING = ("CRITICAL", "BEST_PRACTICE_VIOLATION")
 
 
-def inspect_file(path) -> list[tuple[str, str, str]]:
+def inspect_file(path, label=None) -> list[tuple[str, str, str]]:
     """nwbinspector's messages on ``path``: (importance, check, message), most important first;
     their counts go to the log."""
     import logging
@@ -312,7 +312,7 @@ def inspect_file(path) -> list[tuple[str, str, str]]:
     counts = {}
     for level, _, _ in found:
         counts[level] = counts.get(level, 0) + 1
-    logging.getLogger(__name__).info("nwbinspector on %s: %s", Path(path).name,
+    logging.getLogger(__name__).info("nwbinspector on %s: %s", label or path,
                                      ", ".join(f"{n} {k}" for k, n in counts.items()) or
                                      "no messages")
     return found
