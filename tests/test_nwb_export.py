@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_widefield_pipeline import N_T, N_TRIALS, TRIAL_LEN, make_session, widefield_cfg
+from test_widefield_pipeline import (N_T, N_TRIALS, TRIAL_LEN, atlas_in_own_frame, make_session,
+                                     widefield_cfg)
 
 from benediff import config as bconfig
 from benediff.io import dataset as dataset_io
@@ -98,6 +99,9 @@ def test_reads_back_the_same_arrays(stage_files, exported):
     assert back["footprints"].shape == (len(model.spatial_), 32, 40)  # the atlas grid
     assert back["footprints"].max() > 0
     assert set(back["regions"]) >= {"VIS_L", "VIS_R", "MOs_L", "MOs_R"}
+    np.testing.assert_array_equal(back["atlas_labels"], atlas_in_own_frame().labels)
+    inside = back["footprints"].sum(0) > 0.05 * back["footprints"].sum(0).max()
+    assert (back["atlas_labels"][inside] != 0).mean() > 0.9  # footprints land in the regions
 
     trials = back["trials"]
     assert trials["trial_id"].tolist() == ["10", "11", "12", "13", "14"]

@@ -8,6 +8,7 @@ Contents (pynwb + ndx-pose; read back with :func:`read_export`)::
     processing/ophys/ImageSegmentation/LocaNMF   PlaneSegmentation: one row per LocaNMF
                                             component, image_mask (atlas frame), region,
                                             atlas_code, atlas_name
+    processing/ophys/atlas/labels           the atlas (signed codes) on the footprints' grid
     processing/ophys/DfOverF/LocaNMF        RoiResponseSeries (frames, components): the temporal
                                             components of the whole recording
     processing/behavior/PoseEstimation      ndx-pose: one PoseEstimationSeries per DLC body part
@@ -87,6 +88,8 @@ class NwbSession:
     pose_scorer: str = "DLC"
     pose_video: str | None = None
     fits: list[Fit] = field(default_factory=list)
+    atlas_labels: np.ndarray | None = None  # (H, W) signed atlas codes on the footprints' grid
+    atlas_names: dict[int, str] = field(default_factory=dict)
 
 
 # --- timing -------------------------------------------------------------------------------
@@ -211,6 +214,16 @@ def write_nwb(path, s: NwbSession) -> None:
     rois.add_column("region", "consolidated analysis region of the component ('' = none)")
     rois.add_column("atlas_code", "signed atlas label code of the component's region")
     rois.add_column("atlas_name", "atlas name of the component's region")
+    if s.atlas_labels is not None:
+        from pynwb.base import Images
+        from pynwb.image import GrayscaleImage
+
+        names = json.dumps({int(k): v for k, v in sorted(s.atlas_names.items())})
+        ophys.add(Images(name="atlas", description="the atlas on the footprints' grid",
+                         images=[GrayscaleImage(
+                             name="labels", data=np.asarray(s.atlas_labels, np.int32),
+                             description="signed atlas codes (left hemisphere negative, 0 "
+                             f"outside); code -> name: {names}")]))
     for k in range(len(s.footprints)):
         rois.add_roi(image_mask=s.footprints[k], region=s.component_regions[k],
                      atlas_code=int(s.component_codes[k]), atlas_name=s.component_names[k])
@@ -409,6 +422,8 @@ def read_export(path) -> dict:
             else series.starting_time + np.arange(series.data.shape[0]) / series.rate
         out["footprints"] = np.stack([np.asarray(m) for m in rois["image_mask"][:]])
         out["regions"] = list(rois["region"][:])
+        out["atlas_labels"] = ophys["atlas"]["labels"].data[()] if "atlas" in \
+            ophys.data_interfaces else None
         behavior = nwb.processing["behavior"]
         labels = behavior["labels"]
         out["labels"] = {name: ts.data[()] for name, ts in labels.time_series.items()}
@@ -508,7 +523,8 @@ def export_session(out, *, session, dataset, trials, locanmf, atlas_h5, atlas, l
     write_nwb(out, NwbSession(
         session=session, metadata=metadata, frame_rate=float(frame_rate), neural_times=times,
         trials=table, dataset_trials=dataset_trials, split=ds.split, temporal=model.temporal_,
-        footprints=footprints, component_regions=regions,
+        footprints=footprints, component_regions=regions, atlas_labels=full.labels,
+        atlas_names=dict(full.names),
         component_codes=np.asarray(model.regions_, np.int64), component_names=names,
         label_names=list(ds.label_names), labels=list(ds.labels), pose=pose_data,
         pose_times=pose_times, pose_scorer=scorer(df), pose_video=side.get("video"),
