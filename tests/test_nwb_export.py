@@ -12,6 +12,7 @@ from test_widefield_pipeline import (N_T, N_TRIALS, TRIAL_LEN, atlas_in_own_fram
                                      widefield_cfg)
 
 from benediff import config as bconfig
+from benediff.io import atlas as atl
 from benediff.io import dataset as dataset_io
 from benediff.io import nwb as nwb_io
 from benediff.io.latents import write_latents
@@ -71,6 +72,13 @@ def stage_files(tmp_path_factory):
             "pose": pose, "kept": kept}
 
 
+def centroid(image) -> np.ndarray:
+    """(x, y) intensity centroid of an image."""
+    yy, xx = np.mgrid[:image.shape[0], :image.shape[1]]
+    w = np.clip(image, 0, None)
+    return np.array([(xx * w).sum(), (yy * w).sum()]) / w.sum()
+
+
 def export(files, path, **over):
     d, out = files["dir"], files["out"]
     nwb_cfg = bconfig.validate({"sessions": {"S": {"source": "simulate"}}})["nwb"]
@@ -102,6 +110,13 @@ def test_reads_back_the_same_arrays(stage_files, exported):
     np.testing.assert_array_equal(back["atlas_labels"], atlas_in_own_frame().labels)
     inside = back["footprints"].sum(0) > 0.05 * back["footprints"].sum(0).max()
     assert (back["atlas_labels"][inside] != 0).mean() > 0.9  # footprints land in the regions
+    tform = atl.fit_transform(stage_files["dir"] / "landmarks.json",
+                              None if stage_files["cfg"]["atlas"]["transform"] == "file"
+                              else stage_files["cfg"]["atlas"]["transform"])
+    for session_map, atlas_map in zip(np.nan_to_num(model.spatial_), back["footprints"]):
+        # the atlas-frame centroid, carried by atlas->session, is the session-frame centroid
+        np.testing.assert_allclose(tform(centroid(atlas_map)[None])[0], centroid(session_map),
+                                   atol=0.3)
 
     trials = back["trials"]
     assert trials["trial_id"].tolist() == ["10", "11", "12", "13", "14"]
