@@ -88,14 +88,14 @@ def _scan(path: Path, rules: dict):
             current = rules.setdefault(f"{path.name}:{i + 1}", {})
         elif current is not None:
             key = line.strip().rstrip(":")
-            if line.strip() in ("conda:", "script:", "shell:"):
-                value = _string(lines[i + 1])
-                if key == "shell":
-                    module = re.search(r"python\S*\}? -m ([\w.]+)", " ".join(lines[i + 1:i + 4]))
-                    current["entry"] = module.group(1) if module else value
-                else:
-                    current[key if key == "conda" else "entry"] = (
-                        (path.parent / value).resolve())
+            if line.strip() == "shell:":  # the command up to the next blank line
+                end = next((j for j in range(i + 1, len(lines)) if not lines[j].strip()),
+                           len(lines))
+                module = re.search(r"\s-m\s+(benediff[\w.]*)", " ".join(lines[i + 1:end]))
+                current["entry"] = module.group(1) if module else "<shell>"
+            elif line.strip() in ("conda:", "script:"):
+                value = (path.parent / _string(lines[i + 1])).resolve()
+                current[key if key == "conda" else "entry"] = value
 
 
 RULES = rule_entries(RULE_FILES)

@@ -403,7 +403,7 @@ def _behavior_pose(config, wc):
 
 def _dlc_infer(config, wc):
     pose = config["behavior"]["pose"]
-    return {"python": pose["dlc_python"], "device": config["device"],
+    return {"python": pose["dlc_python"] or "python", "device": config["device"],
             "gpu_fallback": config["gpu_fallback"], "batch_size": pose["batch_size"]}
 
 

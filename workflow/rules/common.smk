@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 
 from benediff import config as bconfig
 from benediff import paths
@@ -270,6 +271,13 @@ def rule_params(rule, *names, wildcards=None):
 
 
 # --- behaviour stage ---
+
+
+def dlc_python():
+    """Python running DLC inference: the rule's env under --sdm conda, else dlc_python's."""
+    if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+        return "python"
+    return "{params.python}"
 
 
 def behavior_video(wildcards):
