@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
 from benediff import config as bconfig
@@ -234,7 +235,10 @@ def get_final_output():
         return outputs
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
-    outputs += video_targets.final_outputs()
+    if config["video"]["enabled"]:
+        outputs += video_targets.final_outputs()
+    else:
+        logger.info("video.enabled is false: the video stage is left out of the default target")
     from benediff.io.nwb import export_sessions  # rules/nwb.smk
 
     outputs += [f"results/{s}/{s}.nwb" for s in export_sessions(config)]

@@ -1,0 +1,31 @@
+"""The lean first-run preset (config/first_run.yaml) plans ours and the VAE at 2 seeds and no
+video job, layered under a config of one's own; and `video.enabled: false` alone leaves the video
+stage out of the default target while its files can still be asked for by name."""
+
+from pathlib import Path
+
+from test_study import planned
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO, FIRST = ROOT / "config" / "demo.yaml", ROOT / "config" / "first_run.yaml"
+VIDEO_RULES = {"train_video_ae", "encode_frame_latents", "train_vdm", "train_cfg_vdm",
+               "train_naive_decoder", "fit_linear_encoder", "generate", "specificity",
+               "video_figure"}
+
+
+def test_first_run_plans_two_models_two_seeds_and_no_video(tmp_path):
+    full = planned(tmp_path, [DEMO])
+    lean = planned(tmp_path, [DEMO, FIRST])
+    assert VIDEO_RULES <= set(full)
+    assert not VIDEO_RULES & set(lean), sorted(VIDEO_RULES & set(lean))
+    assert lean["lvm_table"] == 3 and lean["lvm_fig4"] == 1
+    # vae + ours at seeds 0, 1 for Tables 1-3 and Figs 4, 5 (Figs 7, 12 add one-seed fits):
+    # 19 of the demo's 57 fits
+    assert lean["lvm_fit"] == 19 and full["lvm_fit"] == 57
+
+
+def test_a_video_file_asked_by_name_still_plans_with_the_stage_off(tmp_path):
+    off = tmp_path / "off.yaml"
+    off.write_text("video: {enabled: false}\n")
+    jobs = planned(tmp_path, [DEMO, off], ["results/figures/fig6.pdf"])
+    assert jobs["generate"] >= 1 and jobs["train_vdm"] == 1
