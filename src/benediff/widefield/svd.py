@@ -126,8 +126,12 @@ def fast_dtype(device) -> torch.dtype:
     dev = torch.device(device)
     if dev.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if dev.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
+    if dev.type == "cpu":
+        try:
+            native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        except (AttributeError, RuntimeError):  # a torch build without oneDNN
+            native = False
+        return torch.bfloat16 if native else torch.float32
     return torch.float32
 
 
