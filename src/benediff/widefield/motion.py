@@ -24,6 +24,7 @@ from scipy.signal.windows import tukey
 
 SHIFT_ORDER = "fourier"  # how the correction shifts each frame (docs/WIDEFIELD.md §2)
 PAD = 8  # reflect padding (px) of each frame for the Fourier shift
+FOURIER_BATCH = 32  # frames per Fourier shift (≈ 50 MB of spectra at 540 × 640)
 TAPER = 0.25  # Tukey taper of the frame edges before the FFT (fraction of each side tapered)
 
 
@@ -65,10 +66,10 @@ def _upsampled(ref, frames, upsample_factor, smooth_sigma):
     smooth = np.exp(-2 * np.pi ** 2 * smooth_sigma ** 2 * (fy ** 2 + fx ** 2))
     f_ref = np.fft.fft2((ref - ref.mean()) * taper)
     f_ref = f_ref / (np.abs(f_ref) + 1e-12) * smooth
-    f_mov = np.fft.fft2((frames - frames.mean(axis=(1, 2), keepdims=True)) * taper)
-    f_mov /= np.abs(f_mov) + 1e-12
     out = np.empty((len(frames), 2))
-    for i, f in enumerate(f_mov):
+    for i, frame in enumerate(frames):  # one spectrum at a time: memory stays one frame's
+        f = np.fft.fft2((frame - frame.mean()) * taper)
+        f /= np.abs(f) + 1e-12
         # skimage returns the shift that registers the frame onto ref: minus its displacement
         shift, _, _ = phase_cross_correlation(f_ref, f, upsample_factor=upsample_factor,
                                               space="fourier", normalization=None)
@@ -93,10 +94,11 @@ def apply_shifts(frames: np.ndarray, shifts: np.ndarray, order=SHIFT_ORDER) -> n
     frames = np.asarray(frames)
     shifts = np.asarray(shifts, np.float64)
     if order == "fourier":
-        moving = np.any(shifts != 0, axis=1)
         out = np.array(frames, np.float32)
-        if moving.any():
-            out[moving] = fourier_shift(out[moving], -shifts[moving])
+        moving = np.flatnonzero(np.any(shifts != 0, axis=1))
+        for i in range(0, len(moving), FOURIER_BATCH):  # bounds the spectra's memory
+            rows = moving[i:i + FOURIER_BATCH]
+            out[rows] = fourier_shift(out[rows], -shifts[rows])
         return out
     out = np.empty(frames.shape, np.float32)
     for i, (frame, shift) in enumerate(zip(frames, shifts)):
