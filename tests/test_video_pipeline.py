@@ -413,14 +413,30 @@ def test_generate_bad_factor_and_encoder_mismatch_leave_no_output(trained):
 
 
 def test_unguided_has_the_guided_runs_seeds(trained):
-    """Same seeds, no guidance: the unguided videos are the guided ones with s = 0."""
-    tmp, _, _, cfg = trained
+    """Same seeds, no guidance: the unguided videos are the guided ones with s = 0, for every
+    factor (a paired lift), and the one-per-region unguided job writes each factor's file from
+    the same videos with that factor's read-out as its requested trajectory."""
+    tmp, _, vae, cfg = trained
     run_generate(trained, "unguided", out_h5=tmp / "u.h5", out_mp4=tmp / "u.mp4")
     zero = targets.generate_config({"video": {**cfg, "guidance": {**cfg["guidance"], "scale": 0.0}}},
                                    "ours")
-    run_generate(trained, "ours", cfg=zero, out_h5=tmp / "s0.h5", out_mp4=tmp / "s0.mp4")
-    np.testing.assert_array_equal(generated_io.read_generated(tmp / "u.h5")["frames"],
-                                  generated_io.read_generated(tmp / "s0.h5")["frames"])
+    frames = generated_io.read_generated(tmp / "u.h5")["frames"]
+    for factor in ("A", "B"):
+        run_generate(trained, "ours", factor=factor, cfg=zero, out_h5=tmp / f"s0{factor}.h5",
+                     out_mp4=tmp / f"s0{factor}.mp4")
+        np.testing.assert_array_equal(frames, generated_io.read_generated(tmp / f"s0{factor}.h5")["frames"])
+    out = {f: tmp / f"shared_{f}.h5" for f in NAMES}
+    pipeline.generate_unguided(
+        region="R", factors=NAMES, latents_path=tmp / "latents.h5", ae_path=tmp / "ae.pt",
+        vae_path=vae, encoder_path=tmp / "enc.h5", model_path=tmp / "vdm.pt", out_h5=out,
+        out_mp4=tmp / "shared.mp4", cfg=targets.generate_config({"video": cfg}, "unguided"),
+        seed=0, device="cpu")
+    for d, factor in enumerate(NAMES):
+        shared = generated_io.read_generated(out[factor])
+        np.testing.assert_array_equal(shared["frames"], frames)
+        assert shared["factor_index"] == d
+        np.testing.assert_allclose(shared["requested"], shared["readout"][:, :, d], rtol=1e-6)
+    assert (tmp / "shared.mp4").stat().st_size > 0
 
 
 def test_ours_literal_runs_every_step_on_x_t_with_scale_one(trained, monkeypatch):

@@ -141,7 +141,7 @@ rule generate:
     log:
         "logs/generate/{session}/{region}/{method}/{factor}.log",
     wildcard_constraints:
-        method="|".join(video_targets.METHODS),
+        method="|".join(video_targets.PER_FACTOR_METHODS),
         factor=video_targets.factor_pattern(config),
     conda:
         "../../envs/video.yaml"
@@ -150,6 +150,31 @@ rule generate:
         **rule_params("generate", "cfg", "layout", "seed", "device", "gpu_fallback"),
     script:
         "../../scripts/video_generate.py"
+
+
+# the unguided VDM, the reference of every lift: its samples do not depend on the factor, so one
+# job per region samples them once and writes each factor's file (the factor's read-out)
+rule generate_unguided:
+    input:
+        unpack(
+            lambda wc: video_targets.generate_inputs(
+                config, wc.session, wc.region, "unguided"
+            )
+        ),
+    output:
+        h5=video_targets.unguided_outputs(config),
+        mp4=paths.video("generated/unguided.mp4", region="{region}"),
+    log:
+        "logs/generate/{session}/{region}/unguided.log",
+    conda:
+        "../../envs/video.yaml"
+    threads: 1
+    params:
+        **rule_params(
+            "generate_unguided", "cfg", "factors", "layout", "seed", "device", "gpu_fallback"
+        ),
+    script:
+        "../../scripts/video_generate_unguided.py"
 
 
 rule specificity_canvas:

@@ -13,6 +13,9 @@ from benediff.io.generated import LAYOUT as GENERATED_LAYOUT  # noqa: F401 (the 
 # every generation method: the baselines, BeNeDiff tuned (ours) and as the paper writes
 # Algorithm 1 (ours_literal), and the VDM without guidance (the reference of the lift)
 METHODS = ("naive", "cfg", "ours", "ours_literal", "unguided")
+# one job per region x method x factor; the unguided reference is one job per region
+# (generate_unguided), since its samples do not depend on the factor
+PER_FACTOR_METHODS = tuple(m for m in METHODS if m != "unguided")
 FIGURE_METHODS = ("naive", "cfg", "ours")  # the methods the paper's Figs 6, 9-11 compare
 METHOD_FIGURES = ("fig6", "fig9", "fig10", "fig11")
 REGION_FIGURES = ("fig8", "fig13")
@@ -205,6 +208,19 @@ def cfg_rule_config(config, wildcards) -> dict:
 
 def naive_rule_config(config, wildcards) -> dict:
     return {"cfg": config["video"]["naive"], **_runtime(config)}
+
+
+def unguided_outputs(config: dict, ext: str = "h5") -> list[str]:
+    """The unguided reference's files of one region, one per factor (wildcards session, region):
+    one job samples the unguided VDM once per region and every factor's row reads it."""
+    return [paths.video(f"generated/unguided/{factor}.{ext}", region="{region}")
+            for factor in config["behaviors"]]
+
+
+def unguided_rule_config(config, wildcards) -> dict:
+    """Params of ``generate_unguided``: the sampler and the number of scored videos."""
+    return {"cfg": generate_config(config, "unguided"), "factors": list(config["behaviors"]),
+            "layout": GENERATED_LAYOUT, **_runtime(config)}
 
 
 def generate_rule_config(config, wildcards) -> dict:
