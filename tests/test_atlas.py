@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from benediff.io import atlas as atl
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "atlas"
+DATA = SHARED_DATA / "atlas"
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="shared atlas data not available")
 
 

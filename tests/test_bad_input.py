@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from benediff.testing.lab import (GOOD_TRIALS, LANDMARK_NAMES, MOVIE, MOVIE_BYTES, PARTS,
-                                  VIDEO_FRAMES, dlc_csv, landmarks_text, write_lab_files)
+                                  VIDEO_FRAMES, dlc_csv, landmarks_text, write_atlas,
+                                  write_lab_files)
 
 ROOT = Path(__file__).resolve().parents[1]
-ATLAS = ROOT.parent / "shared" / "data" / "atlas" / "wfield_references"  # a real Allen atlas
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TINY = ROOT / ".test" / "config" / "config.yaml"
 
@@ -33,10 +33,9 @@ def lab_config(tmp_path) -> dict:
     """A lab's own session: every file in place, tiny but consistent (movie size, landmarks,
     pose rows = video frames, trials within the recording)."""
     paths = write_lab_files(tmp_path / "data")
-    if not ATLAS.is_dir():
-        pytest.skip(f"needs the real atlas at {ATLAS}")
+    atlas = write_atlas(tmp_path / "data" / "atlas.npz")  # the simulator's Allen-named atlas
     return {"sessions": {"M1": {"source": "files", **paths}},
-            "widefield": {"atlas": {"path": str(ATLAS)}}}
+            "widefield": {"atlas": {"path": str(atlas)}}}
 
 
 def trials(text):

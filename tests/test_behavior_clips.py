@@ -10,8 +10,9 @@ from benediff.behavior.clips import build_clips, crop_resize, extract_clips, fra
 from benediff.behavior.video import VideoError, iter_gray_frames, video_info
 from benediff.io import dataset
 from benediff.io.pose import PoseError
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 VIDEO = DATA / "behavior" / "lightning_pose_mirror_mouse" / "videos" / "test_vid.mp4"
 # the mirror-mouse frame: side view on top, mirrored bottom view below (396 × 406 px)
 VIEWS = [{"name": "side", "x": 0, "y": 0, "width": 396, "height": 203},

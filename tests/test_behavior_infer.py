@@ -18,9 +18,10 @@ from benediff.behavior.pose import normalise_pose
 from benediff.behavior.tv_shim import nms_cpu
 from benediff.behavior.video import iter_gray_frames, write_gray_video
 from benediff.io.pose import PoseError, read_pose
+from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEO = (ROOT.parent / "shared" / "data" / "behavior" / "lightning_pose_mirror_mouse" / "videos"
+VIDEO = (SHARED_DATA / "behavior" / "lightning_pose_mirror_mouse" / "videos"
          / "test_vid.mp4")
 DLC_PYTHON = Path(os.environ.get("BENEDIFF_DLC_PYTHON", ROOT / ".venv-dlc" / "bin" / "python"))
 BODYPARTS = ["paw_top", "paw_bot", "nose_top"]

@@ -16,8 +16,9 @@ from benediff.behavior.video import write_gray_video
 from benediff.io import dataset
 from benediff.io.pose import PoseError, make_pose_frame, pose_array, read_pose
 from benediff.io.split import write_split
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 PREDICTIONS = DATA / "pose" / "eks_mirror_mouse" / "180607_004.train_frames=75.rng=0.csv"
 HAND_LABELS = DATA / "behavior" / "lightning_pose_mirror_mouse" / "CollectedData.csv"
 

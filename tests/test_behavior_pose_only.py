@@ -9,10 +9,11 @@ import pytest
 import yaml
 
 from benediff.io import dataset as dsio
+from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 PREDICTIONS = DATA / "pose" / "eks_mirror_mouse" / "180607_004.train_frames=75.rng=0.csv"
 LABELS = "results/P1/behavior/labels.h5"
 

@@ -5,16 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 import benediff
 from benediff.cli import layer, main
-from benediff.testing.lab import GOOD_TRIALS, write_lab_files
+from benediff.testing.lab import GOOD_TRIALS, write_atlas, write_lab_files
 
 ROOT = Path(__file__).resolve().parents[1]
 BENEDIFF = Path(sys.executable).with_name("benediff")
-ATLAS = ROOT.parent / "shared" / "data" / "atlas" / "wfield_references"
 
 
 def run(*args):
@@ -35,11 +33,10 @@ def test_validate_passes_the_demo_config_and_check_config_is_an_alias():
 
 
 def lab(tmp_path):
-    if not ATLAS.is_dir():
-        pytest.skip(f"needs the real atlas at {ATLAS}")
     paths = write_lab_files(tmp_path / "data")
+    atlas = write_atlas(tmp_path / "data" / "atlas.npz")  # the simulator's Allen-named atlas
     config = {"sessions": {"M1": {"source": "files", **paths}},
-              "widefield": {"atlas": {"path": str(ATLAS)}}}
+              "widefield": {"atlas": {"path": str(atlas)}}}
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -22,9 +22,10 @@ from benediff.simulate import session as sim_session
 from benediff.simulate.params import PRESETS, SimParams
 from benediff.widefield import landmarks as lm
 from benediff.widefield import pipeline as wp
+from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-WFIELD = ROOT.parent / "shared" / "data" / "atlas" / "wfield_references"
+WFIELD = SHARED_DATA / "atlas" / "wfield_references"
 needs_wfield = pytest.mark.skipif(not WFIELD.exists(), reason="shared wfield atlas not available")
 
 

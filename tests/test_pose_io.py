@@ -11,8 +11,9 @@ from benediff.io.pose import (
     PoseError, bodyparts, check_model_dir, labels_index_to_dlc, make_pose_frame, pose_array,
     read_pose, scorer, write_pose,
 )
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 PREDICTIONS = DATA / "pose" / "eks_mirror_mouse" / "180607_004.train_frames=75.rng=0.csv"
 HAND_LABELS = DATA / "behavior" / "lightning_pose_mirror_mouse" / "CollectedData.csv"
 

@@ -20,8 +20,9 @@ from benediff.simulate import (BEHAVIORS, KEYPOINTS, SimParams, SimulationError,
                                simulate_session)
 from benediff.simulate.movie import optics
 from benediff.simulate.render import render
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 TINY = dict(n_trials=6, frames_per_trial=40, movie_height=32, movie_width=32, view_size=64)
 # which keypoint coordinate carries each behaviour variable (documented in config/README.md)
 KEYPOINT_OF = {"Levers": ("lever_tip", "y"), "Spouts": ("spout_tip", "x"),

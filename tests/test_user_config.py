@@ -1,5 +1,6 @@
 """A lab's own config stands alone: no demo session, schema defaults, names that exist."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,10 @@ import pytest
 import yaml
 
 from benediff import config as bconfig
-from benediff.testing.lab import write_lab_files
+from benediff.testing.lab import write_atlas, write_lab_files
 from benediff.testing.lvm import planted_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-ATLAS = ROOT.parent / "shared" / "data" / "atlas" / "wfield_references"  # a real Allen atlas
 SCHEMAS = ROOT / "workflow" / "schemas"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
@@ -28,10 +28,9 @@ def snakemake(workdir, configfile, *args, timeout=1500):
 
 def files_session(tmp_path) -> dict:
     paths = write_lab_files(tmp_path)  # tiny but consistent raw files
-    if not ATLAS.is_dir():
-        pytest.skip(f"needs the real atlas at {ATLAS}")
+    atlas = write_atlas(tmp_path / "atlas.npz")  # the simulator's Allen-named atlas
     return {"sessions": {"M1": {"source": "files", **paths}},
-            "widefield": {"atlas": {"path": str(ATLAS)}}}
+            "widefield": {"atlas": {"path": str(atlas)}}}
 
 
 def test_one_session_config_plans_only_its_jobs_with_schema_defaults(tmp_path):
@@ -151,3 +150,24 @@ def test_custom_regions_run_all_with_no_name_key_set(tmp_path):
     assert set(table1["region"]) == set(REGIONS)
     for fig in ("fig4", "fig5", "fig6", "fig7", "fig8", "fig12", "fig13", "specificity"):
         assert (tmp_path / "results" / "figures" / f"{fig}.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_working_directory_config_is_the_default_configfile(tmp_path):
+    """With no --configfile, the working directory's config/config.yaml is run (so
+    ``snakemake --directory .test`` runs .test's config); without one, the demo."""
+    cmd = [str(SNAKEMAKE), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "-n",
+           "--directory"]
+    test_dir = tmp_path / "test"
+    shutil.copytree(ROOT / ".test" / "config", test_dir / "config")
+    own = yaml.safe_load((test_dir / "config" / "config.yaml").read_text())
+    own["sessions"] = {"T9": own["sessions"]["S1"]}
+    (test_dir / "config" / "config.yaml").write_text(yaml.safe_dump(own))
+    run = subprocess.run([*cmd, str(test_dir), "--printshellcmds", "results/T9/split.json"],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "results/T9/split.json" in run.stdout + run.stderr
+    (tmp_path / "empty").mkdir()
+    demo = subprocess.run([*cmd, str(tmp_path / "empty"), "results/T9/split.json"],
+                          capture_output=True, text=True, timeout=900)
+    assert demo.returncode != 0  # the demo has no session T9
+    assert "results/T9/split.json" in demo.stdout + demo.stderr

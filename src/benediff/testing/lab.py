@@ -64,3 +64,16 @@ def write_lab_files(data) -> dict:
     return {"widefield": str(data / MOVIE), "landmarks": str(data / "landmarks.json"),
             "behavior_video": str(data / "behavior.mp4"), "pose": str(data / "pose.csv"),
             "trials": str(data / "trials.csv")}
+
+
+def write_atlas(path, shape=(64, 80)) -> Path:
+    """The simulator's procedural dorsal-cortex atlas (Allen area names and codes, both
+    hemispheres) as an ``atlas.npz`` at ``path``: a ``widefield.atlas.path`` for the checks made
+    before any job, with no published atlas on disk."""
+    from benediff.io.atlas import save_npz
+    from benediff.simulate.atlas import procedural_atlas
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_npz(path, procedural_atlas(shape))
+    return path
