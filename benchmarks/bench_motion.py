@@ -9,7 +9,10 @@ per-frame jitter (``--frame-jitter`` px, default 0.18) and behaviour-locked shif
 chain (motion, atlas, ΔF/F + SVD, haemodynamics, LocaNMF) with the config of
 ``config/demo.yaml``, in these variants:
 
-- ``motion-free``: the motion-free movie, current pipeline (the reference);
+- ``still, no reg.``: the motion-free movie without motion correction (what LocaNMF gives
+  with no motion at all and nothing done about it);
+- ``motion-free``: the motion-free movie, current pipeline (the reference: registration on a
+  still movie still estimates noise shifts of ~0.01 px and applies them);
 - ``old``: integer peak + parabola (``upsample_factor`` 1), bilinear shifts, no regressors
   (the registration before issue #29; the bilinear registration is written to a float32 movie
   that the chain then reads without shifts);
@@ -137,6 +140,10 @@ def main(argv=None):
               f"activity share (upper bound) "
               f"{100 * _planted(moving['truth']):.1f} %")
         rows = {}
+        off = copy.deepcopy(cfg)
+        off["motion"].update(enabled=False, regress=False)
+        model, atlas, motion = chain(still["dat"], still, root / "w_still_off", off, config["seed"])
+        rows["still, no reg."] = measure(model, atlas, cfg, gt_still, read_motion(motion)[0])
         model, atlas, motion = chain(still["dat"], still, root / "w_still", cfg, config["seed"])
         rows["motion-free"] = measure(model, atlas, cfg, gt_still, read_motion(motion)[0])
         old_cfg = copy.deepcopy(cfg)
