@@ -9,24 +9,33 @@ import pytest
 import yaml
 
 from benediff.io import dataset as dsio
-from shared_data import SHARED_DATA
+from benediff.io.pose import make_pose_frame, write_pose
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-DATA = SHARED_DATA
-PREDICTIONS = DATA / "pose" / "eks_mirror_mouse" / "180607_004.train_frames=75.rng=0.csv"
 LABELS = "results/P1/behavior/labels.h5"
+BODYPARTS = ["paw1LH_top", "paw2LF_top", "paw3RF_bot", "nose_top"]
 
-pytestmark = pytest.mark.skipif(not PREDICTIONS.exists(), reason="shared/data is absent")
+
+def predictions(path, n_frames=2000, seed=0) -> Path:
+    """DLC predictions of a mouse's paws: smooth random walks, confident, in DLC's CSV layout."""
+    rng = np.random.default_rng(seed)
+    xy = 100 + np.cumsum(rng.normal(0, 0.5, (n_frames, len(BODYPARTS), 2)), axis=0)
+    xy[:, 1] += 20  # paw2 never sits on paw1: the distance and angle are defined everywhere
+    values = np.concatenate([xy, np.full((n_frames, len(BODYPARTS), 1), 0.95)], axis=2)
+    write_pose(make_pose_frame("DLC_resnet50_sim", BODYPARTS, values), path)
+    return path
 
 
 def pose_only_config(tmp_path, **session) -> Path:
-    """A complete stand-alone config: one pose-only session on real DLC predictions (2000
-    rows), labels from a distance, an angle and a single coordinate."""
+    """A complete stand-alone config: one pose-only session on DLC predictions (2000 rows),
+    labels from a distance, an angle and a single coordinate."""
+    predictions(tmp_path / "pose.csv")
     trials = tmp_path / "trials.csv"
     rows = [f"{i},{i * 22},20" for i in range(10)]
     trials.write_text("trial_id,start_frame,n_frames\n" + "\n".join(rows) + "\n")
-    entry = {"source": "files", "pose": str(PREDICTIONS), "trials": str(trials), **session}
+    entry = {"source": "files", "pose": str(tmp_path / "pose.csv"), "trials": str(trials),
+             **session}
     config = {
         "seed": 0,
         "device": "cpu",
@@ -93,7 +102,7 @@ def test_unknown_bodypart_of_a_distance_fails_at_parse_time(tmp_path):
     dry = run(tmp_path, config, "-n", LABELS)
     assert dry.returncode != 0
     out = dry.stdout + dry.stderr
-    assert str(PREDICTIONS) in out and "body part 'paw9_top'" in out
+    assert str(tmp_path / "pose.csv") in out and "body part 'paw9_top'" in out
     assert "available body parts: ['paw1LH_top'" in out
 
 
