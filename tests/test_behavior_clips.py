@@ -10,6 +10,7 @@ from benediff.behavior.clips import build_clips, crop_resize, extract_clips, fra
 from benediff.behavior.video import VideoError, iter_gray_frames, video_info
 from benediff.io import dataset
 from benediff.io.pose import PoseError
+from benediff.io.video import write_gray_mp4
 from shared_data import SHARED_DATA
 
 DATA = SHARED_DATA
@@ -24,6 +25,16 @@ def real_video():
     if not VIDEO.exists():
         pytest.skip("shared/data is absent")
     return VIDEO
+
+
+@pytest.fixture
+def video_250fps(tmp_path):
+    """A 250 fps mp4 the size of the real mirror video (396 x 406): for checks of its shape and
+    rate, which need no real picture."""
+    path = tmp_path / "mirror_250fps.mp4"
+    frames = (np.full((406, 396), 40 * i, np.uint8) for i in range(4))
+    write_gray_mp4(path, frames, 250.0, width=396, height=406)
+    return path
 
 
 def test_frame_indices_nearest_video_frame():
@@ -64,19 +75,19 @@ def test_unreadable_video(tmp_path):
         video_info(bad)
 
 
-def test_view_box_outside_frame(tmp_path, real_video):
+def test_view_box_outside_frame(tmp_path, video_250fps):
     trials = pd.DataFrame({"trial_id": [0], "start_frame": [0], "video_start_frame": [0],
                            "n_frames": [2]})
     with pytest.raises(VideoError, match=r"behavior.clips.views\[1\]"):
-        extract_clips(real_video, trials, [VIEWS[0], {**VIEWS[1], "y": 300}], 16, 30.0)
+        extract_clips(video_250fps, trials, [VIEWS[0], {**VIEWS[1], "y": 300}], 16, 30.0)
 
 
-def test_clip_frame_rate_mismatch(tmp_path, real_video):
+def test_clip_frame_rate_mismatch(tmp_path, video_250fps):
     trials = pd.DataFrame({"trial_id": [0], "start_frame": [0], "video_start_frame": [0],
                            "n_frames": [2]})
     trials.to_csv(tmp_path / "trials.csv", index=False)
     with pytest.raises(PoseError, match="frame rate 250 fps differs"):
-        build_clips(real_video, tmp_path / "trials.csv", tmp_path / "clips.h5", session="m",
+        build_clips(video_250fps, tmp_path / "trials.csv", tmp_path / "clips.h5", session="m",
                     views=VIEWS, size=16, neural_rate=30.0, expected_fps=30.0)
     assert not (tmp_path / "clips.h5").exists()
 
