@@ -408,8 +408,10 @@ def _dlc_infer(config, wc):
 
 
 def _assemble(config, wc):
+    from benediff.behavior.sessions import dataset_sources  # no images without a video
+
     size = config["behavior"]["clips"]["size"]
-    return {"sources": config["dataset"], "image_size": size,
+    return {"sources": dataset_sources(config, wc.session), "image_size": size,
             "config": {"seed": config["seed"], "dataset": config["dataset"],
                        "split": config["split"], "behavior": {"clips": {"size": size}},
                        "sessions": {wc.session: config["sessions"][wc.session]}}}

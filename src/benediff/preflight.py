@@ -79,12 +79,15 @@ def input_problems(config: dict, trials_paths: dict) -> list[str]:
 
 def input_warnings(config: dict, trials_paths: dict) -> list[str]:
     """Inputs that are allowed but surprising (the console shows them before any job): a trial
-    far shorter than the others in a pose-only session (whose labels need no equal lengths)."""
+    far shorter than the others in a pose-only session (whose labels need no equal lengths),
+    and a movie-only session (widefield stage only: a forgotten pose file shows here)."""
     from benediff.io.trials import short_trials
 
-    from benediff.behavior.sessions import is_pose_only
+    from benediff.behavior.sessions import is_pose_only, movie_only_sessions
 
-    warnings = []
+    warnings = [f"session {s!r} has a widefield movie but no pose and no behaviour video: it "
+                f"runs the widefield stage only (neural.h5, qc.pdf); set sessions.{s}.pose "
+                "for its labels, dataset and LVM fits" for s in movie_only_sessions(config)]
     for session, path in trials_paths.items():
         if not is_pose_only(config["sessions"][session]):
             continue  # trials of unequal length are an error there (input_problems)
@@ -178,8 +181,10 @@ def nwb_problems(config: dict) -> list[str]:
 
 def mapping_problems(config: dict) -> list[str]:
     """Behaviours without an entry in ``behavior.labels.mapping`` when labels come from pose."""
+    from benediff.behavior.sessions import is_movie_only
+
     sessions = config["sessions"].values()
-    from_pose = any(s["source"] == "files" for s in sessions) or (
+    from_pose = any(s["source"] == "files" and not is_movie_only(s) for s in sessions) or (
         config["dataset"]["labels"] == "pose" and any(s["source"] == "simulate" for s in sessions))
     mapping = config["behavior"]["labels"]["mapping"]
     missing = [b for b in config["behaviors"] if b not in mapping]
@@ -437,6 +442,7 @@ def behaviour_session_problems(config: dict) -> list[str]:
     timestamps), timestamp files, and body parts named by the mapping against the header of
     each configured pose file."""
     from benediff.behavior.labels import LabelError, check_bodyparts, parse_entry
+    from benediff.behavior.sessions import is_movie_only
     from benediff.io.pose import PoseError, read_bodyparts
 
     problems = []
@@ -449,6 +455,10 @@ def behaviour_session_problems(config: dict) -> list[str]:
     pose_mode = config["behavior"]["pose"]["mode"]
     for session, cfg in config["sessions"].items():
         if cfg["source"] == "behavenet":
+            continue
+        if is_movie_only(cfg):  # widefield stage only: no pose, no behaviour clock
+            problems += [p for p in [path_problem(config, session, "neural_timestamps")]
+                         if cfg.get("neural_timestamps") and p]
             continue
         if cfg.get("neural_timestamps") and not cfg.get("video_timestamps"):
             problems.append(

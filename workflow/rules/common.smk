@@ -63,6 +63,14 @@ def has_behavior_video(session):
     return is_simulated(session) or bool(session_config(session).get("behavior_video"))
 
 
+def is_movie_only(session):
+    """A ``source: files`` session with a widefield movie but no pose and no behaviour video:
+    the widefield stage only (benediff.behavior.sessions, the session shapes)."""
+    from benediff.behavior.sessions import is_movie_only as movie_only
+
+    return movie_only(session_config(session))
+
+
 def sessions_pattern(sessions):
     """Wildcard regex matching exactly ``sessions`` (nothing at all when the list is empty)."""
     return "|".join(sessions) if sessions else "(?!)"
@@ -154,8 +162,10 @@ def behavenet_file(wildcards):
 
 def dataset_sources(wildcards):
     """Inputs of the assembled dataset, following config.dataset (stage output or truth)."""
+    from benediff.behavior.sessions import dataset_sources as session_sources
+
     session = wildcards.session
-    sources = config["dataset"]
+    sources = session_sources(config, session)  # no images without a behaviour video
     inputs = {"split": f"results/{session}/split.json"}
     if "truth" in sources.values():
         if not is_simulated(session):
@@ -220,25 +230,34 @@ check_inputs()
 
 def get_final_output():
     """Every artifact: the resolved config, each session's dataset (labels for a pose-only
-    session), widefield QC, and each paper figure and table once some session has a dataset.
+    session; neural.h5 for a movie-only one), widefield QC, each paper figure and table once
+    some session has a dataset, and the video stage once some session has a behaviour video.
     """
-    from benediff.behavior.sessions import dataset_sessions
+    from benediff.behavior.sessions import dataset_sessions, no_video_message
 
     with_dataset = dataset_sessions(config)
     outputs = ["results/config.resolved.yaml"]
     outputs += [f"results/{s}/behavior/labels.h5" for s in SESSIONS if is_pose_only(s)]
+    outputs += [f"results/{s}/widefield/neural.h5" for s in SESSIONS if is_movie_only(s)]
     outputs += expand("results/{session}/dataset.h5", session=with_dataset)
     outputs += [
-        f"results/{s}/widefield/qc.pdf" for s in RECORDED_SESSIONS if s in with_dataset
+        f"results/{s}/widefield/qc.pdf"
+        for s in RECORDED_SESSIONS
+        if s in with_dataset or is_movie_only(s)
     ]
     if not with_dataset:
         return outputs
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
-    if config["video"]["enabled"]:
-        outputs += video_targets.final_outputs()
-    else:
+    if not config["video"]["enabled"]:
         logger.info("video.enabled is false: the video stage is left out of the default target")
+    elif no_video_message(config):
+        logger.info(
+            "no session has a behaviour video: the video stage is left out of the default "
+            "target (it needs sessions.<s>.behavior_video)"
+        )
+    else:
+        outputs += video_targets.final_outputs()
     from benediff.io.nwb import export_sessions  # rules/nwb.smk
 
     outputs += [f"results/{s}/{s}.nwb" for s in export_sessions(config)]
@@ -333,7 +352,9 @@ def behavior_pose_source(wildcards):
 
 
 def fig1b_dataset(wildcards):
-    default = next((s for s in SESSIONS if not is_pose_only(s)), SESSIONS[0])
+    from benediff.behavior.sessions import dataset_sessions
+
+    default = (dataset_sessions(config) or SESSIONS)[0]
     return f"results/{config['behavior']['fig1b']['session'] or default}/dataset.h5"
 
 
@@ -376,7 +397,29 @@ def widefield_format(wildcards):
     return cfg.get("widefield_format", "auto")
 
 
-# --- video stage: specificity extractor ---
+# --- video stage: the session, specificity extractor ---
+
+
+def video_dataset(wildcards):
+    """Dataset the video stage trains on: only a session with a behaviour video (one error
+    naming why for any other, e.g. when a video file is asked for by name)."""
+    from benediff.behavior.sessions import no_video_message
+
+    problem = no_video_message(config, wildcards.session)
+    if problem:
+        raise WorkflowError(problem)
+    return paths.dataset(wildcards.session)
+
+
+def check_video_session():
+    try:  # video.session naming a session without a behaviour video: before any job
+        video_targets.video_session(config)
+    except ValueError as err:
+        PROBLEMS.append(str(err))
+        report_problems()
+
+
+check_video_session()
 
 SPEC_EXTRACTOR = video_targets.specificity_extractor(config)
 SPEC_POSE = video_targets.specificity_pose_files(config)

@@ -6,7 +6,7 @@
 
 rule train_video_ae:
     input:
-        dataset=paths.dataset(),
+        dataset=video_dataset,  # refuses a session without a behaviour video, naming why
     output:
         model=paths.video("ae/model.pt"),
         metrics=paths.video("ae/metrics.json"),

@@ -7,7 +7,7 @@ latents, one factor and three methods.
 import re
 
 from benediff import paths
-from benediff.behavior.sessions import analysis_sessions
+from benediff.behavior.sessions import analysis_sessions, no_video_message, video_sessions
 from benediff.io.generated import LAYOUT as GENERATED_LAYOUT  # noqa: F401 (the generate rule's)
 
 # every generation method: the baselines, BeNeDiff tuned (ours) and as the paper writes
@@ -27,12 +27,16 @@ class TargetError(ValueError):
 
 
 def video_session(config: dict) -> str:
-    sessions = analysis_sessions(config)
-    session = config["video"]["session"] or sessions[0]
-    if session not in sessions:
-        raise TargetError(f"config key video.session = {session!r} is not a configured session "
-                          f"with neural data and video; use one of {sessions}")
-    return session
+    """The session the video stage runs on (``video.session``, default: the first session with
+    a behaviour video). With no such session the video rules are still written down on the
+    first analysis session, but nothing requests them (``no_video_message`` says why) and the
+    video rules refuse that session."""
+    sessions = video_sessions(config)
+    chosen = config["video"]["session"]
+    if chosen and chosen not in sessions:
+        raise TargetError(f"config key video.session = {chosen!r}: "
+                          f"{no_video_message(config, chosen)}")
+    return chosen or (sessions or analysis_sessions(config))[0]
 
 
 def stage_dir(session: str) -> str:
