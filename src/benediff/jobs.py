@@ -4,6 +4,8 @@
 hook: an error the user can fix (a benediff input error, a full disk, a read-only or forbidden
 path) prints one line on the console (the job's stdout) naming the rule, the file and the cause;
 the full traceback still goes to the log. Other errors keep Python's usual report.
+:class:`Progress` writes the one-line progress of a long step (training, LocaNMF, sampling) to
+the log and the console at most every ``progress_every_s`` seconds.
 """
 
 import atexit
@@ -79,6 +81,8 @@ def start(snakemake) -> None:
 
     sys.excepthook = hook
     record_usage(rule)
+    # presentation only, so not in any rule's params: changing it reruns no job
+    configure_progress(snakemake.config.get("progress_every_s"), console=True)
 
 
 def record_usage(rule: str) -> None:
@@ -110,3 +114,55 @@ def parse_usage(text: str) -> dict | None:
         return None
     return {"rule": match.group(1), "wall_s": float(match.group(2)),
             "cpu_s": float(match.group(3)), "peak_rss_mb": float(match.group(4))}
+
+
+# --- progress lines of long steps ---
+
+PROGRESS = {"every_s": None, "console": False}  # set per job by start()
+
+
+def configure_progress(every_s, console: bool = False) -> None:
+    """Report long steps at most every ``every_s`` seconds (None: no lines); ``console`` copies
+    each line to stdout, the console of a Snakemake job whose stderr is its log."""
+    PROGRESS.update(every_s=every_s, console=console)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class Progress:
+    """One line per report, ``<what>: step 120/2000 loss 0.0123 ETA 4m10s``, on stderr (a job's
+    log) and, when configured, stdout: at most every ``every_s`` seconds and at the last step,
+    whether or not stderr is a terminal. ``update(done, loss)`` after each step; ``start`` steps
+    were done before (a resumed fit), so the ETA counts only this run's rate."""
+
+    def __init__(self, what: str, total: int, start: int = 0, every_s=None, clock=None):
+        self.what, self.total, self.start = what, int(total), int(start)
+        self.every_s = PROGRESS["every_s"] if every_s is None else every_s
+        self.clock = clock or time.monotonic
+        self.began = self.last = self.clock()
+
+    def update(self, done: int, loss=None, note: str = "") -> str | None:
+        """Report step ``done`` (1-based) if due; return the line written, else None."""
+        if self.every_s is None:
+            return None
+        now = self.clock()
+        if done < self.total and now - self.last < self.every_s:
+            return None
+        self.last = now
+        rate = (done - self.start) / (now - self.began) if now > self.began else 0.0
+        eta = _duration((self.total - done) / rate) if rate > 0 else "?"
+        line = f"{self.what}: step {done}/{self.total}"
+        if loss is not None:
+            line += f" loss {float(loss):.4g}"
+        if note:
+            line += f" ({note})"
+        line += f" ETA {eta}" if done < self.total else f" done in {_duration(now - self.began)}"
+        print(line, file=sys.stderr, flush=True)
+        if PROGRESS["console"] and sys.stdout is not sys.stderr:
+            print(line, flush=True)
+        return line

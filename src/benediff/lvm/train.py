@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from benediff.checkpoint import CheckpointError, array_digest, resume_from, save_atomic, with_code  # noqa: F401 (CheckpointError re-exported)
 from benediff.lvm.tc import total_correlation
+from benediff.jobs import Progress
 from benediff.training import EarlyStopping, epoch_order, seed_all
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -117,6 +118,7 @@ def _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint):
     n_batches = math.ceil(x.shape[0] / params.batch_size)
     show = sys.stderr.isatty() if params.progress is None else params.progress
     bar = tqdm(total=params.max_epochs, initial=state.epoch, disable=not show, desc="lvm fit")
+    progress = Progress("lvm fit (epochs)", params.max_epochs, start=state.epoch)
     while not state.finished and state.epoch < params.max_epochs:
         order = epoch_order(params.seed, state.epoch, x.shape[0])
         net.train()
@@ -138,6 +140,7 @@ def _loop(net, optimizer, tensors, params, state, stop, ckpt_path, fingerprint):
                    params, state, n_data)
         bar.update(1)
         bar.set_postfix(val=f"{state.history[-1]['val_loss']:.3f}")
+        progress.update(state.epoch, state.history[-1]["val_loss"], "validation")
         if ckpt_path is not None and (state.finished or state.epoch % params.checkpoint_every == 0
                                       or state.epoch >= params.max_epochs):
             save_checkpoint(ckpt_path, fingerprint, net, optimizer, state)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from benediff.checkpoint import array_digest, resume_from, save_atomic, with_code
 from benediff.device import torch_device
+from benediff.jobs import Progress
 from benediff.training import epoch_order
 
 MAX_CHANNEL_MULT = 4
@@ -145,9 +146,11 @@ def train_autoencoder(
     start = _resume(ckpt, run_config, model, optimiser, epochs)
     frames = torch.from_numpy(images_train)
     bar = tqdm(range(start, epochs), "autoencoder", initial=start, total=epochs, disable=not progress)
+    line = Progress("autoencoder (epochs)", epochs, start=start)
     for epoch in bar:
         mse = _train_epoch(model, optimiser, frames, batch_size, seed, epoch, device)
         bar.set_postfix(mse=f"{mse:.5f}")
+        line.update(epoch + 1, mse, "mse")
         if ckpt is not None:
             state = dict(fingerprint=with_code(run_config), epoch=epoch + 1,
                          model=model.state_dict(), optimiser=optimiser.state_dict())  # fmt: skip

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from benediff.jobs import Progress
+
 SCHEDULES = ("cosine", "linear")
 LOSSES = ("mse", "l1")
 SAMPLERS = ("ddpm", "ddim")
@@ -132,10 +134,12 @@ def sample(
             x = _randn(shape, generator, device)
             if cond is not None:
                 cond = cond.to(device)
+            line = Progress(f"{sampler} sampling", len(steps))
             for i, t in enumerate(tqdm(steps, desc=f"{sampler} sampling", disable=not progress)):
                 x = _sample_step(
                     model, diffusion, x, t, t - ratio, cond, eps_hook, update, generator, eta, i
                 )
+                line.update(i + 1)
     finally:
         model.train(was_training)
     return x

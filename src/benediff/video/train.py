@@ -23,6 +23,7 @@ from benediff.checkpoint import (
     save_atomic,
     with_code,
 )
+from benediff.jobs import Progress
 from benediff.training import epoch_order
 from benediff.video.diffusion import GaussianDiffusion
 from benediff.video.unet3d import UNet3D
@@ -78,11 +79,13 @@ def train_diffusion(
     ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     start, history = _resume(ckpt, run_config, state, steps)
     bar = tqdm(range(start, steps), "diffusion", initial=start, total=steps, disable=not progress)
+    line = Progress("diffusion training", steps, start=start)
     for step in bar:
         idx = _batch_indices(len(clips), batch_size, seed, step)
         loss = _train_step(state, diffusion, clips, cond, idx, cond_dropout, ema_decay, device)
         history.append({"step": step + 1, "loss": loss})
         bar.set_postfix(loss=f"{loss:.4f}")
+        line.update(step + 1, loss)
         if ckpt is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
             _save_checkpoint(ckpt, run_config, state, step + 1, history)
     return ema.eval(), history

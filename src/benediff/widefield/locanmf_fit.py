@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from benediff.jobs import Progress
 from benediff.widefield.locanmf_kernels import spatial_sweep, temporal_sweep
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,7 @@ class _Progress:
 
     def start_rank_round(self, number, refit, components):
         self.rank_round = number
+        self.line = Progress(f"LocaNMF rank round {number} (λ rounds)", self.settings.maxiter_lambda)
         if self.settings.verbose:
             log.info("LocaNMF rank round %d: %d regions (%d refitted), %d components, λ search (%s schedule, "
                      "maxiter_lambda=%d)", number, self.n_regions, refit, components, self.settings.schedule,
@@ -313,6 +315,7 @@ class _Progress:
 
     def lambda_round(self, number, state, fraction):
         localised = 100.0 * float((fraction * 100 >= self.settings.loc_thresh).double().mean()) if state.n else 100.0
+        self.line.update(number, note=f"{state.n} components, {localised:.0f}% localised")
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix_str(f"rank round {self.rank_round}, {state.n} comps, {localised:.0f}% localised",
