@@ -214,7 +214,8 @@ def check_inputs():
     PROBLEMS.extend(region_problems(config))
     overrides = config["lvm"]["region_overrides"]
     if overrides:  # keys of a region override: the VAE's hyper-parameters
-        from benediff.lvm.targets import HYPER_KEYS  # not lvm.pipeline: no torch at parse time
+        # from lvm.targets, not lvm.pipeline: no torch at parse time
+        from benediff.lvm.targets import HYPER_KEYS
 
         for region, override in overrides.items():
             unknown = sorted(set(override) - set(HYPER_KEYS))
@@ -238,7 +239,9 @@ def get_final_output():
     with_dataset = dataset_sessions(config)
     outputs = ["results/config.resolved.yaml"]
     outputs += [f"results/{s}/behavior/labels.h5" for s in SESSIONS if is_pose_only(s)]
-    outputs += [f"results/{s}/widefield/neural.h5" for s in SESSIONS if is_movie_only(s)]
+    outputs += [
+        f"results/{s}/widefield/neural.h5" for s in SESSIONS if is_movie_only(s)
+    ]
     outputs += expand("results/{session}/dataset.h5", session=with_dataset)
     outputs += [
         f"results/{s}/widefield/qc.pdf"
@@ -250,7 +253,9 @@ def get_final_output():
     outputs += ["results/figures/fig1b.pdf", "results/tables/fig1b.csv"]
     outputs += lvm_targets.all_outputs(config)
     if not config["video"]["enabled"]:
-        logger.info("video.enabled is false: the video stage is left out of the default target")
+        logger.info(
+            "video.enabled is false: the video stage is left out of the default target"
+        )
     elif no_video_message(config):
         logger.info(
             "no session has a behaviour video: the video stage is left out of the default "

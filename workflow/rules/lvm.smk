@@ -3,6 +3,7 @@
 # benediff.lvm.targets from config["lvm"], so asking for one artifact builds only its fits.
 # Session "pooled" = one fit per region on the trials of all lvm.pool_sessions.
 
+
 rule lvm_fit:
     input:
         dataset=lambda wc: lvm_targets.fit_datasets(config, wc),
@@ -23,7 +24,13 @@ rule lvm_fit:
     threads: 1
     params:
         **rule_params(
-            "lvm_fit", "lvm", "seed", "device", "gpu_fallback", "checkpoint_dir", "pooled"
+            "lvm_fit",
+            "lvm",
+            "seed",
+            "device",
+            "gpu_fallback",
+            "checkpoint_dir",
+            "pooled",
         ),
     script:
         "../../scripts/lvm_fit.py"

@@ -171,7 +171,13 @@ rule generate_unguided:
     threads: 1
     params:
         **rule_params(
-            "generate_unguided", "cfg", "factors", "layout", "seed", "device", "gpu_fallback"
+            "generate_unguided",
+            "cfg",
+            "factors",
+            "layout",
+            "seed",
+            "device",
+            "gpu_fallback",
         ),
     script:
         "../../scripts/video_generate_unguided.py"
