@@ -6,6 +6,12 @@ from benediff import jobs
 from benediff.jobs import Progress
 
 
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    """No line written yet in this process."""
+    monkeypatch.setitem(jobs.PROGRESS, "last", None)
+
+
 class Clock:
     def __init__(self):
         self.now = 0.0
@@ -14,18 +20,31 @@ class Clock:
         return self.now
 
 
-def test_lines_at_most_every_interval_and_at_the_end(capsys):
+def test_lines_at_most_every_interval(capsys):
     clock = Clock()
-    progress = Progress("diffusion training", 10, every_s=30, clock=clock)
+    progress = Progress("diffusion training", 12, every_s=30, clock=clock)
     lines = {}
-    for step in range(1, 11):
+    for step in range(1, 13):
         clock.now += 10.0  # 10 s per step
         lines[step] = progress.update(step, loss=1.0 / step)
-    assert [s for s, line in lines.items() if line] == [3, 6, 9, 10]
-    assert lines[3] == "diffusion training: step 3/10 loss 0.3333 ETA 1m10s"
-    assert lines[10] == "diffusion training: step 10/10 loss 0.1 done in 1m40s"
+    assert [s for s, line in lines.items() if line] == [3, 6, 9, 12]
+    assert lines[3] == "diffusion training: step 3/12 loss 0.3333 ETA 1m30s"
+    assert lines[12] == "diffusion training: step 12/12 loss 0.08333 done in 2m00s"
     err = capsys.readouterr().err.splitlines()  # stderr: the job's log
-    assert err == [lines[s] for s in (3, 6, 9, 10)]
+    assert err == [lines[s] for s in (3, 6, 9, 12)]
+
+
+def test_the_interval_holds_across_short_runs():
+    """Many short samplings in one job: one line every interval, not one per sampling."""
+    clock = Clock()
+    written = []
+    for video in range(6):
+        progress = Progress(f"ddim sampling {video}", 4, every_s=30, clock=clock)
+        for step in range(1, 5):
+            clock.now += 2.5  # 10 s per sampling
+            written.append(progress.update(step))
+    assert [w for w in written if w] == ["ddim sampling 2: step 4/4 done in 10s",
+                                         "ddim sampling 5: step 4/4 done in 10s"]
 
 
 def test_resumed_run_counts_only_its_own_rate_and_notes():

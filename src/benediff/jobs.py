@@ -118,7 +118,9 @@ def parse_usage(text: str) -> dict | None:
 
 # --- progress lines of long steps ---
 
-PROGRESS = {"every_s": None, "console": False}  # set per job by start()
+# every_s and console are set per job by start(); last: when the process last wrote a line
+# (or began its first long step)
+PROGRESS = {"every_s": None, "console": False, "last": None}
 
 
 def configure_progress(every_s, console: bool = False) -> None:
@@ -136,24 +138,28 @@ def _duration(seconds: float) -> str:
 
 class Progress:
     """One line per report, ``<what>: step 120/2000 loss 0.0123 ETA 4m10s``, on stderr (a job's
-    log) and, when configured, stdout: at most every ``every_s`` seconds and at the last step,
-    whether or not stderr is a terminal. ``update(done, loss)`` after each step; ``start`` steps
-    were done before (a resumed fit), so the ETA counts only this run's rate."""
+    log) and, when configured, stdout, whether or not stderr is a terminal: at most one line
+    every ``every_s`` seconds per process, counted across instances, so a job sampling many short
+    videos reports on the one under way every ``every_s`` seconds instead of once per video.
+    ``update(done, loss)`` after each step; ``start`` steps were done before (a resumed fit), so
+    the ETA counts only this run's rate."""
 
     def __init__(self, what: str, total: int, start: int = 0, every_s=None, clock=None):
         self.what, self.total, self.start = what, int(total), int(start)
         self.every_s = PROGRESS["every_s"] if every_s is None else every_s
         self.clock = clock or time.monotonic
-        self.began = self.last = self.clock()
+        self.began = self.clock()
+        if PROGRESS["last"] is None:  # the first long step of the process starts the interval
+            PROGRESS["last"] = self.began
 
     def update(self, done: int, loss=None, note: str = "") -> str | None:
         """Report step ``done`` (1-based) if due; return the line written, else None."""
         if self.every_s is None:
             return None
         now = self.clock()
-        if done < self.total and now - self.last < self.every_s:
+        if now - PROGRESS["last"] < self.every_s:
             return None
-        self.last = now
+        PROGRESS["last"] = now
         rate = (done - self.start) / (now - self.began) if now > self.began else 0.0
         eta = _duration((self.total - done) / rate) if rate > 0 else "?"
         line = f"{self.what}: step {done}/{self.total}"
