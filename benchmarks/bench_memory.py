@@ -75,7 +75,8 @@ print("RESULT " + json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_
 def run(code: str, src: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
     script = "import time\nT0 = time.perf_counter()\n" + textwrap.dedent(code) + FOOTER
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         check=False)
     if out.returncode:
         sys.exit(f"step failed ({src}):\n{out.stderr[-3000:]}")
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]

@@ -56,7 +56,7 @@ def _assert_same(path, ref: dataset.Dataset):
 def test_lazy_trials_write_the_same_bytes_as_lists(tmp_path):
     ds = _toy()
     dataset.write(tmp_path / "lists.h5", ds)
-    lazy = dataset.Dataset(**{**ds.__dict__})
+    lazy = dataset.Dataset(**ds.__dict__)
     for name in dataset.GROUPS:
         arrays = getattr(ds, name)
         setattr(lazy, name, dataset.TrialArrays(len(arrays), lambda i, a=arrays: a[i]))
@@ -92,15 +92,15 @@ def test_stream_write_in_any_order_equals_write(tmp_path):
 def test_stream_write_missing_trial_leaves_nothing(tmp_path):
     ds = _toy()
     head = dataset.Dataset(**{**ds.__dict__, "images": None})
-    with pytest.raises(dataset.DatasetError, match="missing positions"):
-        with dataset.stream_write(tmp_path / "s.h5", head, groups=("images",)) as put:
-            for t in range(ds.n_trials - 1):
-                put("images", t, ds.images[t])
+    with (pytest.raises(dataset.DatasetError, match="missing positions"),
+          dataset.stream_write(tmp_path / "s.h5", head, groups=("images",)) as put):
+        for t in range(ds.n_trials - 1):
+            put("images", t, ds.images[t])
     assert not (tmp_path / "s.h5").exists()
-    with pytest.raises(dataset.DatasetError, match="written twice"):
-        with dataset.stream_write(tmp_path / "s.h5", head, groups=("images",)) as put:
-            put("images", 0, ds.images[0])
-            put("images", 0, ds.images[0])
+    with (pytest.raises(dataset.DatasetError, match="written twice"),
+          dataset.stream_write(tmp_path / "s.h5", head, groups=("images",)) as put):
+        put("images", 0, ds.images[0])
+        put("images", 0, ds.images[0])
     assert not list(tmp_path.iterdir())
 
 
@@ -171,7 +171,7 @@ def test_assembled_from_stage_files_equals_the_files(session, tmp_path):
         "images": str(tmp_path / "images.h5"), "split": str(session / "split.json")},
         sources={"neural": "stage", "labels": "stage", "images": "stage"}, image_size=8,
         config={"seed": 0})
-    ref = dataset.Dataset(**{**ds.__dict__})
+    ref = dataset.Dataset(**ds.__dict__)
     ref.split = dataset.read(tmp_path / "d.h5").split
     ref.split = {k: list(v) for k, v in ref.split.items()}
     _assert_same(tmp_path / "d.h5", ref)

@@ -4,7 +4,13 @@ import numpy as np
 import torch
 
 from benediff.widefield.readers import ArrayReader, open_movie, write_dat
-from benediff.widefield.svd import compress, fast_dtype, fit_basis, frame_statistics, project
+from benediff.widefield.svd import (
+    compress,
+    fast_dtype,
+    fit_basis,
+    frame_statistics,
+    project,
+)
 
 
 def uint16_movie(seed=0, n_t=300, shape=(20, 24), rank=5):
@@ -35,7 +41,7 @@ def test_mapped_dat_chunks_equal_the_in_memory_reader(tmp_path):
 def test_baseline_from_bin_sums_is_the_exact_mean(tmp_path):
     raw = uint16_movie(n_t=303)  # 303 = 60 whole bins of 5 + 3 frames outside any bin
     path = write_dat(tmp_path, "m", raw, 2)
-    bins, F0, bin_size = frame_statistics(open_movie(path), 2, [0, 1], bin_size=5, chunk=40)
+    bins, F0, _ = frame_statistics(open_movie(path), 2, [0, 1], bin_size=5, chunk=40)
     flat = raw.reshape(303, 2, -1)
     np.testing.assert_array_equal(F0, flat.sum(0, dtype=np.float64) / 303)
     means = flat[:300].reshape(60, 5, 2, -1).mean(1, dtype=np.float64).transpose(1, 0, 2)
