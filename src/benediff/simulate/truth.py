@@ -25,7 +25,8 @@ DESCRIPTIONS = {
     "hemo_map": "(H, W) spatial weight of the haemodynamic signal",
     "baseline_blue": "(H, W) blue baseline fluorescence (counts)",
     "baseline_violet": "(H, W) violet baseline fluorescence (counts)",
-    "jitter": "(T, 2, 2) rigid shift (dy, dx) px per frame and channel (blue, violet)",
+    "jitter": "(T, 2, 2) rigid shift (dy, dx) px per frame and channel (blue, violet): drift + "
+              "lick/reach-locked + per-frame jitter",
     "transform": "(3, 3) similarity matrix, atlas px (x, y, 1) -> session px",
     "session_labels": "(H, W) signed atlas labels warped into the session frame",
 }
@@ -51,7 +52,8 @@ def write_truth(path, gt: dict, params: SimParams) -> None:
         for key, value in measured_coupling(gt, params).items():
             f.attrs[key] = value
         f.attrs["forward_model"] = ("blue = baseline_blue*(1+footprints·activities)*(1+hemo_map*hemo[:,0]); "
-                                    "violet = baseline_violet*(1+hemo_map*hemo[:,1]); then jitter shift, "
+                                    "violet = baseline_violet*(1+hemo_map*hemo[:,1]); then the Gaussian PSF "
+                                    "(params psf_sigma_px) and the jitter shift (exact, Fourier domain), "
                                     "Poisson noise, round to uint16")
 
 
