@@ -405,8 +405,10 @@ def remove_motion(V, motion_h5, cfg, filtered=True):
     """
     from benediff.widefield.motion import highpass, motion_regressors, regress_out
 
+    if motion_h5 is None:
+        return None
     mcfg = cfg["motion"]
-    if motion_h5 is None or not mcfg["regress"]:
+    if not mcfg["regress"]:
         return None
     shifts, _ = read_motion(motion_h5)
     if shifts is None or not np.any(shifts):
