@@ -137,3 +137,41 @@ def test_mixed_config_runs_the_video_stage_on_the_session_with_a_video(tmp_path)
     assert ("config key video.session = 'N1': session 'N1' has no behaviour video"
             in run.stdout + run.stderr)
     assert "Building DAG" not in run.stdout + run.stderr
+
+
+@pytest.mark.e2e
+def test_movie_and_pose_without_video_runs_to_table1(tmp_path):
+    """The real thing on the tiny config: a simulated session's raw files (movie, landmarks,
+    DLC pose, trials, atlas) given as a lab's `source: files` session with no behaviour video
+    run to Table 1 (27 jobs, ~5 min on one core); its dataset holds neural + labels only."""
+    import pandas as pd
+
+    from benediff.io import dataset as dsio
+    from benediff.simulate.params import raw_paths
+
+    tiny = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    tiny["sessions"] = {"S1": tiny["sessions"]["S1"]}
+    sim = tmp_path / "sim.yaml"
+    sim.write_text(yaml.safe_dump(tiny))
+    raw = raw_paths("S1", tiny)
+    base = [str(SNAKEMAKE), "--snakefile", str(ROOT / "workflow" / "Snakefile"), "--directory",
+            str(tmp_path), "--cores", "1"]
+    done = subprocess.run([*base, f"--configfile={sim}", raw["dat"]], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tiny.pop("simulate")
+    tiny["sessions"] = {"M1": {"source": "files", "widefield": raw["dat"],
+                               "landmarks": raw["landmarks"], "pose": raw["pose"],
+                               "trials": raw["trials"], "video_frame_rate": 30}}
+    tiny["widefield"]["atlas"] = {"path": raw["atlas"]}
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(yaml.safe_dump(tiny))
+    done = subprocess.run([*base, f"--configfile={lab}", "results/tables/table1.csv"],
+                          capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ds = dsio.read(tmp_path / "results" / "M1" / "dataset.h5")
+    assert ds.images is None and ds.n_trials == 10 and len(ds.label_names) == 6
+    assert not (tmp_path / "results" / "M1" / "behavior" / "clips.h5").exists()
+    table = pd.read_csv(tmp_path / "results" / "tables" / "table1.csv")
+    assert {"ours", "pivae"} <= set(table["model"])
+    assert table[table["metric"].isin(["r2", "rmse", "mig"])]["mean"].notna().all()
