@@ -60,7 +60,9 @@ def is_pose_only(session):
 
 
 def has_behavior_video(session):
-    return is_simulated(session) or bool(session_config(session).get("behavior_video"))
+    from benediff.behavior.sessions import has_behavior_video as has_video
+
+    return has_video(session_config(session))
 
 
 def is_movie_only(session):
