@@ -112,7 +112,7 @@ def sampling_seconds(s, device) -> tuple[float, float]:
                progress=False, generator=torch.Generator().manual_seed(0), eps_hook=hook)
 
     def guided():
-        run(VarianceGuidance(encoder.torch_forward, 0, s["behaviors"], scale=750.0, tau=5.0,
+        run(VarianceGuidance(encoder.torch_forward, 0, s["behaviors"], scale=250.0, tau=5.0,
                              n_negatives=4, input="x0", seed=0))
 
     run()  # warm-up

@@ -1,7 +1,7 @@
 """Choose the guidance scale s and temperature τ on a session the demo never scores.
 
     .venv/bin/python benchmarks/tune_guidance.py                     # the demo's S2, 5 settings
-    .venv/bin/python benchmarks/tune_guidance.py --settings 750:5,250:5 --out /tmp/g.csv
+    .venv/bin/python benchmarks/tune_guidance.py --settings 750:5:50,250:5:25 --out /tmp/g.csv
 
 The demo models and scores the video stage of its first session, S1 (``video.session`` empty).
 This sweep runs the same DAG in its own folder (``runs/tune_guidance``) with ``video.session: S2``:
@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SETTINGS = "750:5:50,250:5:50,2000:5:50,300:2:50,1500:10:50,750:5:25,1500:5:25"
+DEFAULT_SETTINGS = "750:5:50,250:5:50,2000:5:50,300:2:50,750:5:25,250:5:25"
 
 
 def run_setting(workdir: Path, session: str, scale: float, tau: float, steps: int, cores: int,

@@ -94,7 +94,7 @@ def test_the_check_catches_a_disagreeing_default():
     def made_up(*, scale=1.0, tau=5.0):
         pass
 
-    assert mismatches(made_up, schema_defaults("video", "guidance")) == {"scale": (1.0, 750.0)}
+    assert mismatches(made_up, schema_defaults("video", "guidance")) == {"scale": (1.0, 250.0)}
 
 
 def test_behavior_vae_shows_its_signature_and_takes_a_dict():
@@ -156,7 +156,8 @@ def test_rules_take_their_name_lists_from_the_package():
     rules = Path(__file__).resolve().parents[1] / "workflow" / "rules"
     lvm, video = (rules / "lvm.smk").read_text(), (rules / "video.smk").read_text()
     assert 'model="|".join(lvm_targets.MODELS)' in lvm
-    assert 'method="|".join(video_targets.METHODS)' in video
+    assert 'method="|".join(video_targets.PER_FACTOR_METHODS)' in video
+    assert set(video_targets.PER_FACTOR_METHODS) == set(video_targets.METHODS) - {"unguided"}
     assert 'fig="|".join(video_targets.FIGURES)' in video
     for name in (*lvm_names.MODELS, *video_targets.METHODS):
         assert f"|{name}|" not in lvm + video

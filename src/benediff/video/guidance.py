@@ -54,7 +54,7 @@ class VarianceGuidance:
     0 draws D − 1. Defaults are the config's (``video.guidance`` in the schema).
     """
 
-    def __init__(self, classifier: Callable, factor: int, n_factors: int, *, scale: float = 750.0,
+    def __init__(self, classifier: Callable, factor: int, n_factors: int, *, scale: float = 250.0,
                  tau: float = 5.0, n_negatives: int = 0, input: str = "x0", seed: int = 0):
         if n_factors < 2:
             raise GuidanceError(f"guidance needs at least 2 latent factors, the encoder has {n_factors}")
