@@ -17,7 +17,7 @@ rule dlc_infer:
         **rule_params("dlc_infer", "python", "device", "gpu_fallback", "batch_size"),
     shell:
         # --sdm conda: the python of envs/dlc.yaml; otherwise behavior.pose.dlc_python
-        "HF_HUB_OFFLINE=1 " + dlc_python() + " -m benediff.behavior.dlc_infer"
+        f"HF_HUB_OFFLINE=1 {dlc_python()} -m benediff.behavior.dlc_infer"
         " --model-dir {input.model} --video {input.video} --out {output}"
         " --device {params.device} --gpu-fallback {params.gpu_fallback}"
         " --batch-size {params.batch_size} --threads {threads}"

@@ -290,8 +290,8 @@ def rule_params(rule, *names, wildcards=None):
             part = bconfig.rule_config(config, rule, wildcards or wc)
             if set(part) != set(names):
                 raise WorkflowError(
-                    f"rule {rule}: params {sorted(names)} differ from its config slice "
-                    f"{sorted(part)} (benediff.config.RULE_SLICES)"
+                    f"the params {sorted(names)} of rule {rule!r} differ from its config "
+                    f"slice {sorted(part)} (benediff.config.RULE_SLICES)"
                 )
             return part[name]
 
@@ -393,6 +393,15 @@ def widefield_atlas(wildcards):
             "source files; point it at an atlas (wfield reference dir, atlas.mat, ...)"
         )
     return path
+
+
+def widefield_qc_labels(wildcards):
+    """Behaviour labels for the QC's motion page when the dataset takes them from pose: the
+    behaviour stage reads no widefield output, so this adds no cycle (docs/WIDEFIELD.md §2.3).
+    """
+    if config["dataset"]["labels"] == "pose" and not is_movie_only(wildcards.session):
+        return f"results/{wildcards.session}/behavior/labels.h5"
+    return []
 
 
 def widefield_format(wildcards):

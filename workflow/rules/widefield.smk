@@ -130,15 +130,6 @@ rule widefield_neural:
         "../../scripts/widefield_neural.py"
 
 
-def widefield_qc_labels(wildcards):
-    """Behaviour labels for the QC's motion page when the dataset takes them from pose: the
-    behaviour stage reads no widefield output, so this adds no cycle (docs/WIDEFIELD.md §2.3).
-    """
-    if config["dataset"]["labels"] == "pose" and not is_movie_only(wildcards.session):
-        return f"results/{wildcards.session}/behavior/labels.h5"
-    return []
-
-
 rule widefield_qc:
     input:
         locanmf="results/{session}/widefield/locanmf.h5",
