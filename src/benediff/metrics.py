@@ -19,7 +19,6 @@
 """
 
 import numpy as np
-from sklearn.metrics import mutual_info_score
 
 
 class MetricError(ValueError):
@@ -64,6 +63,8 @@ def discretize(values: np.ndarray, n_bins: int = 20, binning: str = "quantile") 
 
 
 def _mutual_info_matrix(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    from sklearn.metrics import mutual_info_score  # here: fit jobs import this module, not sklearn
+
     return np.array([[mutual_info_score(f, c) for f in factors] for c in codes])
 
 
@@ -105,6 +106,8 @@ def mig_gaps(codes, factors, code_bins: int = 20, factor_bins: int | None = 20,
     else:
         d_factors = discretize(factors, factor_bins, binning)
     m = _mutual_info_matrix(d_codes, d_factors)
+    from sklearn.metrics import mutual_info_score
+
     entropy = np.array([mutual_info_score(f, f) for f in d_factors])
     normalised = m / entropy
     top = np.sort(normalised, axis=0)[::-1]
