@@ -1,6 +1,5 @@
 """One fit of the LVM stage: dataset -> region data -> model -> model file, latents, metrics."""
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from benediff import seeds
 from benediff.io import dataset as dataset_io
 from benediff.io import latents as latents_io
 from benediff.io.atomic import atomic_output
-from benediff.io.metrics import write_metrics
+from benediff.io.metrics import read_fit_record, write_fit_record, write_metrics
 from benediff.lvm.base import LatentModel, LatentModelError
 from benediff.lvm.data import POOLED, RegionData, pooled_region_data, region_data
 from benediff.lvm.model import BehaviorVAE
@@ -247,29 +246,6 @@ def fit_region(dataset_path, region: str, model_name: str, run_seed: int, lvm_cf
     if out_metrics is not None:
         write_metrics(out_metrics, metrics)
     return metrics
-
-
-# ``fit.json`` of one fit (rule ``lvm_fit``; read by the evaluation of the same stage): what the
-# evaluation cannot recompute from the model file (seed, fit time, epochs, the fit's provenance).
-FIT_RECORD_KEYS = ("session", "region", "model", "run_seed", "seed", "fit_seconds",
-                   "factor_names", "epochs", "provenance")
-
-
-def write_fit_record(path, record: dict) -> None:
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(json.dumps({k: record[k] for k in FIT_RECORD_KEYS}, indent=1))
-
-
-def read_fit_record(path) -> dict:
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise LatentModelError(f"{path}: cannot read the fit record ({err}); rerun its lvm_fit "
-                               "job (snakemake --forcerun lvm_fit)") from err
-    missing = [k for k in FIT_RECORD_KEYS if k not in record]
-    if missing:
-        raise LatentModelError(f"{path}: fit record lacks {missing}; rerun its lvm_fit job")
-    return record
 
 
 def load_model(model_name: str, path, device: str = "cpu") -> LatentModel:
