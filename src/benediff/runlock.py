@@ -123,3 +123,24 @@ def release(workdir=".", pid: int | None = None) -> None:
     holder = _holder(path)
     if holder and holder.get("pid") == (pid or os.getpid()):
         path.unlink(missing_ok=True)
+
+
+def name_holder_in_lock_error(exception_class, error_class, message: str) -> bool:
+    """Make Snakemake's own "directory cannot be locked" error say who holds the lock.
+
+    Snakemake 9 raises ``LockException()`` with no arguments before our onstart runs; its text
+    is generic. When the class still has that no-argument ``__init__`` (checked, not assumed:
+    another Snakemake version may change it), it is replaced by one that builds ``error_class``
+    with ``message``. Returns whether it was patched; otherwise Snakemake's message stands and
+    our own check in ``onstart`` still names the holder.
+    """
+    import inspect
+
+    try:
+        params = list(inspect.signature(exception_class.__init__).parameters)
+    except (TypeError, ValueError):
+        return False
+    if params != ["self"] or not issubclass(exception_class, error_class):
+        return False
+    exception_class.__init__ = lambda self: error_class.__init__(self, message)
+    return True

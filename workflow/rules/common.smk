@@ -462,8 +462,8 @@ if workflow.is_main_process:
     if _live:  # Snakemake checks its own locks first: its refusal names our holder
         import snakemake.exceptions as _smx
 
-        _smx.LockException.__init__ = lambda self: WorkflowError.__init__(
-            self, _runlock.describe(_live)
+        _runlock.name_holder_in_lock_error(
+            _smx.LockException, WorkflowError, _runlock.describe(_live)
         )
 
 
