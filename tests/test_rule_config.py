@@ -117,8 +117,6 @@ def test_every_rule_takes_its_params_from_its_slice():
     exactly the names of the rule's slice (the workflow checks the names again per job)."""
     seen = set()
     for smk in [*(ROOT / "workflow" / "rules").glob("*.smk"), ROOT / "workflow" / "Snakefile"]:
-        if smk.name == "nwb.smk":  # the NWB export's own rules file (issue #28)
-            continue
         text = smk.read_text()
         for block in re.findall(r"^\s+params:\n((?:\s{8,}.*\n)+?)(?=^\s{4,8}\w+:)", text, re.M):
             call = re.match(r'\s*\*\*rule_params\(\s*"(\w+)",((?:\s*"\w+",?)*)', block)

@@ -445,6 +445,19 @@ def _results_ledger(config, wc):
             "expected": expected, "figure6": [fig6["region"], fig6["factor"]]}
 
 
+def _nwb_export(config, wc):
+    from benediff.io import nwb as nwb_io
+
+    session, w = config["sessions"][wc.session], config["widefield"]
+    return {"metadata": nwb_io.session_metadata(config["nwb"], wc.session),
+            "fits": nwb_io.export_fits(config, wc.session),
+            "timestamps": {"video": session.get("video_timestamps"),
+                           "neural": session.get("neural_timestamps")},
+            "frame_rate": w["frame_rate"], "atlas_transform": w["atlas"]["transform"],
+            "grouping": w["grouping"], "channels": w["channels"],
+            "nwb_series": session.get("nwb_series")}
+
+
 RULE_SLICES = {
     "resolved_config": lambda config, wc: {"config": config},
     "simulate_session": _simulate,
@@ -490,6 +503,7 @@ RULE_SLICES = {
     "specificity": _video("specificity_rule_config"),
     "video_figure": _video("figure_rule_config"),
     "results_ledger": _results_ledger,
+    "nwb_export": _nwb_export,
 }
 
 # the config keys each slice may read (dotted prefixes; {session}, {region}, {model} from the
@@ -514,6 +528,8 @@ RULE_KEYS = {
     "session_trials": ("widefield.frame_rate", "widefield.channels", _SESSION),
     "split_trials": ("split",),
     "assemble_dataset": ("dataset", "split", "behavior.clips.size", _SESSION, "seed"),
+    "nwb_export": ("nwb", _SESSION, "widefield.frame_rate", "widefield.atlas.transform",
+                   "widefield.grouping", "widefield.channels") + _LVM_ARTIFACTS,
     "import_behavenet": (_SESSION, "split", "regions", "behaviors", "seed"),
     "dlc_infer": ("behavior.pose.dlc_python", "behavior.pose.batch_size", "device",
                   "gpu_fallback"),

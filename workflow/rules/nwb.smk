@@ -27,13 +27,16 @@ rule nwb_export:
         "../../envs/nwb.yaml"
     threads: 1
     params:
-        metadata=lambda wc: nwb_io.session_metadata(config["nwb"], wc.session),
-        fits=lambda wc: nwb_io.export_fits(config, wc.session),
-        timestamps=lambda wc: session_timestamps(wc.session),
-        frame_rate=config["widefield"]["frame_rate"],
-        atlas_transform=config["widefield"]["atlas"]["transform"],
-        grouping=config["widefield"]["grouping"],
-        channels=config["widefield"]["channels"],
-        nwb_series=lambda wc: session_config(wc.session).get("nwb_series"),
+        **rule_params(
+            "nwb_export",
+            "metadata",
+            "fits",
+            "timestamps",
+            "frame_rate",
+            "atlas_transform",
+            "grouping",
+            "channels",
+            "nwb_series",
+        ),
     script:
         "../../scripts/nwb_export.py"
