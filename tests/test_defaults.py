@@ -90,6 +90,39 @@ def test_baseline_defaults_equal_the_schema_defaults(name):
     assert mismatches(cls, schema_defaults("lvm", "baselines", name)) == {}
 
 
+def test_locanmf_defaults_equal_the_schema_defaults():
+    from benediff.widefield.locanmf import LocaNMF
+
+    assert mismatches(LocaNMF, schema_defaults("widefield", "locanmf")) == {}
+
+
+# SimParams fields a preset sets on purpose differently from the class (a small movie for tests)
+SIM_CLASS_ONLY = {"movie_height", "movie_width", "footprints"}
+
+
+def test_simulator_defaults_equal_the_default_preset_and_the_schema_descriptions():
+    """A session takes the schema's default preset, then non-null overrides: the class default
+    of every override key is that preset's value (but for SIM_CLASS_ONLY), and every "(demo X,
+    paper Y)" in the schema's descriptions is what the presets set."""
+    import re
+
+    from benediff.simulate.params import PRESETS, SimParams
+
+    sim = section("simulate")
+    preset = sim["properties"]["preset"]["default"]
+    code = SimParams()
+    overrides = sim["properties"]["overrides"]["properties"]
+    for key, spec in overrides.items():
+        assert hasattr(code, key), f"simulate.overrides.{key} is no SimParams field"
+        if key not in SIM_CLASS_ONLY:
+            assert PRESETS[preset].get(key, getattr(code, key)) == getattr(code, key), key
+        quoted = re.search(r"\(demo ([\d.]+), paper ([\d.]+)\)", spec.get("description", ""))
+        if quoted:
+            for name, number in zip(("demo", "paper"), quoted.groups()):
+                value = PRESETS[name].get(key, getattr(code, key))
+                assert float(number) == float(value), (key, name, number, value)
+
+
 def test_the_check_catches_a_disagreeing_default():
     def made_up(*, scale=1.0, tau=5.0):
         pass

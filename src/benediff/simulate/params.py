@@ -17,7 +17,9 @@ class SimulationError(ValueError):
 
 @dataclass(frozen=True)
 class SimParams:
-    """Every number the simulator uses (defaults = the demo preset)."""
+    """Every number the simulator uses. Defaults: the demo preset, except a smaller movie (64 x 64)
+    and 2 footprints per group, for quick tests; a config always starts from a preset
+    (``simulate.preset``), which sets those (tests/test_defaults.py checks the rest)."""
 
     seed: int = 0
     n_trials: int = 40
