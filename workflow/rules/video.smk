@@ -137,7 +137,12 @@ rule generate:
         ),
     output:
         h5=paths.video("generated/{method}/{factor}.h5", region="{region}"),
-        mp4=paths.video("generated/{method}/{factor}.mp4", region="{region}"),
+        mp4=report(
+            paths.video("generated/{method}/{factor}.mp4", region="{region}"),
+            caption="../report/generated_video.rst",
+            category="Generated videos",
+            subcategory="{method}",
+        ),
     log:
         "logs/generate/{session}/{region}/{method}/{factor}.log",
     wildcard_constraints:
