@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from benediff.io import dataset as dsio
+from benediff.testing.dag import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -164,18 +165,6 @@ def test_snakefmt_is_clean():
     assert run.returncode == 0, run.stderr[-3000:]
 
 
-def job_counts(output: str) -> dict:
-    """Rule → job count from the 'Job stats' table of a dry run."""
-    counts, in_table = {}, False
-    for line in output.splitlines():
-        parts = line.split()
-        if line.startswith("job ") and "count" in line:
-            in_table = True
-        elif in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def test_figure6_builds_only_what_it_needs(tmp_path):

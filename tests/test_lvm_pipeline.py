@@ -278,16 +278,9 @@ def _dry_run_job_counts(workdir, configfile, *targets_) -> tuple[dict, str]:
            str(configfile), "-n", *targets_]  # -n ends --configfile's list of files
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    counts, in_table = {}, False
-    for line in run.stdout.splitlines():
-        parts = line.split()
-        if line.startswith("job ") and "count" in line:
-            in_table = True
-        elif in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts, run.stdout
+    from benediff.testing.dag import job_counts
+
+    return job_counts(run.stdout), run.stdout
 
 
 @pytest.mark.e2e

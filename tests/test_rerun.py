@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benediff.testing.dag import job_counts
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TINY = ROOT / ".test" / "config" / "config.yaml"
@@ -29,17 +31,6 @@ def snakemake(workdir, *args, configs=()):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
 
 
-def job_counts(output: str) -> dict:
-    counts, in_table = {}, False
-    for line in output.splitlines():
-        parts = line.split()
-        if line.startswith("job ") and "count" in line:
-            in_table = True
-        elif in_table and len(parts) == 2 and parts[1].isdigit():
-            if parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 @pytest.fixture(scope="module")
