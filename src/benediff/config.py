@@ -446,7 +446,7 @@ def _results_ledger(config, wc):
 
 
 def _nwb_export(config, wc):
-    from benediff.io import nwb as nwb_io
+    from benediff.io import nwb_targets as nwb_io  # not io.nwb: no pynwb for the slices
 
     session, w = config["sessions"][wc.session], config["widefield"]
     return {"metadata": nwb_io.session_metadata(config["nwb"], wc.session),
