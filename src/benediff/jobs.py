@@ -82,7 +82,8 @@ def start(snakemake) -> None:
     sys.excepthook = hook
     record_usage(rule)
     # presentation only, so not in any rule's params: changing it reruns no job
-    configure_progress(snakemake.config.get("progress_every_s"), console=True)
+    config = getattr(snakemake, "config", None) or {}
+    configure_progress(config.get("progress_every_s"), console=True)
 
 
 def record_usage(rule: str) -> None:
