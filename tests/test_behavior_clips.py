@@ -1,6 +1,5 @@
 """Behaviour clips from the real mouse video: decoding, crop/resize, alignment, errors."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

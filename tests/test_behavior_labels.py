@@ -1,7 +1,6 @@
 """Behaviour labels: mapping, gap interpolation, alignment, segmentation, z-scoring, import."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -1,6 +1,5 @@
 """DeepLabCut file reader/writer/validator (benediff.io.pose) on synthetic and real files."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -1,7 +1,6 @@
 """Simulator: outputs, ground truth, determinism, pose/video, atlases, config (tiny sessions)."""
 
 import json
-from pathlib import Path
 
 import av
 import h5py

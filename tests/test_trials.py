@@ -58,7 +58,7 @@ from datetime import datetime, timezone  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benediff.io.trials import (Clock, frames_from_times, is_time_file,  # noqa: E402
+from benediff.io.trials import (Clock, is_time_file,  # noqa: E402
                                 unequal_trials, write_session_trials)
 
 
