@@ -196,56 +196,45 @@ def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder
     """Generate ``cfg['generation']['n_videos']`` videos of one factor by one method."""
     if method not in METHODS:
         raise VideoPipelineError(f"generation method {method!r} is unknown; use one of {METHODS}")
-    clips, scale, split, z, names = read_paired(latents_path, vae_path)
-    d = factor_index(names, factor, vae_path)
-    encoder = LinearEncoder.load(encoder_path)
-    if encoder.n_factors != len(names):
-        raise VideoPipelineError(f"{encoder_path} maps to {encoder.n_factors} factors but {vae_path} "
-                                 f"has {len(names)}; refit the linear encoder")
-    gen = cfg["generation"]
-    shape = (gen["n_videos"], *clips[0].shape)
-    # one noise seed per region, whatever the factor and method: each guided video starts from
-    # the same noise as the unguided video it is compared with (a paired lift), and the unguided
-    # reference is sampled once for every factor (generate_unguided)
-    sub_seed = derive_seed(seed, region)
-    conditions = manipulated_conditions(z, split, d, gen["n_videos"], gen["value_quantiles"])
-    latents = _sample(method, model_path, shape, d, encoder, conditions, cfg, sub_seed, device)
-    frames = _decode_videos(latents, ae_path, scale, device)
-    readout = np.stack([encoder.predict(x.transpose(1, 0, 2, 3)) for x in latents])
-    requested, source = requested_trajectories(method, conditions, readout, d)
-    with atomic_output(out_mp4) as tmp:
-        write_gray_video(tmp, _tile(frames), fps=gen["fps"])
-    write_generated(out_h5, latents, frames, readout, requested, gen["every"],
-                    attrs={"method": method, "region": region, "factor": factor,
-                           "factor_index": d, "factor_names": json.dumps(names),
-                           "requested_source": source})
-    return {"trajectory_variance": readout.var(axis=1).mean(0).tolist()}
+    return _generate(method, region=region, factors=[factor], latents_path=latents_path,
+                     ae_path=ae_path, vae_path=vae_path, encoder_path=encoder_path,
+                     model_path=model_path, out_h5={factor: out_h5}, out_mp4=out_mp4, cfg=cfg,
+                     seed=seed, device=device)
 
 
-def generate_unguided(*, region, factors, latents_path, ae_path, vae_path, encoder_path,
-                      model_path, out_h5: dict, out_mp4, cfg: dict, seed: int, device) -> dict:
+def generate_unguided(*, region, factors, out_h5: dict, **kw) -> dict:
     """The unguided VDM's ``n_videos`` videos of one region, sampled once, and one file per
     factor (``out_h5[factor]``): the same latents and frames, with that factor's read-out as its
     requested trajectory. Every factor's lift is measured against these videos."""
+    return _generate("unguided", region=region, factors=list(factors), out_h5=out_h5, **kw)
+
+
+def _generate(method, *, region, factors, latents_path, ae_path, vae_path, encoder_path,
+              model_path, out_h5: dict, out_mp4, cfg: dict, seed: int, device) -> dict:
+    """Sample one method's videos once and write one file per factor (a guided method: one)."""
     clips, scale, split, z, names = read_paired(latents_path, vae_path)
+    index = {factor: factor_index(names, factor, vae_path) for factor in factors}
     encoder = LinearEncoder.load(encoder_path)
     if encoder.n_factors != len(names):
         raise VideoPipelineError(f"{encoder_path} maps to {encoder.n_factors} factors but {vae_path} "
                                  f"has {len(names)}; refit the linear encoder")
-    index = {factor: factor_index(names, factor, vae_path) for factor in factors}
     gen = cfg["generation"]
     shape = (gen["n_videos"], *clips[0].shape)
-    latents = _sample("unguided", model_path, shape, None, encoder, None, cfg,
+    d = index[factors[0]]  # the guided factor (the unguided VDM ignores it)
+    conditions = manipulated_conditions(z, split, d, gen["n_videos"], gen["value_quantiles"])
+    # one noise seed per region, whatever the factor and method: each guided video starts from
+    # the same noise as the unguided video it is compared with (a paired lift)
+    latents = _sample(method, model_path, shape, d, encoder, conditions, cfg,
                       derive_seed(seed, region), device)
     frames = _decode_videos(latents, ae_path, scale, device)
     readout = np.stack([encoder.predict(x.transpose(1, 0, 2, 3)) for x in latents])
     with atomic_output(out_mp4) as tmp:
         write_gray_video(tmp, _tile(frames), fps=gen["fps"])
-    for factor, d in index.items():
-        requested, source = requested_trajectories("unguided", None, readout, d)
+    for factor, i in index.items():
+        requested, source = requested_trajectories(method, conditions, readout, i)
         write_generated(out_h5[factor], latents, frames, readout, requested, gen["every"],
-                        attrs={"method": "unguided", "region": region, "factor": factor,
-                               "factor_index": d, "factor_names": json.dumps(names),
+                        attrs={"method": method, "region": region, "factor": factor,
+                               "factor_index": i, "factor_names": json.dumps(names),
                                "requested_source": source})
     return {"trajectory_variance": readout.var(axis=1).mean(0).tolist()}
 
