@@ -9,5 +9,6 @@ assemble_dataset(
     inputs=dict(snakemake.input.items()),
     sources=snakemake.params.sources,
     image_size=snakemake.params.image_size,
+    neural_noise=snakemake.params.neural_noise,
     config=snakemake.params.config,
 )

@@ -210,6 +210,9 @@ CASES = [
      ["sessions.B1.behavenet points at", "gone.hdf5", "fix the path"]),
     ("ground truth for a recorded session", setting("dataset", "neural", value="truth"),
      ["dataset uses 'truth'", "set dataset.neural to 'widefield'"]),
+    ("noise for recorded neural data", setting("dataset", "neural_noise", value=0.5),
+     ["dataset.neural_noise is 0.5 but dataset.neural is 'widefield'",
+      "set dataset.neural to 'truth' or dataset.neural_noise to 0"]),
     # issue 26: accepted silently before
     ("frame rate mismatch", setting("widefield", "frame_rate", value=15),
      ["widefield.frame_rate = 15 Hz and behavior.neural_rate = 30.0 Hz disagree", "set both"]),

@@ -155,6 +155,33 @@ def test_assembled_truth_equals_in_memory_truth(session, tmp_path):
         np.testing.assert_array_equal(back.images[t], render_views(beh.astype(np.float64), 16))
 
 
+def test_measurement_noise_has_its_variance_and_its_seed(session, tmp_path):
+    """dataset.neural_noise: noise variance = the fraction of each planted component's variance
+    (checked against the truth file, pooled over components), the same seed and session give
+    the same file, another session another draw, labels untouched."""
+    def build(name, sess="S"):
+        assemble_dataset(tmp_path / name, session=sess, inputs={
+            "truth": str(session / "truth.h5"), "split": str(session / "split.json")},
+            sources={"neural": "truth", "labels": "truth"}, image_size=16, config={"seed": 0},
+            neural_noise=0.25)
+        return dataset.read(tmp_path / name)
+
+    gt = read_truth(session / "truth.h5")
+    clean = np.concatenate([gt["activities"][s:s + n] for s, n in
+                            zip(gt["start_frame"], gt["n_frames"])]).astype(np.float64)
+    a, b, other = build("a.h5"), build("b.h5"), build("c.h5", "T")
+    noise = np.concatenate(a.neural) - clean
+    ratio = noise.var(0) / clean.var(0)
+    assert abs(np.mean(ratio) - 0.25) < 0.03, ratio
+    assert abs(noise.mean()) < 0.1 * noise.std()
+    for x, y in zip(a.neural, b.neural):
+        np.testing.assert_array_equal(x, y)
+    assert not np.allclose(np.concatenate(other.neural), np.concatenate(a.neural))
+    np.testing.assert_array_equal(np.concatenate(a.labels),
+                                  np.concatenate([gt["behavior"][s:s + n] for s, n in zip(
+                                      gt["start_frame"], gt["n_frames"])]).astype(np.float32))
+
+
 def test_assembled_from_stage_files_equals_the_files(session, tmp_path):
     ds = _toy(6)
     ds.neural = [x[:, :5] for x in ds.neural]

@@ -9,6 +9,7 @@ from benediff.io import dataset as ds_io
 from benediff.io.split import make_split, read_split, write_split
 from benediff.io.trials import read_trials
 from benediff.provenance import provenance
+from benediff.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +28,27 @@ def split_from_trials_table(trials_path, out_path, blocks, seed) -> None:
     write_split(out_path, split)
 
 
-def assemble_dataset(out_path, *, session, inputs, sources, image_size, config) -> None:
+def assemble_dataset(out_path, *, session, inputs, sources, image_size, config,
+                     neural_noise: float = 0.0) -> None:
     """Merge neural / labels / images from their configured sources, add the split, write.
 
     ``inputs`` maps ``split`` and the groups taken from stage outputs to dataset files, and
     ``truth`` to the simulator's ground truth when a group's source is ``truth``. Trials are
     read, rendered and written one at a time (peak memory about one trial, not the session).
+    ``neural_noise`` (config ``dataset.neural_noise``) adds measurement noise to the planted
+    components (:func:`add_measurement_noise`) when the neural source is ``truth``.
     """
     truth = None
     if "truth" in inputs:
         from benediff.simulate import load_truth_dataset
 
         truth = load_truth_dataset(Path(inputs["truth"]).parent, image_size=image_size)
+        if sources.get("neural") == "truth" and neural_noise > 0:
+            truth.neural = add_measurement_noise(truth.neural, neural_noise,
+                                                 derive_seed(config.get("seed", 0), session,
+                                                             "neural_noise"))
+            log.info("planted components with measurement noise at %g of each one's variance",
+                     neural_noise)
     merged = None
     for group, source in sources.items():
         part = (truth if source == "truth"
@@ -50,6 +60,16 @@ def assemble_dataset(out_path, *, session, inputs, sources, image_size, config) 
     merged.provenance = provenance(config, seed=config.get("seed"), sources=sources)
     ds_io.write(out_path, merged)
     log.info("wrote %s: %d trials", out_path, merged.n_trials)
+
+
+def add_measurement_noise(trials, fraction: float, seed: int) -> list[np.ndarray]:
+    """``trials`` (per trial (frames, components)) plus independent Gaussian noise whose variance
+    is ``fraction`` of each component's variance over all trials; one seeded generator, trials in
+    order, so the same seed gives the same noise."""
+    var = np.concatenate(trials).astype(np.float64).var(0)
+    sd = np.sqrt(fraction * var)
+    rng = np.random.default_rng(seed)
+    return [(x + sd * rng.standard_normal(x.shape)).astype(np.float32) for x in trials]
 
 
 def _merge_group(merged, part, group, origin):

@@ -412,6 +412,7 @@ def _assemble(config, wc):
 
     size = config["behavior"]["clips"]["size"]
     return {"sources": dataset_sources(config, wc.session), "image_size": size,
+            "neural_noise": config["dataset"]["neural_noise"],
             "config": {"seed": config["seed"], "dataset": config["dataset"],
                        "split": config["split"], "behavior": {"clips": {"size": size}},
                        "sessions": {wc.session: config["sessions"][wc.session]}}}

@@ -521,6 +521,16 @@ def region_override_problems(config: dict) -> list[str]:
     return problems
 
 
+def dataset_problems(config: dict) -> list[str]:
+    """Settings of ``dataset`` that contradict each other."""
+    ds = config.get("dataset", {})
+    if ds.get("neural_noise", 0) > 0 and ds.get("neural") != "truth":
+        return [f"config key dataset.neural_noise is {ds['neural_noise']} but dataset.neural is "
+                f"{ds.get('neural')!r}: the noise is added to the simulator's planted components "
+                "only; set dataset.neural to 'truth' or dataset.neural_noise to 0"]
+    return []
+
+
 def target_problems(config: dict) -> list[str]:
     """What the tables', figures' and videos' settings name that the config lacks (the errors
     Snakemake raises while it lists the targets)."""
@@ -579,6 +589,7 @@ def config_problems(config: dict) -> tuple[list[str], list[str]]:
     problems += region_problems(config)
     problems += region_override_problems(config)
     problems += behaviour_session_problems(config)
+    problems += dataset_problems(config)
     problems += target_problems(config)
     problems += default_target_problems(config)
     return list(dict.fromkeys(problems)), input_warnings(config, tables)

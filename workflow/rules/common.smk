@@ -199,7 +199,7 @@ check_configured_paths()
 
 def check_inputs():
     """Trial tables and splits of every session, before any job (all problems in one error)."""
-    from benediff.preflight import input_problems, input_warnings, region_problems
+    from benediff.preflight import dataset_problems, input_problems, input_warnings, region_problems
 
     tables = {
         s: session_config(s)["trials"]
@@ -208,6 +208,7 @@ def check_inputs():
     }
     tables = {s: path for s, path in tables.items() if Path(path).exists()}
     PROBLEMS.extend(input_problems(config, tables))
+    PROBLEMS.extend(dataset_problems(config))
     if workflow.is_main_process:  # allowed but surprising: one console line each
         from snakemake.logging import logger
 
