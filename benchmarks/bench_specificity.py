@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from benediff.video.claims import OUTCOMES, video_claims
+from benediff.video.methods import DISPLAY_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {
@@ -31,7 +32,6 @@ PRESETS = {
     "control": {"directory": ROOT / "runs" / "independent",
                 "configs": ["config/demo.yaml", "config/independent.yaml"]},
 }
-ORDER = ("ours", "ours_literal", "naive", "cfg", "unguided", "real")
 
 
 def run(preset: str, cores: int) -> float:
@@ -47,7 +47,7 @@ def run(preset: str, cores: int) -> float:
 
 def pivot(table: pd.DataFrame, value: str, fmt) -> pd.DataFrame:
     """Target × method cells of one score: the value and its bootstrap interval."""
-    methods = [m for m in ORDER if m in set(table["method"])]
+    methods = [m for m in DISPLAY_ORDER if m in set(table["method"])]
     columns = [c for c in (value, f"{value}_lo", f"{value}_hi") if c in table]
     t = table.groupby(["target", "method"])[columns].mean()
     out = {}
@@ -127,11 +127,11 @@ def report(results: Path, preset: str) -> int:
     show("spectral centroid of the target readout, Hz", pivot(table, "centroid", ci(1, 1)))
     show("realism: Fréchet distance ÷ the floor of as many real trials",
          pivot(table, "realism_ratio", ci(digits=1)))
-    scored = table[table["method"].isin(ORDER[:4])]
+    scored = table[table["method"].isin(DISPLAY_ORDER[:4])]
     cells = {m: {r.target: verdict(r._asdict()) for r in rows.itertuples()}
              for m, rows in scored.groupby("method")}
     show("specific (largest lift, amplitude in bounds, fidelity, spectrum in band)",
-         pd.DataFrame({m: cells[m] for m in ORDER if m in cells}))
+         pd.DataFrame({m: cells[m] for m in DISPLAY_ORDER if m in cells}))
     claims = video_claims(table, control=preset == "control")
     width = max(len(c[0]) for c in claims)
     print()

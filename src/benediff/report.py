@@ -19,6 +19,7 @@ import pandas as pd
 from benediff.claims import HOLDS, OURS, check, counts_text
 from benediff.io.metrics import read_metrics
 from benediff.jobs import parse_usage
+from benediff.video.methods import DISPLAY_ORDER, METHODS, REAL
 from benediff.io.atomic import atomic_output
 
 # the paper's Tables 1-3 (mean, std) by (table, row key, metric, model)
@@ -122,8 +123,7 @@ def _video_means(table: pd.DataFrame, keys) -> pd.DataFrame:
 
 
 def specificity_section(table: pd.DataFrame) -> list[str]:
-    methods = [m for m in ("ours", "ours_literal", "naive", "cfg", "unguided", "real")
-               if m in set(table["method"])]
+    methods = [m for m in DISPLAY_ORDER if m in set(table["method"])]
     lines = ["| target | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     means = _video_means(table, ["target", "method"])
     for target in sorted(set(table["target"])):
@@ -244,8 +244,7 @@ def figure6_section(table: pd.DataFrame, region: str, factor: str) -> list[str]:
               "| fidelity (r) | realism (× same-n floor) | specific |",
               "|---|---|---|---|---|---|---|"]
     means = _video_means(rows, ["method"])
-    for method in [m for m in ("naive", "cfg", "ours", "ours_literal", "unguided", "real")
-                   if m in means.index]:
+    for method in [m for m in (*METHODS, REAL) if m in means.index]:
         cells = _video_cell(means.loc[method]).split(" / ")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -15,12 +15,12 @@ import pandas as pd  # noqa: E402
 from benediff.io.atomic import atomic_output  # noqa: E402
 from benediff.io.generated import GeneratedFileError, read_strip  # noqa: E402
 from benediff.provenance import write_sidecar  # noqa: E402
+from benediff.video.methods import DISPLAY_ORDER  # noqa: E402
 
 VIEWS = {"side": 0, "bottom": 1}
 METHOD_LABELS = {"naive": "Naive manipulation", "cfg": "Classifier-free guidance",
                  "ours": "BeNeDiff (ours)", "ours_literal": "BeNeDiff, Algorithm 1 as written",
                  "unguided": "VDM, no guidance", "real": "real test trials"}
-METHOD_ORDER = ("ours", "ours_literal", "naive", "cfg", "unguided", "real")
 # panels of the specificity figure: column, y label, reference line (label)
 SPECIFICITY_PANELS = (
     ("specificity", "target share of\nbehaviour variance", None),
@@ -122,7 +122,7 @@ def regions_figure(paths: dict, out_path, view: str, n_columns=10):
 
 def specificity_figure(table, out_path):
     """Share, lift, amplitude and realism per target (bars: mean over videos, whiskers: std)."""
-    methods = [m for m in METHOD_ORDER if m in set(table["method"])]
+    methods = [m for m in DISPLAY_ORDER if m in set(table["method"])]
     methods += sorted(set(table["method"]) - set(methods))
     targets = sorted(set(table["target"]))
     n_behaviours = sum(c.startswith("share_") for c in table.columns)

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from benediff.claims import FAILS, HOLDS, INCONCLUSIVE, OUTCOMES  # noqa: F401 (OUTCOMES: API)
+from benediff.video.methods import GUIDED
 
-GUIDED = ("ours", "ours_literal")
 MIN_SHARE = 0.6  # control: the target's share of the behaviour variance
 MAX_REALISM = 2.0  # × the floor (control) or × the unguided VDM's ratio
 

@@ -26,7 +26,7 @@ from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
 from benediff.video.guidance import LITERAL_ALGORITHM_1, VarianceGuidance
 from benediff.video.inputs import VideoPipelineError, split_trials
-from benediff.video.targets import METHODS
+from benediff.video.methods import CONDITIONED, METHODS
 from benediff.video.train import load_model, save_model, train_diffusion
 
 
@@ -237,9 +237,6 @@ def _generate(method, *, region, factors, latents_path, ae_path, vae_path, encod
                                "factor_index": i, "factor_names": json.dumps(names),
                                "requested_source": source})
     return {"trajectory_variance": readout.var(axis=1).mean(0).tolist()}
-
-
-CONDITIONED = ("naive", "cfg")  # methods given the whole Z trajectory as their condition
 
 
 def requested_trajectories(method, conditions, readout, factor: int):

@@ -10,13 +10,9 @@ from benediff import paths
 from benediff.behavior.sessions import analysis_sessions, no_video_message, video_sessions
 from benediff.io.generated import LAYOUT as GENERATED_LAYOUT  # noqa: F401 (the generate rule's)
 
-# every generation method: the baselines, BeNeDiff tuned (ours) and as the paper writes
-# Algorithm 1 (ours_literal), and the VDM without guidance (the reference of the lift)
-METHODS = ("naive", "cfg", "ours", "ours_literal", "unguided")
-# one job per region x method x factor; the unguided reference is one job per region
-# (generate_unguided), since its samples do not depend on the factor
-PER_FACTOR_METHODS = tuple(m for m in METHODS if m != "unguided")
-FIGURE_METHODS = ("naive", "cfg", "ours")  # the methods the paper's Figs 6, 9-11 compare
+# the method lists (PER_FACTOR_METHODS: the generate rule's wildcard)
+from benediff.video.methods import FIGURE_METHODS, METHODS, PER_FACTOR_METHODS  # noqa: F401
+
 METHOD_FIGURES = ("fig6", "fig9", "fig10", "fig11")
 REGION_FIGURES = ("fig8", "fig13")
 FIGURES = (*METHOD_FIGURES, *REGION_FIGURES, "specificity")
