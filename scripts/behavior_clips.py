@@ -15,7 +15,8 @@ build_clips(
     neural_rate=snakemake.params.neural_rate,
     expected_fps=snakemake.params.video_fps,
     fps_tolerance=snakemake.params.fps_tolerance,
-    video_timestamps=snakemake.params.timestamps["video"],
-    neural_timestamps=snakemake.params.timestamps["neural"],
+    # an NWB pose's row times and an NWB movie's frame times (rules nwb_pose, nwb_neural_times)
+    video_timestamps=snakemake.input.nwb_pose_times or snakemake.params.timestamps["video"],
+    neural_timestamps=snakemake.input.nwb_neural_times or snakemake.params.timestamps["neural"],
     provenance=provenance(snakemake.params.stage_config),
 )

@@ -18,7 +18,8 @@ build_labels(
     max_gap=labels["max_gap"],
     smoothing=labels["smoothing"],
     zscore=labels["zscore"],
-    video_timestamps=snakemake.params.timestamps["video"],
-    neural_timestamps=snakemake.params.timestamps["neural"],
+    # an NWB pose's row times and an NWB movie's frame times (rules nwb_pose, nwb_neural_times)
+    video_timestamps=snakemake.input.nwb_pose_times or snakemake.params.timestamps["video"],
+    neural_timestamps=snakemake.input.nwb_neural_times or snakemake.params.timestamps["neural"],
     provenance=provenance(snakemake.params.stage_config),
 )

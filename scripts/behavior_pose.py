@@ -12,7 +12,8 @@ normalise_pose(
     expected_fps=snakemake.params.video_fps,
     fps_tolerance=snakemake.params.fps_tolerance,
     frame_rate=snakemake.params.frame_rate,
-    timestamps=snakemake.params.video_timestamps,
+    # an NWB pose (rule nwb_pose) brings its rows' times
+    timestamps=snakemake.input.nwb_pose_times or snakemake.params.video_timestamps,
     session=snakemake.wildcards.session,
     mode=snakemake.params.mode,
 )

@@ -16,6 +16,6 @@ export_session(
     frame_rate=snakemake.params.frame_rate, atlas_transform=snakemake.params.atlas_transform,
     grouping=snakemake.params.grouping,
     neural_timestamps=snakemake.params.timestamps["neural"],
-    video_timestamps=snakemake.params.timestamps["video"],
+    video_timestamps=snakemake.input.nwb_pose_times or snakemake.params.timestamps["video"],
     nwb_movie=snakemake.input.nwb_movie or None, nwb_series=snakemake.params.nwb_series,
     channels=snakemake.params.channels)

@@ -14,6 +14,7 @@ rule nwb_export:
         pose="results/{session}/behavior/pose.h5",
         pose_json="results/{session}/behavior/pose.json",
         timestamps=timestamp_files,
+        nwb_pose_times=nwb_pose_times,  # an NWB pose: its rows' times (rules/behavior.smk)
         nwb_movie=lambda wc: widefield_movie(wc) if is_nwb_movie(wc.session) else [],
         latents=lambda wc: nwb_io.export_fit_files(config, wc.session, "latents.h5"),
         metrics=lambda wc: nwb_io.export_fit_files(config, wc.session, "metrics.json"),

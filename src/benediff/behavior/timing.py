@@ -57,6 +57,17 @@ def read_timestamps(path, key="sessions.<session>.video_timestamps") -> np.ndarr
     return check_timestamps(times, path, key)
 
 
+def write_timestamps(path, times) -> None:
+    """Write per-frame times in seconds as a 1-D ``.npy`` (atomically), the file
+    :func:`read_timestamps` reads: the NWB inputs' frame times (rules ``nwb_pose`` and
+    ``nwb_neural_times``)."""
+    from benediff.io.atomic import atomic_output
+
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(times, np.float64))
+
+
 def _read_table(path, key) -> np.ndarray:
     sep = {".tsv": "\t", ".txt": r"[,\s]+"}.get(path.suffix, ",")
     raw = pd.read_csv(path, header=None, dtype=str, sep=sep, engine="python",
