@@ -206,8 +206,9 @@ def _config(tmp_path, **session):
 
 
 def test_a_session_with_its_pose_and_movie_in_nwb_runs_its_behaviour_stage(tmp_path):
-    """Dry run: the NWB pose and frame times come in through their rules; real run to the labels:
-    the same labels as the same pose, pose times and neural times given as files."""
+    """Dry run: the NWB pose and frame times come in through their rules; real runs to the
+    labels: the same labels as the same pose, pose times and neural times given as files, and
+    as a DLC pose + video timestamps with the NWB movie's frame times."""
     from test_bad_input import snakemake
 
     nwb = str(write_nwb(tmp_path / "data" / "session.nwb"))
@@ -238,6 +239,16 @@ def test_a_session_with_its_pose_and_movie_in_nwb_runs_its_behaviour_stage(tmp_p
     assert from_nwb.label_names == from_files.label_names
     np.testing.assert_array_equal(np.stack(from_nwb.labels), np.stack(from_files.labels))
 
+    # a DLC pose with video timestamps: the NWB movie's frame times are the neural clock
+    path, _ = _config(tmp_path / "c", widefield=nwb, pose=str(dlc), video_timestamps=str(stamps))
+    rc, out = snakemake(tmp_path / "c" / "run", path, "--cores", "1",
+                        "results/M1/behavior/labels.h5")
+    assert rc == 0, out
+    assert "rule nwb_neural_times:" in out and "rule nwb_pose:" not in out
+    from_movie = dataset.read(tmp_path / "c" / "run" / "results/M1/behavior/labels.h5",
+                              groups=("labels",))
+    np.testing.assert_array_equal(np.stack(from_movie.labels), np.stack(from_files.labels))
+
 
 @pytest.mark.parametrize("change, expected", [
     ({"nwb_pose": "lp"}, "no PoseEstimation named 'lp'; its PoseEstimation are "
@@ -265,3 +276,16 @@ def test_bad_nwb_pose_stops_before_any_job(tmp_path, capsys, change, expected):
     err = capsys.readouterr().err
     assert "invalid input (1 problem)" in err, err
     assert expected in err, err
+
+
+def test_a_bad_nwb_pose_stops_the_dry_run(tmp_path):
+    from test_bad_input import snakemake
+
+    nwb = str(write_nwb(tmp_path / "data" / "session.nwb", names=("dlc", "sleap")))
+    path, _ = _config(tmp_path, widefield=nwb, pose=nwb)
+    rc, out = snakemake(tmp_path / "run", path, "-n")
+    assert rc != 0
+    assert "invalid input (1 problem)" in out, out[-3000:]
+    assert ("2 PoseEstimation in the file: ['dlc', 'sleap']; name the one to read in config key "
+            "sessions.M1.nwb_pose") in out
+    assert "Traceback" not in out and "rule nwb_pose:" not in out
