@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 
 from benediff.io import atlas as atl
+from benediff.io import regions
+from benediff.widefield import masks
+from benediff.widefield import registration as reg
 from shared_data import SHARED_DATA
 
 DATA = SHARED_DATA / "atlas"
@@ -39,7 +42,7 @@ def test_locanmf_atlas_mat():
     assert atlas.shape == (540, 540)
     assert len(np.unique(atlas.labels)) == 67
     assert atlas.names[150] == "VISp1" and atlas.names[36] == "SSp_bfd1" and atlas.names[92] == "VISC1"
-    masks = atl.region_masks(atlas)
+    masks = regions.region_masks(atlas)
     assert {"VIS_L", "VIS_R", "SSp_L", "SSp_R", "MOs_L", "MOs_R", "VISC_L"} <= set(masks)
     assert masks["VIS_L"][atlas.labels == 150].all() and not masks["VIS_L"][atlas.labels == 92].any()
 
@@ -74,17 +77,17 @@ def test_npz_round_trip_and_resize(tmp_path):
     ("TEa1", "TEa"), ("VISp1_L", "VIS"), ("", None),
 ])
 def test_consolidate(name, group):
-    assert atl.consolidate(name) == group
+    assert regions.consolidate(name) == group
 
 
 def test_region_masks_and_grouping_overrides():
     labels = np.array([[5, 5, 0, -5], [7, 0, -7, -9]], np.int32)
     atlas = atl.Atlas(labels, {5: "VISp1", 7: "VISam1", 9: "MOs1"})
-    masks = atl.region_masks(atlas)
+    masks = regions.region_masks(atlas)
     assert list(masks) == ["MOs_R", "VIS_L", "VIS_R"]
     np.testing.assert_array_equal(masks["VIS_L"], [[1, 1, 0, 0], [1, 0, 0, 0]])
-    grouping = atl.make_grouping({"VISam1": "VISam", "MOs1": None})
-    masks = atl.region_masks(atlas, grouping)
+    grouping = regions.make_grouping({"VISam1": "VISam", "MOs1": None})
+    masks = regions.region_masks(atlas, grouping)
     assert list(masks) == ["VIS_L", "VIS_R", "VISam_L", "VISam_R"]
 
 
@@ -108,7 +111,7 @@ def test_landmark_round_trip_similarity_and_affine(tmp_path):
         path = tmp_path / f"{kind}.json"
         path.write_text(json.dumps(_landmarks(truth, kind)))
         tform = atl.fit_transform(path)
-        assert atl.landmark_residuals(path, tform).max() < 0.5
+        assert reg.landmark_residuals(path, tform).max() < 0.5
         pts = np.array([[5.0, 7.0], [40.0, 33.0]])
         assert np.abs(tform.inverse(tform(pts)) - pts).max() < 0.5
         np.testing.assert_allclose(tform.params, truth.params, atol=1e-6)
@@ -121,7 +124,7 @@ def test_warp_atlas_into_session_frame():
     labels[20:40, 10:30], labels[20:40, 34:54] = 4, -4
     atlas = atl.Atlas(labels, {4: "VISp"}, resolution=0.05, bregma=(32.0, 30.0))
     shift = SimilarityTransform(translation=(5, 3))
-    warped = atl.align_atlas(atlas, _landmarks(shift), (60, 64))
+    warped = reg.align_atlas(atlas, _landmarks(shift), (60, 64))
     np.testing.assert_array_equal(warped.labels[23:43, 15:35], 4)
     np.testing.assert_array_equal(warped.labels[23:43, 39:59], -4)
     assert warped.bregma == pytest.approx((37.0, 33.0))
@@ -153,27 +156,27 @@ def test_overlap_check_and_small_region_drop():
     atlas = atl.Atlas(labels, {1: "VISp", 2: "MOs"})
     mask = np.zeros((20, 20), bool)
     mask[:12] = True
-    final = atl.check_overlap(atlas, mask)
+    final = masks.check_overlap(atlas, mask)
     assert final.sum() == 204
     with pytest.raises(atl.AtlasError, match="does not overlap|covers"):
-        atl.check_overlap(atlas, np.roll(mask, 12, axis=0) & ~(labels != 0))
+        masks.check_overlap(atlas, np.roll(mask, 12, axis=0) & ~(labels != 0))
     with pytest.warns(UserWarning, match="MOs_L"):
-        pruned, dropped = atl.drop_small_regions(atlas, final, min_pixels=10)
+        pruned, dropped = masks.drop_small_regions(atlas, final, min_pixels=10)
     assert dropped == [2] and not np.any(pruned.labels == 2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert atl.drop_small_regions(atlas, final, min_pixels=3)[1] == []
+        assert masks.drop_small_regions(atlas, final, min_pixels=3)[1] == []
 
 
 def test_brain_mask_and_outline():
     labels = np.array([[0, 1, 1], [0, 1, -1]], np.int32)
     U = np.ones((2, 3, 2))
     U[0, 1] = np.nan
-    np.testing.assert_array_equal(atl.brain_mask(atl.Atlas(labels, {1: "A"}), U),
+    np.testing.assert_array_equal(masks.brain_mask(atl.Atlas(labels, {1: "A"}), U),
                                   [[0, 0, 1], [0, 1, 1]])
     square = np.zeros((5, 5), np.int32)
     square[1:4, 1:4] = 1
-    edge = atl.outline(square)
+    edge = regions.outline(square)
     assert edge[1, 1] and edge[0, 1] and not edge[2, 2] and not edge[4, 4]
 
 
@@ -188,12 +191,12 @@ def test_missing_atlas_file_raises(tmp_path):
 def test_merge_regions_gives_one_code_per_group():
     labels = np.array([[5, 7, 0, -5], [9, 0, -7, -9]], np.int32)
     atlas = atl.Atlas(labels, {5: "VISp1", 7: "VISam1", 9: "ORBm1"})
-    merged = atl.merge_regions(atlas)
+    merged = regions.merge_regions(atlas)
     assert merged.names == {1: "ORBm", 2: "VIS"}
     np.testing.assert_array_equal(merged.labels, [[2, 2, 0, -2], [1, 0, -2, -1]])
-    dropped = atl.merge_regions(atlas, atl.make_grouping({"ORBm1": None}))
+    dropped = regions.merge_regions(atlas, regions.make_grouping({"ORBm1": None}))
     np.testing.assert_array_equal(dropped.labels, [[1, 1, 0, -1], [0, 0, -1, 0]])
-    assert atl.region_masks(merged).keys() == atl.region_masks(atlas).keys()
+    assert regions.region_masks(merged).keys() == regions.region_masks(atlas).keys()
 
 
 def _disk_image(shape=(60, 80), centre=(30, 40), radius=22, inside=1000.0, outside=80.0):
@@ -209,18 +212,18 @@ def test_image_brain_mask_bright_window_dark_surround():
     img[30, :] = np.where(disk[30], 300, img[30, :])  # a dark vessel across the window
     img[:, 40] = np.where(disk[:, 40], 250, img[:, 40])  # and a dark midline sinus
     img[5, 5] = 60000  # a hot pixel / reflection outside
-    mask, found = atl.image_brain_mask(img)
+    mask, found = masks.image_brain_mask(img)
     assert found and (mask & disk).sum() / (mask | disk).sum() > 0.95
     # a window running off the frame edge is not eroded there
     edge_disk, edge_img = _disk_image(centre=(30, 70), radius=25)
-    mask, found = atl.image_brain_mask(edge_img)
+    mask, found = masks.image_brain_mask(edge_img)
     assert found and mask[:, -1].sum() >= 0.9 * edge_disk[:, -1].sum()
 
 
 def test_image_brain_mask_without_surround_is_the_whole_frame():
     rng = np.random.default_rng(1)
     for img in (np.full((30, 40), 500.0), 1000 + 100 * rng.random((30, 40))):
-        mask, found = atl.image_brain_mask(img)
+        mask, found = masks.image_brain_mask(img)
         assert not found and mask.all()
 
 
@@ -232,19 +235,19 @@ def test_alignment_overlap_and_regions_outside_the_brain():
     atlas = atl.Atlas(labels, {1: "VISp"})
     brain = labels != 0
     same = SimilarityTransform()
-    ov = atl.alignment_overlap(atlas, labels, same, brain)
+    ov = reg.alignment_overlap(atlas, labels, same, brain)
     assert ov.overlap == ov.atlas_in_brain == ov.brain_covered == 1.0
     shift = SimilarityTransform(translation=(8, 0))  # right half warped out of the frame
-    moved = atl.warp_atlas(atlas, shift, (20, 20))
-    ov = atl.alignment_overlap(atlas, moved.labels, shift, brain)
+    moved = reg.warp_atlas(atlas, shift, (20, 20))
+    ov = reg.alignment_overlap(atlas, moved.labels, shift, brain)
     assert ov.atlas_in_brain == pytest.approx(0.5) and ov.brain_covered == pytest.approx(0.5)
     assert "overlap 0.50" in ov.describe()
-    no_surround = atl.alignment_overlap(atlas, moved.labels, shift, np.ones((20, 20), bool), False)
+    no_surround = reg.alignment_overlap(atlas, moved.labels, shift, np.ones((20, 20), bool), False)
     assert no_surround.overlap == pytest.approx(100 / 160)  # atlas area outside the frame counts
-    fractions = atl.region_inside_fractions(atlas, moved, shift, brain)
+    fractions = reg.region_inside_fractions(atlas, moved, shift, brain)
     assert fractions == {-1: pytest.approx(0.0), 1: pytest.approx(1.0)}
     with pytest.warns(UserWarning, match=r"VISp_R \(0%\)"):
-        kept, dropped = atl.drop_regions_outside(moved, fractions, 0.5)
+        kept, dropped = reg.drop_regions_outside(moved, fractions, 0.5)
     assert dropped == [-1] and not np.any(kept.labels == -1)
 
 

@@ -97,17 +97,104 @@ def test_metrics_round_trip_and_clear_errors(tmp_path):
 
 
 def test_hemo_file_round_trip(tmp_path):
-    from benediff.widefield.pipeline import read_hemo, run_hemo
-
-    import h5py
+    from benediff.io.hemo import read_hemo
+    from benediff.io.svd import write_svd
+    from benediff.widefield.pipeline import run_hemo
 
     rng = np.random.default_rng(2)
     U = rng.normal(size=(6, 5, 3)).astype(np.float32)
     mask = np.ones((6, 5), bool)
-    with h5py.File(tmp_path / "svd.h5", "w") as f:
-        f["U"], f["SVT"], f["mask"] = U, rng.normal(size=(3, 40)).astype(np.float32), mask
-        f.attrs["n_channels"], f.attrs["blue_first"] = 1, True
+    write_svd(tmp_path / "svd.h5", U, rng.normal(size=(3, 40)), None, mask, None, n_channels=1)
     run_hemo(tmp_path / "svd.h5", tmp_path / "hemo.h5", {"hemo": {"enabled": True}})
     hemo = read_hemo(tmp_path / "hemo.h5")
     assert np.array_equal(hemo["U"], U) and hemo["V"].shape == (3, 40)
     assert hemo["mask"].dtype == bool and hemo["r"] is None and hemo["T"] is None
+
+
+def test_widefield_files_keep_their_layout(tmp_path):
+    """motion.h5, svd.h5, hemo.h5 and atlas.h5: the datasets, dtypes and attributes the stage
+    has always written (what older results and other tools read)."""
+    import json
+
+    import h5py
+
+    from benediff.io import hemo, motion, session_atlas, svd
+    from benediff.io.atlas import Atlas
+
+    rng = np.random.default_rng(4)
+    shifts, refs = rng.normal(size=(2, 9, 2)), rng.random((2, 4, 5)).astype(np.float32)
+    bad, fill = np.zeros((2, 9), bool), np.zeros((2, 4, 5), np.float32)
+    motion.write_motion(tmp_path / "m.h5", shifts, refs, bad, fill, {"blank": 0}, [1, 0], (4, 5))
+    with h5py.File(tmp_path / "m.h5") as f:
+        assert sorted(f) == ["bad_frames", "fill", "refs", "shifts"]
+        assert f.attrs["order"].tolist() == [1, 0] and f.attrs["frame_shape"].tolist() == [4, 5]
+        assert json.loads(f.attrs["bad_reasons"]) == {"blank": 0}
+    back, order = motion.read_motion(tmp_path / "m.h5")
+    assert np.array_equal(back, shifts) and order == [1, 0]
+    reference, _ = motion.read_reference(tmp_path / "m.h5")
+    assert np.array_equal(reference, refs[0])
+    motion.write_skipped(tmp_path / "skip.h5", "compressed input")
+    assert motion.read_motion(tmp_path / "skip.h5") == (None, None)
+    assert motion.read_frame_quality(tmp_path / "skip.h5") == (None, None)
+
+    U, SVT = rng.normal(size=(4, 5, 3)), rng.normal(size=(3, 18))
+    svd.write_svd(tmp_path / "s.h5", U, SVT, np.ones((2, 4, 5)), np.ones((4, 5), bool),
+                  np.arange(3.0), 2, blue_first=False)
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert sorted(f) == ["F0", "SVT", "U", "eigenvalues", "mask"]
+        assert f["U"].dtype == np.float32 and f["SVT"].dtype == np.float32
+        assert f.attrs["n_channels"] == 2 and not f.attrs["blue_first"]
+    data = svd.read_svd(tmp_path / "s.h5")
+    assert data["n_channels"] == 2 and data["blue_first"] is False
+    np.testing.assert_array_equal(data["SVT"], SVT.astype(np.float32))
+
+    moved = {"regressors": rng.normal(size=(2, 9)), "coef": rng.normal(size=(3, 2)),
+             "names": ["x", "y"]}
+    hemo.write_hemo(tmp_path / "h.h5", U, rng.normal(size=(3, 9)), np.ones((4, 5), bool),
+                    rng.normal(size=(4, 5)), np.eye(3), moved)
+    with h5py.File(tmp_path / "h.h5") as f:
+        assert sorted(f) == ["T", "U", "V", "mask", "motion", "r"] and f["V"].dtype == np.float32
+        assert sorted(f["motion"]) == ["coef", "regressors"]
+        assert f["motion/coef"].dtype == np.float32
+    assert hemo.read_hemo(tmp_path / "h.h5")["motion"]["names"] == ["x", "y"]
+
+    atlas = Atlas(np.array([[1, -1], [0, 2]]), {1: "VISp", 2: "MOs"})
+    session_atlas.write_atlas_h5(tmp_path / "a.h5", atlas, extras={
+        "brain_mask": np.ones((2, 2)), "dropped_outside": [3],
+        "inside_fraction": {-1: 0.5, 1: 1.0}, "landmarks": {"name": ["a"]}})
+    with h5py.File(tmp_path / "a.h5") as f:
+        assert sorted(f) == ["brain_mask", "dropped_outside", "inside_fraction", "labels",
+                             "residuals", "transform"]
+        assert f["brain_mask"].dtype == bool and f["dropped_outside"].dtype == np.int64
+        np.testing.assert_array_equal(f["transform"][()], np.eye(3))
+        assert json.loads(f.attrs["names"]) == {"1": "VISp", "2": "MOs"}
+    back = session_atlas.read_atlas_h5(tmp_path / "a.h5")
+    assert np.array_equal(back.labels, atlas.labels) and back.names == atlas.names
+    checks = session_atlas.read_atlas_checks(tmp_path / "a.h5")
+    assert checks["inside_fraction"] == {-1: 0.5, 1: 1.0} and checks["dropped_outside"] == [3]
+    assert checks["overlap"] is None and checks["mean_frame"] is None
+    assert session_atlas.read_brain_mask(tmp_path / "a.h5").all()
+
+
+def test_widefield_file_readers_name_the_file_and_the_rule(tmp_path):
+    import h5py
+
+    from benediff.io import hemo, motion, session_atlas, svd
+
+    with pytest.raises(motion.MotionFileError, match="nope.h5: file does not exist; run the "
+                       "widefield_motion job"):
+        motion.read_motion(tmp_path / "nope.h5")
+    (tmp_path / "torn.h5").write_bytes(b"not hdf5")
+    with pytest.raises(svd.SvdFileError, match="torn.h5: not a readable HDF5 file"):
+        svd.read_svd(tmp_path / "torn.h5")
+    with h5py.File(tmp_path / "empty.h5", "w") as f:
+        f["U"] = np.zeros((2, 2, 1))
+    with pytest.raises(hemo.HemoFileError, match="empty.h5: no V, mask in this file.*rerun "
+                       "widefield_hemo"):
+        hemo.read_hemo(tmp_path / "empty.h5")
+    with pytest.raises(svd.SvdFileError, match="no SVT, mask"):
+        svd.read_svd(tmp_path / "empty.h5")
+    with h5py.File(tmp_path / "labels.h5", "w") as f:
+        f["labels"] = np.zeros((2, 2), np.int32)
+    with pytest.raises(session_atlas.SessionAtlasError, match="labels.h5: attribute 'names'"):
+        session_atlas.read_atlas_h5(tmp_path / "labels.h5")

@@ -17,11 +17,13 @@ import pytest
 
 from benediff import config as bconfig
 from benediff.io import atlas as atl
+from benediff.io import regions, session_atlas
 from benediff.simulate import movie as sim_movie
 from benediff.simulate import session as sim_session
 from benediff.simulate.params import PRESETS, SimParams
 from benediff.widefield import landmarks as lm
 from benediff.widefield import pipeline as wp
+from benediff.widefield import registration as reg
 from shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +101,7 @@ def test_brain_mask_matches_simulated_brain_real_atlas(real):
 def test_correct_landmarks_pass_and_shifted_ones_stop_the_atlas_step(real, tmp_path):
     out = tmp_path / "atlas.h5"
     wp.run_atlas(real.atlas, real.landmarks, real.movie, out, real.cfg, motion_h5=real.motion)
-    checks = wp.read_atlas_checks(out)
+    checks = session_atlas.read_atlas_checks(out)
     assert checks["overlap"] > 0.95 and checks["brain_found"]
     assert checks["residuals"].max() < 0.01 and checks["min_overlap"] == 0.7
     assert checks["brain_mask"].shape == (270, 320) and checks["mean_frame"].shape == (270, 320)
@@ -123,7 +125,7 @@ def test_correct_landmarks_pass_and_shifted_ones_stop_the_atlas_step(real, tmp_p
 def test_shifted_landmarks_stop_small_frames(tmp_path):
     s = simulate(tmp_path, (64, 72), seed=1)
     wp.run_atlas(s.atlas, s.landmarks, s.movie, tmp_path / "ok.h5", s.cfg, motion_h5=s.motion)
-    assert wp.read_atlas_checks(tmp_path / "ok.h5")["overlap"] > 0.9
+    assert session_atlas.read_atlas_checks(tmp_path / "ok.h5")["overlap"] > 0.9
     for dx in (20, 100):
         bad = shifted(s.landmarks, tmp_path / f"bad{dx}.json", dx=dx)
         with pytest.raises(atl.AtlasError, match=r"bad%d\.json: .*overlap 0\.\d\d" % dx):
@@ -139,15 +141,15 @@ def test_regions_outside_the_brain_are_dropped_and_listed(real, tmp_path):
     out = tmp_path / "atlas.h5"
     with pytest.warns(UserWarning, match=r"inside the imaged brain.*SSs_R"):
         wp.run_atlas(real.atlas, bad, real.movie, out, real.cfg, motion_h5=real.motion)
-    checks = wp.read_atlas_checks(out)
-    atlas = wp.read_atlas_h5(out)
+    checks = session_atlas.read_atlas_checks(out)
+    atlas = session_atlas.read_atlas_h5(out)
     dropped = checks["dropped_outside"]
     assert 0.75 < checks["overlap"] < 0.9  # a 30 px shift still passes the 0.7 default ...
     assert dropped and all(c < 0 for c in dropped)  # ... but the right edge regions go
     assert all(checks["inside_fraction"][c] < 0.5 for c in dropped)
     assert not np.isin(atlas.labels, dropped).any() and np.isin(checks["labels_aligned"], dropped).any()
     model = SimpleNamespace(regions_=np.array([1, -1]), dropped_regions_=[])
-    text = fw._flag_text(model, atlas, atl.consolidate, np.ones(2, bool), dropped)
+    text = fw._flag_text(model, atlas, regions.consolidate, np.ones(2, bool), dropped)
     assert "mostly outside the imaged brain" in text and "SSs_R" in text
     fig = fw._alignment_page(atlas, "S", checks)
     assert "overlap 0.8" in fig.axes[0].get_title() and "SSs_R" in fig.texts[0].get_text()
@@ -156,13 +158,13 @@ def test_regions_outside_the_brain_are_dropped_and_listed(real, tmp_path):
 def test_svd_mask_modes(tmp_path):
     s = simulate(tmp_path, (64, 72), seed=2)
     wp.run_atlas(s.atlas, s.landmarks, s.movie, tmp_path / "a.h5", s.cfg, motion_h5=s.motion)
-    checks = wp.read_atlas_checks(tmp_path / "a.h5")
+    checks = session_atlas.read_atlas_checks(tmp_path / "a.h5")
     cfg = widefield_cfg()
     assert cfg["svd"]["mask"] == "brain"
     np.testing.assert_array_equal(wp.svd_mask(cfg, tmp_path / "a.h5", (64, 72)), checks["brain_mask"])
     cfg["svd"]["mask"] = "atlas"
     np.testing.assert_array_equal(wp.svd_mask(cfg, tmp_path / "a.h5", (64, 72)),
-                                  wp.read_atlas_h5(tmp_path / "a.h5").labels != 0)
+                                  session_atlas.read_atlas_h5(tmp_path / "a.h5").labels != 0)
     cfg["svd"]["mask"] = "none"
     assert wp.svd_mask(cfg, tmp_path / "a.h5", (64, 72)).all()
 
@@ -194,7 +196,7 @@ def test_headless_guess_and_preview(real, tmp_path):
     assert err.max() < 6, err  # px on a 270 x 320 frame
     np.testing.assert_allclose(atl.fit_transform(out).params, data["transform"], atol=1e-9)
     wp.run_atlas(real.atlas, out, real.movie, tmp_path / "a.h5", real.cfg, motion_h5=real.motion)
-    assert wp.read_atlas_checks(tmp_path / "a.h5")["overlap"] > 0.9
+    assert session_atlas.read_atlas_checks(tmp_path / "a.h5")["overlap"] > 0.9
     from PIL import Image
 
     with Image.open(tmp_path / "guess.png") as png:
@@ -218,7 +220,7 @@ def test_guess_transform_recovers_a_known_similarity():
     atlas = atl.Atlas(np.pad(np.ones((30, 40), np.int32), 10), {1: "A"}, 0.1, (30.0, 25.0))
     atlas.labels[10:40, 30:50] = -1
     truth = SimilarityTransform(scale=1.3, rotation=np.deg2rad(5), translation=(8, -4))
-    brain = atl.warp_atlas(atlas, truth, (80, 90)).labels != 0
+    brain = reg.warp_atlas(atlas, truth, (80, 90)).labels != 0
     guess = lm.guess_transform(atlas, brain)
     pts = np.array(list(lm.atlas_landmarks(atlas)[0].values()))
     assert np.abs(guess(pts) - truth(pts)).max() < 2.5
@@ -230,7 +232,7 @@ DRIVER = textwrap.dedent('''
     import json, subprocess, sys
     import matplotlib
     matplotlib.use("TkAgg")
-    from benediff.widefield import landmarks as lm
+    from benediff.widefield import landmark_cli
 
     movie, atlas, motion, out, shot, state = sys.argv[1:7]
     DX, DY = 14.0, 9.0
@@ -286,8 +288,8 @@ DRIVER = textwrap.dedent('''
         with open(path, "w") as fh:
             json.dump(info, fh)
 
-    sys.exit(lm.main([movie, "--atlas", atlas, "--motion", motion, "-o", out],
-                     on_ready=drive))
+    sys.exit(landmark_cli.main([movie, "--atlas", atlas, "--motion", motion, "-o", out],
+                               on_ready=drive))
 ''')
 
 
@@ -357,7 +359,7 @@ def test_guess_on_real_atlases_recovers_the_placement(name, tmp_path):
     centre = np.array([cols.mean(), rows.mean()])
     truth = SimilarityTransform(scale=scale, rotation=np.deg2rad(-3),
                                 translation=np.array([165, 130]) - scale * centre)
-    brain = atl.warp_atlas(atlas, truth, shape).labels != 0
+    brain = reg.warp_atlas(atlas, truth, shape).labels != 0
     image = np.where(brain, 1000.0, 100.0) + np.random.default_rng(0).normal(0, 10, shape)
     np.save(tmp_path / "frame.npy", image)
     session, _ = lm.load_session(tmp_path / "frame.npy", path)

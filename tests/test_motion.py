@@ -10,11 +10,14 @@ import torch
 
 from benediff.config import validate
 from benediff.figures.widefield import motion_flags
+from benediff.io.hemo import read_hemo
+from benediff.io.motion import read_motion
+from benediff.io.svd import write_svd
 from benediff.simulate import SimParams, read_truth, simulate_session
 from benediff.simulate.params import BEHAVIORS
 from benediff.widefield.motion import (apply_shifts, correlation_matrix, label_correlation,
                                        region_motion)
-from benediff.widefield.pipeline import _write_svd, read_hemo, read_motion, run_hemo, run_motion
+from benediff.widefield.pipeline import run_hemo, run_motion
 from benediff.widefield.readers import open_movie
 from benediff.widefield.stream import estimate_motion
 
@@ -117,7 +120,7 @@ def test_motion_qc_flags_behaviour_locked_motion_and_regressors_remove_it(tmp_pa
     svt[:, 0::2] = neural + artefact
     svt[:, 1::2] = 0.01 * rng.standard_normal((k, T))
     U = np.linalg.qr(rng.standard_normal((30 * 30, k)))[0].reshape(30, 30, k)
-    _write_svd(tmp_path / "svd.h5", U, svt, None, np.ones((30, 30), bool), None, n_channels=2)
+    write_svd(tmp_path / "svd.h5", U, svt, None, np.ones((30, 30), bool), None, n_channels=2)
     hemo_cfg = {**cfg, "hemo": {**cfg["hemo"], "enabled": False}}
     run_hemo(tmp_path / "svd.h5", tmp_path / "raw.h5", {**hemo_cfg, "motion": {
         **cfg["motion"], "regress": False}}, motion_h5=tmp_path / "locked.h5")

@@ -12,8 +12,11 @@ from scipy import ndimage
 from benediff import config as bconfig
 from benediff.figures.widefield import run_qc
 from benediff.io import atlas as atl
+from benediff.io import session_atlas
+from benediff.io.regions import make_grouping
 from benediff.io.dataset import read, validate
 from benediff.widefield import pipeline as wp
+from benediff.widefield import registration as reg
 from benediff.widefield.readers import ReaderError, write_dat
 
 torch.set_num_threads(1)
@@ -52,7 +55,7 @@ def make_session(tmp_path, seed=0):
     atlas = atlas_in_own_frame()
     atl.save_npz(tmp_path / "atlas.npz", atlas)
     (tmp_path / "landmarks.json").write_text(json.dumps(landmarks()))
-    session_labels = atl.align_atlas(atlas, landmarks(), SHAPE).labels
+    session_labels = reg.align_atlas(atlas, landmarks(), SHAPE).labels
     codes = [1, 2, -1, -2]
     footprints, traces = [], []
     for code in codes:
@@ -128,7 +131,7 @@ def test_rule_chain_intermediates_and_qc(session_run):
         assert f["V"].shape == (12, N_T) and f["r"].shape == SHAPE
     from benediff.widefield.locanmf import LocaNMF
 
-    checks = wp.read_atlas_checks(out / "atlas.h5")  # the landmark check and the brain mask
+    checks = session_atlas.read_atlas_checks(out / "atlas.h5")  # the landmark check and the brain mask
     assert checks["overlap"] > 0.9 and checks["brain_found"] and checks["dropped_outside"] == []
     with h5py.File(out / "svd.h5") as f:  # svd.mask: brain (default) = the recording's mask
         np.testing.assert_array_equal(f["mask"][()], checks["brain_mask"])
@@ -147,7 +150,7 @@ def test_cut_trials_and_component_regions_by_hand():
     regions = wp.component_regions([5, -5, 6, 8, 9, -8], atlas)
     assert {k: v.tolist() for k, v in regions.items()} == {
         "MOs_L": [3], "MOs_R": [5], "ORBm_L": [4], "VIS_L": [0, 2], "VIS_R": [1]}
-    dropped = wp.component_regions([5, 9], atlas, atl.make_grouping({"ORBm1": None}))
+    dropped = wp.component_regions([5, 9], atlas, make_grouping({"ORBm1": None}))
     assert list(dropped) == ["VIS_L"]
     with pytest.raises(wp.WidefieldError, match="trial 9 spans frames 6..12"):
         wp.cut_trials(temporal, trials.assign(n_frames=[3, 6]), "trials.csv")
@@ -179,7 +182,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
 
 def test_atlas_not_overlapping_mask_raises(tmp_path):
     atlas = atl.Atlas(np.pad(np.ones((4, 4), np.int32), ((0, 12), (0, 12))), {1: "VISp"})
-    wp.write_atlas_h5(tmp_path / "atlas.h5", atlas)
+    session_atlas.write_atlas_h5(tmp_path / "atlas.h5", atlas)
     mask = np.zeros((16, 16), bool)
     mask[8:, 8:] = True
     with h5py.File(tmp_path / "hemo.h5", "w") as f:
@@ -196,7 +199,7 @@ def test_run_atlas_merges_groups_when_configured(tmp_path):
     movie = write_dat(tmp_path, "wf", np.zeros((4, 24, 24), np.uint16), 2)
     cfg = widefield_cfg(merge_regions=True)
     wp.run_atlas(tmp_path / "atlas.npz", tmp_path / "lm.json", movie, tmp_path / "a.h5", cfg)
-    merged = wp.read_atlas_h5(tmp_path / "a.h5")
+    merged = session_atlas.read_atlas_h5(tmp_path / "a.h5")
     assert merged.names == {1: "MOs", 2: "VIS"}
     assert set(np.unique(merged.labels)) == {0, 1, 2}
     assert np.count_nonzero(merged.labels == 2) == 128  # VISp1 + VISam1 (8 x 8 each)
@@ -211,7 +214,7 @@ def test_single_channel_svd_passes_through_hemo(tmp_path):
     wp.run_motion(movie, tmp_path / "m.h5", cfg)
     trials = tmp_path / "trials.csv"
     trials.write_text("trial_id,start_frame,n_frames\n1,0,30\n2,30,30\n")
-    wp.write_atlas_h5(tmp_path / "a.h5", atl.Atlas(np.ones((12, 12), np.int32), {1: "VISp"}))
+    session_atlas.write_atlas_h5(tmp_path / "a.h5", atl.Atlas(np.ones((12, 12), np.int32), {1: "VISp"}))
     wp.run_svd(movie, tmp_path / "m.h5", tmp_path / "a.h5", trials, tmp_path / "svd.h5", cfg)
     wp.run_hemo(tmp_path / "svd.h5", tmp_path / "hemo.h5", cfg)
     with h5py.File(tmp_path / "svd.h5") as s, h5py.File(tmp_path / "hemo.h5") as h:
@@ -220,12 +223,12 @@ def test_single_channel_svd_passes_through_hemo(tmp_path):
 
 
 def test_compressed_input_uses_its_own_mask_for_the_landmark_check(tmp_path):
-    from benediff.widefield.readers import write_vc_uc_mat
+    from benediff.widefield.svd_inputs import write_vc_uc_mat
 
     atlas = atlas_in_own_frame()
     atl.save_npz(tmp_path / "atlas.npz", atlas)
     (tmp_path / "lm.json").write_text(json.dumps(landmarks()))
-    brain = atl.align_atlas(atlas, landmarks(), SHAPE).labels != 0
+    brain = reg.align_atlas(atlas, landmarks(), SHAPE).labels != 0
     rng = np.random.default_rng(3)
     U = rng.random((*SHAPE, 4)) * brain[..., None]
     movie = tmp_path / "Vc_Uc.mat"
@@ -233,7 +236,7 @@ def test_compressed_input_uses_its_own_mask_for_the_landmark_check(tmp_path):
     cfg = widefield_cfg()
     wp.run_atlas(tmp_path / "atlas.npz", tmp_path / "lm.json", movie, tmp_path / "a.h5", cfg,
                  "vc_uc_mat", motion_h5=None)
-    checks = wp.read_atlas_checks(tmp_path / "a.h5")
+    checks = session_atlas.read_atlas_checks(tmp_path / "a.h5")
     assert checks["overlap"] > 0.95 and checks["mean_frame"] is None
     np.testing.assert_array_equal(checks["brain_mask"], brain)
     far = landmarks()

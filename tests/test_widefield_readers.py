@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from benediff.widefield import readers as rd
+from benediff.widefield import svd_inputs as si
 
 
 def movie(dtype=np.uint16, n=12, shape=(10, 14), seed=0):
@@ -110,8 +111,8 @@ def test_vc_mat_3d_round_trip(tmp_path):
     U = rng.normal(size=(8, 9, 5)).astype(np.float32)
     U[0, 0] = np.nan
     Vc = rng.normal(size=(5, 7, 3)).astype(np.float32)  # K × frames × trials
-    rd.write_vc_mat(tmp_path / "Vc.mat", U, Vc)
-    data = rd.read_vc_mat(tmp_path / "Vc.mat")
+    si.write_vc_mat(tmp_path / "Vc.mat", U, Vc)
+    data = si.read_vc_mat(tmp_path / "Vc.mat")
     assert data.frames_per_trial == 7 and data.n_trials == 3
     np.testing.assert_array_equal(data.V[:, 7:14], Vc[:, :, 1])
     np.testing.assert_array_equal(data.U[1:], U[1:])
@@ -122,19 +123,19 @@ def test_interp_vc_mat_round_trip(tmp_path):
     rng = np.random.default_rng(2)
     U = rng.normal(size=(6, 5, 4)).astype(np.float32)
     V = rng.normal(size=(4, 3 * 189)).astype(np.float32)
-    rd.write_vc_mat(tmp_path / "interpVc.mat", U, V, frames=189)
-    data = rd.read_vc_mat(tmp_path / "interpVc.mat")
+    si.write_vc_mat(tmp_path / "interpVc.mat", U, V, frames=189)
+    data = si.read_vc_mat(tmp_path / "interpVc.mat")
     assert data.frames_per_trial == 189 and data.n_trials == 3
     np.testing.assert_array_equal(data.V, V)
 
 
 def test_vc_mat_without_U_raises(tmp_path):
-    rd.write_vc_mat(tmp_path / "Vc.mat", None, np.zeros((4, 7, 2), np.float32))
+    si.write_vc_mat(tmp_path / "Vc.mat", None, np.zeros((4, 7, 2), np.float32))
     with pytest.raises(rd.ReaderError, match="'U' missing"):
-        rd.read_vc_mat(tmp_path / "Vc.mat")
+        si.read_vc_mat(tmp_path / "Vc.mat")
     (tmp_path / "v5.mat").write_bytes(b"MATLAB 5.0" + b"\0" * 200)
     with pytest.raises(rd.ReaderError, match="v7.3"):
-        rd.read_vc_mat(tmp_path / "v5.mat")
+        si.read_vc_mat(tmp_path / "v5.mat")
 
 
 def test_vc_uc_mat_round_trip(tmp_path):
@@ -143,8 +144,8 @@ def test_vc_uc_mat_round_trip(tmp_path):
     mask[:2] = False
     U = np.where(mask[..., None], rng.normal(size=(6, 7, 3)), np.nan)
     V = rng.normal(size=(3, 40))
-    rd.write_vc_uc_mat(tmp_path / "Vc_Uc.mat", U, V, mask)
-    data = rd.read_svd_input(tmp_path / "Vc_Uc.mat", rd.guess_format(tmp_path / "Vc_Uc.mat"))
+    si.write_vc_uc_mat(tmp_path / "Vc_Uc.mat", U, V, mask)
+    data = si.read_svd_input(tmp_path / "Vc_Uc.mat", rd.guess_format(tmp_path / "Vc_Uc.mat"))
     np.testing.assert_array_equal(data.mask, mask)
     np.testing.assert_allclose(data.U[mask], U[mask], rtol=1e-6)
     np.testing.assert_allclose(data.V, V, rtol=1e-6)
@@ -153,11 +154,11 @@ def test_vc_uc_mat_round_trip(tmp_path):
 def test_wfield_svd_round_trip(tmp_path):
     rng = np.random.default_rng(4)
     U, SVT = rng.normal(size=(5, 6, 3)), rng.normal(size=(3, 20))
-    rd.write_wfield_svd(tmp_path, U, SVT)
-    data = rd.read_svd_input(tmp_path, rd.guess_format(tmp_path))
+    si.write_wfield_svd(tmp_path, U, SVT)
+    data = si.read_svd_input(tmp_path, rd.guess_format(tmp_path))
     np.testing.assert_allclose(data.V, SVT, rtol=1e-6)
     with pytest.raises(rd.ReaderError, match="U.npy"):
-        rd.read_wfield_svd(tmp_path / "missing")
+        si.read_wfield_svd(tmp_path / "missing")
 
 
 def test_nwb_one_photon_series_round_trip(tmp_path):

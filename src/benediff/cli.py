@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                            "are read from there; default: here)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "landmarks":
-        from benediff.widefield.landmarks import main as landmarks_main
+        from benediff.widefield.landmark_cli import main as landmarks_main
 
         return landmarks_main(rest)
     if rest:

@@ -1,4 +1,4 @@
-"""Atlases of the dorsal cortex: loaders, region grouping, landmark alignment and brain masks.
+"""Atlas and landmarks files of the dorsal cortex: their readers (and the writers benediff uses).
 
 An :class:`Atlas` is a signed label image: positive codes are left-hemisphere areas, negative
 codes the same areas on the right, 0 is outside the brain. ``names`` maps each positive code to
@@ -8,18 +8,35 @@ its acronym. Supported sources (see :func:`load_atlas`):
   canvas, left = +(i+1), right = -(i+1) in label order;
 - LocaNMF ``atlas.mat`` (signed ``atlas`` + ``areanames`` struct whose field names are the areas);
 - mesoscopy ``ccf_template_top_*.tiff`` + ``ccf_annotations.csv`` (left hemisphere only; mirrored);
-- the simulator's ``atlas.npz`` (``labels``, ``codes``, ``names``).
+- the simulator's ``atlas.npz`` (``labels``, ``codes``, ``names``; written by :func:`save_npz`).
+
+A session's landmarks file is wfield's landmarks JSON (``landmarks_im``: atlas px,
+``landmarks_match``: session px, ``transform_type``; see :mod:`benediff.widefield.landmarks`):
+:func:`read_landmarks`, :func:`landmark_points`, :func:`landmark_problems`, :func:`write_landmarks`
+and :func:`fit_transform` (the atlas -> session transform the file's point pairs define).
+
+Elsewhere: grouping areas into region keys and region borders in :mod:`benediff.io.regions`
+(its names used outside the widefield stage are re-exported here); brain masks in
+:mod:`benediff.widefield.masks`; warping and checking the alignment in
+:mod:`benediff.widefield.registration`.
 """
 
 import csv
 import json
 import re
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from benediff.io.atomic import atomic_output
+from benediff.io.regions import code_regions, consolidate, make_grouping, outline, region_key
+
+__all__ = ["Atlas", "AtlasError", "LandmarkError", "LANDMARK_NAMES", "load_atlas",
+           "rasterize_wfield", "save_npz", "resize_atlas", "read_landmarks", "landmark_points",
+           "landmark_problems", "write_landmarks", "fit_transform",
+           # re-exported from benediff.io.regions
+           "code_regions", "consolidate", "make_grouping", "outline", "region_key"]
 
 class AtlasError(ValueError):
     """An atlas or landmarks file is unusable; the message names the file and the fix."""
@@ -51,6 +68,7 @@ class Atlas:
     def name(self, code: int) -> str:
         """Acronym of a signed code (hemisphere not included)."""
         return self.names.get(abs(int(code)), f"code{abs(int(code))}")
+
 
 
 # ---------------------------------------------------------------- loading
@@ -183,8 +201,6 @@ def _load_npz(path) -> Atlas:
 
 def save_npz(path, atlas: Atlas) -> None:
     """Write an atlas in the simulator's ``atlas.npz`` layout (positive codes only)."""
-    from benediff.io.atomic import atomic_output
-
     codes = np.array(sorted(atlas.names), np.int32)
     names = np.array([atlas.names[c] for c in codes])
     extra = {}
@@ -220,260 +236,6 @@ def _read_json(path):
                          "an empty file, replace it with the shipped reference") from exc
 
 
-# ---------------------------------------------------------------- grouping
-
-def consolidate(acronym: str) -> str | None:
-    """BehaveNet ``indxs_consolidate_lr`` group of an acronym (no hemisphere suffix).
-
-    SSp_* -> SSp; visual areas -> VIS (VISC, visceral, excluded); RSP* -> RSP; AUD* -> AUD;
-    MOp, MOs; every other name keeps its name without a trailing layer digit '1'.
-    Returns None for an empty acronym.
-    """
-    name = re.sub(r"_[LR]$", "", str(acronym).strip()).replace("-", "_")
-    if not name:
-        return None
-    if name != "1":
-        name = re.sub(r"1$", "", name)
-    if name == "SSp" or name.startswith("SSp_"):
-        return "SSp"
-    if name.startswith("VIS") and not name.startswith("VISC"):
-        return "VIS"
-    for prefix in ("RSP", "AUD"):
-        if name.startswith(prefix):
-            return prefix
-    return name
-
-
-def make_grouping(overrides: dict | None = None):
-    """A grouping function: ``overrides`` (acronym -> group, or None to drop) before consolidate."""
-    overrides = dict(overrides or {})
-
-    def grouping(acronym):
-        key = str(acronym).replace("-", "_")
-        for candidate in (acronym, key, re.sub(r"1$", "", key)):
-            if candidate in overrides:
-                return overrides[candidate]
-        return consolidate(acronym)
-
-    return grouping
-
-
-def region_key(group: str, code: int) -> str:
-    return f"{group}_{'L' if code > 0 else 'R'}"
-
-
-def code_regions(atlas: Atlas, codes=None, grouping=consolidate) -> dict[int, str | None]:
-    """Signed code -> region key ("VIS_L"), or None when the grouping drops the area."""
-    codes = np.unique(atlas.labels[atlas.labels != 0]) if codes is None else codes
-    out = {}
-    for code in codes:
-        group = grouping(atlas.name(code))
-        out[int(code)] = None if group is None else region_key(group, int(code))
-    return out
-
-
-def region_masks(atlas: Atlas, grouping=consolidate) -> dict[str, np.ndarray]:
-    """Boolean mask per consolidated region, e.g. ``{"VIS_L": mask, ...}`` (sorted keys)."""
-    masks: dict[str, np.ndarray] = {}
-    for code, key in code_regions(atlas, grouping=grouping).items():
-        if key is None:
-            continue
-        mask = atlas.labels == code
-        masks[key] = masks[key] | mask if key in masks else mask
-    return dict(sorted(masks.items()))
-
-
-def merge_regions(atlas: Atlas, grouping=consolidate) -> Atlas:
-    """One signed code per consolidated group (e.g. all visual areas → "VIS"), hemispheres kept.
-
-    New codes are 1..G in group-name order; areas the grouping drops become 0.
-    """
-    regions = code_regions(atlas, grouping=grouping)
-    groups = sorted({key[:-2] for key in regions.values() if key is not None})
-    new_code = {g: i + 1 for i, g in enumerate(groups)}
-    labels = np.zeros_like(atlas.labels)
-    for code, key in regions.items():
-        if key is not None:
-            labels[atlas.labels == code] = np.sign(code) * new_code[key[:-2]]
-    return replace(atlas, labels=labels, names={c: g for g, c in new_code.items()})
-
-
-# ---------------------------------------------------------------- masks
-
-def brain_mask(atlas: Atlas | np.ndarray, U=None) -> np.ndarray:
-    """Pixels inside the atlas and (if ``U`` (H, W, K) is given) where U is finite and nonzero."""
-    labels = atlas.labels if isinstance(atlas, Atlas) else np.asarray(atlas)
-    mask = labels != 0
-    if U is not None:
-        U = np.asarray(U)
-        mask &= np.all(np.isfinite(U), axis=-1) & np.any(U != 0, axis=-1)
-    return mask
-
-
-def check_overlap(atlas: Atlas, mask: np.ndarray, min_fraction=0.5, source="atlas") -> np.ndarray:
-    """Final LocaNMF mask = mask AND atlas != 0; raise if the atlas covers too little of ``mask``."""
-    if atlas.shape != mask.shape:
-        raise AtlasError(f"{source}: atlas shape {atlas.shape} differs from the imaging frame "
-                         f"{mask.shape}; warp it into the session frame first (landmarks)")
-    final = mask & (atlas.labels != 0)
-    n_mask = int(mask.sum())
-    if n_mask == 0 or not final.any() or final.sum() < min_fraction * n_mask:
-        raise AtlasError(f"{source}: the aligned atlas covers {int(final.sum())} of {n_mask} "
-                         f"brain-mask pixels (< {min_fraction:.0%}); check the landmarks file "
-                         "(atlas px -> session px) and the transform type")
-    return final
-
-
-def drop_small_regions(atlas: Atlas, mask: np.ndarray, min_pixels: int, source="atlas"):
-    """Zero regions with <= ``min_pixels`` pixels inside ``mask``; warn and return dropped codes."""
-    labels = atlas.labels.copy()
-    dropped = []
-    for code in np.unique(labels[labels != 0]):
-        if np.count_nonzero((labels == code) & mask) <= min_pixels:
-            dropped.append(int(code))
-            labels[labels == code] = 0
-    if dropped:
-        listed = ", ".join(f"{atlas.name(c)}{'_L' if c > 0 else '_R'}" for c in dropped)
-        warnings.warn(f"{source}: dropping {len(dropped)} region(s) with <= {min_pixels} pixels "
-                      f"in the brain mask: {listed}", stacklevel=2)
-    return replace(atlas, labels=labels), dropped
-
-
-def image_brain_mask(image, min_contrast=0.6) -> tuple[np.ndarray, bool]:
-    """Brain (cranial window) mask of a mean fluorescence frame, and whether one was found.
-
-    The imaged brain is bright, the skull / cement / headplate around it dark. Steps: light
-    smoothing, Otsu threshold on the 0.5-99.5 percentile-clipped intensities, opening (drops
-    specks and thin bright edges), the largest component plus any other at least 20 % of its
-    size (hemispheres split by a dark midline sinus), closing and hole filling (vessels, sinus).
-    When the frame has no dark surround (dark-class mean > ``min_contrast`` x bright-class mean,
-    or either class < 3 % of the frame) the whole frame is returned with ``found = False``.
-    """
-    from scipy import ndimage
-    from skimage.filters import threshold_otsu
-
-    img = np.nan_to_num(np.asarray(image, np.float64))
-    if img.ndim != 2:
-        raise AtlasError(f"brain mask: expected a 2-D mean frame, got shape {img.shape}")
-    h, w = img.shape
-    whole = np.ones((h, w), bool)
-    size = max(h, w)
-    img = ndimage.gaussian_filter(img, 0.004 * size + 0.5, mode="nearest")
-    lo, hi = np.percentile(img, [0.5, 99.5])
-    if not hi > lo:
-        return whole, False
-    img = np.clip(img, lo, hi)
-    thresh = threshold_otsu(img)
-    bright = img > thresh
-    frac = bright.mean()
-    if not 0.03 <= frac <= 0.97:
-        return whole, False
-    dark_mean, bright_mean = img[~bright].mean(), img[bright].mean()
-    if bright_mean <= 0 or dark_mean > min_contrast * bright_mean:
-        return whole, False
-    r_open = max(1, round(0.01 * size))
-    r_close = max(2, round(0.03 * size))
-    mask = ndimage.binary_opening(bright, _disk(r_open))
-    lab, n = ndimage.label(mask)
-    if n == 0:
-        return whole, False
-    sizes = np.bincount(lab.ravel())[1:]
-    keep = np.flatnonzero(sizes >= 0.2 * sizes.max()) + 1
-    mask = np.isin(lab, keep)
-    pad = r_close + 1  # close with the frame edge extended, so the mask is not eroded there
-    padded = np.pad(mask, pad, mode="edge")
-    padded = ndimage.binary_closing(padded, _disk(r_close))
-    mask = ndimage.binary_fill_holes(padded)[pad:-pad, pad:-pad]
-    return mask, True
-
-
-def _disk(radius):
-    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
-    return xx ** 2 + yy ** 2 <= radius ** 2
-
-
-def area_scale(tform) -> float:
-    """Area factor of an atlas->session transform (|det| of its linear part)."""
-    return float(abs(np.linalg.det(np.asarray(tform.params)[:2, :2])))
-
-
-@dataclass
-class Overlap:
-    """How well an aligned atlas matches the brain imaged in the recording.
-
-    ``atlas_in_brain``: fraction of the warped atlas's area inside the brain mask (atlas area
-    that falls outside the imaging frame counts as outside the brain);
-    ``brain_covered``: fraction of the brain mask covered by the atlas;
-    ``overlap`` = min of the two (only ``atlas_in_brain`` when no brain/surround boundary was
-    found in the recording, i.e. the mask is the whole frame).
-    """
-
-    overlap: float
-    atlas_in_brain: float
-    brain_covered: float
-    brain_found: bool
-    atlas_area: float
-    brain_area: int
-
-    def describe(self) -> str:
-        text = (f"overlap {self.overlap:.2f} = min({self.atlas_in_brain:.2f} of the atlas inside "
-                f"the brain mask, {self.brain_covered:.2f} of the brain mask covered by the atlas)")
-        if not self.brain_found:
-            text = (f"overlap {self.overlap:.2f} = {self.atlas_in_brain:.2f} of the atlas inside "
-                    "the imaging frame (no dark surround found: the brain mask is the whole frame)")
-        return text
-
-
-def alignment_overlap(atlas: Atlas, aligned_labels, tform, brain, brain_found=True) -> Overlap:
-    """:class:`Overlap` of the atlas (own frame) warped by ``tform`` with the brain mask.
-
-    ``aligned_labels`` is the atlas warped into the session frame (same shape as ``brain``).
-    """
-    brain = np.asarray(brain, bool)
-    aligned = np.asarray(aligned_labels) != 0
-    if aligned.shape != brain.shape:
-        raise AtlasError(f"aligned atlas {aligned.shape} and brain mask {brain.shape} differ")
-    area = np.count_nonzero(atlas.labels) * area_scale(tform)
-    inside = np.count_nonzero(aligned & brain)
-    n_brain = int(brain.sum())
-    in_brain = min(1.0, inside / area) if area > 0 else 0.0
-    covered = inside / n_brain if n_brain else 0.0
-    overlap = min(in_brain, covered) if brain_found else in_brain
-    return Overlap(float(overlap), float(in_brain), float(covered), bool(brain_found),
-                   float(area), n_brain)
-
-
-def region_inside_fractions(atlas: Atlas, aligned: Atlas, tform, brain) -> dict[int, float]:
-    """Per signed code: fraction of the region's warped area inside the brain mask.
-
-    The region's full area comes from the atlas in its own frame times the transform's area
-    factor, so parts warped outside the imaging frame count as outside the brain.
-    """
-    scale = area_scale(tform)
-    own_codes, own_counts = np.unique(atlas.labels[atlas.labels != 0], return_counts=True)
-    fractions = {}
-    for code, count in zip(own_codes, own_counts):
-        inside = np.count_nonzero((aligned.labels == code) & brain)
-        fractions[int(code)] = float(min(1.0, inside / (count * scale))) if scale > 0 else 0.0
-    return fractions
-
-
-def drop_regions_outside(atlas: Atlas, fractions: dict[int, float], min_fraction=0.5,
-                         source="atlas"):
-    """Zero regions with < ``min_fraction`` of their area inside the brain; warn, return codes."""
-    labels = atlas.labels.copy()
-    dropped = sorted((c for c, f in fractions.items() if f < min_fraction), key=lambda c: (c < 0, abs(c)))
-    for code in dropped:
-        labels[labels == code] = 0
-    if dropped:
-        listed = ", ".join(f"{atlas.name(c)}{'_L' if c > 0 else '_R'} ({fractions[c]:.0%})"
-                           for c in dropped)
-        warnings.warn(f"{source}: dropping {len(dropped)} region(s) with less than "
-                      f"{min_fraction:.0%} of their area inside the imaged brain (brain mask of "
-                      f"the recording): {listed}", stacklevel=2)
-    return replace(atlas, labels=labels), dropped
-
-
 # ---------------------------------------------------------------- landmarks
 
 LANDMARK_NAMES = ("OB_left", "OB_center", "OB_right", "RSP_base")  # wfield's four
@@ -502,7 +264,7 @@ def landmark_problems(path) -> list[str]:
     unreadable JSON, missing keys or points, or one of the four wfield landmarks missing."""
     try:
         data = read_landmarks(path)
-        points = [_points(data[k], k, path) for k in ("landmarks_im", "landmarks_match")]
+        points = [landmark_points(data[k], k, path) for k in ("landmarks_im", "landmarks_match")]
     except (LandmarkError, AttributeError, TypeError) as err:
         return [str(err) if isinstance(err, LandmarkError) else
                 f"{path}: landmarks_im / landmarks_match are not point tables ({err}); re-save "
@@ -530,7 +292,13 @@ def read_landmarks(landmarks) -> dict:
     return data
 
 
-def _points(entry, key, source) -> dict[str, tuple[float, float]]:
+def write_landmarks(path, data: dict) -> None:
+    """A landmarks file (dict as built by :func:`benediff.widefield.landmarks.landmarks_json`)."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=4, sort_keys=True))
+
+
+def landmark_points(entry, key, source) -> dict[str, tuple[float, float]]:
     """{name: (x, y)} from either {name: [...], x: [...], y: [...]} or a list of dicts."""
     if isinstance(entry, dict):
         rows = [dict(name=n, x=x, y=y) for n, x, y in zip(entry.get("name", []),
@@ -561,8 +329,8 @@ def fit_transform(landmarks, kind=None):
     if kind not in classes:
         raise LandmarkError(f"{source}: transform type {kind!r} unknown; use similarity or affine")
     cls, needed = classes[kind]
-    src_pts = _points(data["landmarks_im"], "landmarks_im", source)
-    dst_pts = _points(data["landmarks_match"], "landmarks_match", source)
+    src_pts = landmark_points(data["landmarks_im"], "landmarks_im", source)
+    dst_pts = landmark_points(data["landmarks_match"], "landmarks_match", source)
     missing = sorted(set(src_pts) ^ set(dst_pts))
     if missing:
         raise LandmarkError(f"{source}: landmark(s) {missing} present in only one of landmarks_im "
@@ -586,46 +354,3 @@ def _estimate(cls, src, dst):
         return tform if tform else None
     tform = cls()
     return tform if tform.estimate(src, dst) else None
-
-
-def landmark_residuals(landmarks, tform) -> np.ndarray:
-    """Per-landmark distance (px) between the transformed atlas point and its session point."""
-    data = read_landmarks(landmarks)
-    src_pts = _points(data["landmarks_im"], "landmarks_im", "landmarks")
-    dst_pts = _points(data["landmarks_match"], "landmarks_match", "landmarks")
-    names = sorted(src_pts)
-    src = np.array([src_pts[n] for n in names])
-    dst = np.array([dst_pts[n] for n in names])
-    return np.linalg.norm(tform(src) - dst, axis=1)
-
-
-def warp_atlas(atlas: Atlas, tform, shape) -> Atlas:
-    """Warp the atlas into the session frame (nearest neighbour) with an atlas->session transform."""
-    from skimage.transform import warp
-
-    labels = warp(atlas.labels.astype(np.float64), tform.inverse, output_shape=tuple(shape),
-                  order=0, mode="constant", cval=0, preserve_range=True)
-    bregma = None
-    if atlas.bregma is not None:
-        bregma = tuple(float(v) for v in tform(np.array([atlas.bregma]))[0])
-    scale = getattr(tform, "scale", None)
-    resolution = None
-    if atlas.resolution is not None and np.isscalar(scale) and scale:
-        resolution = atlas.resolution / float(scale)
-    return Atlas(np.rint(labels).astype(np.int32), dict(atlas.names), resolution, bregma)
-
-
-def align_atlas(atlas: Atlas, landmarks, shape, kind=None) -> Atlas:
-    """Fit the landmark transform and warp the atlas into a session frame of ``shape``."""
-    return warp_atlas(atlas, fit_transform(landmarks, kind), shape)
-
-
-def outline(labels: np.ndarray) -> np.ndarray:
-    """Boolean image of region borders (pixels whose 4-neighbours carry another label)."""
-    labels = np.asarray(labels)
-    edge = np.zeros(labels.shape, bool)
-    edge[:-1] |= labels[:-1] != labels[1:]
-    edge[1:] |= labels[:-1] != labels[1:]
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[:, 1:] |= labels[:, :-1] != labels[:, 1:]
-    return edge

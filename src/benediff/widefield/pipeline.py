@@ -1,45 +1,40 @@
-"""One function per widefield rule: read inputs, run one step, write the output atomically.
+"""One function per widefield rule: read inputs, run one step, write the output.
 
-``cfg`` is the validated ``config["widefield"]`` section (defaults filled in).
-Intermediate files (all HDF5 under ``results/{session}/widefield/``):
-
-- ``motion.h5``: ``shifts`` (C, T, 2) frame displacements, ``refs`` (C, H, W), attr ``order``
-- ``atlas.h5``: ``labels`` (H, W) signed atlas in the session frame (regions mostly outside the
-  imaged brain zeroed), attr ``names`` (JSON); ``labels_aligned`` (before that drop),
-  ``brain_mask`` and ``mean_frame`` of the recording, ``transform``, ``residuals`` (px per
-  landmark), ``dropped_outside``, ``inside_fraction`` and attrs ``overlap``, ``atlas_in_brain``,
-  ``brain_covered``, ``brain_found``, ``min_overlap``, ``landmarks`` (JSON)
-- ``svd.h5``: ``U`` (H, W, k), ``SVT`` (k, C·T) interleaved, ``F0``, ``mask``, ``eigenvalues``
-- ``hemo.h5``: ``U``, ``V`` (k, T) corrected (and motion regressed out), ``r`` (H, W), ``T``
-  (k, k), ``mask``; group ``motion``: ``regressors`` (m, T), ``coef`` (k, m), attr ``names``
+``cfg`` is the validated ``config["widefield"]`` section (defaults filled in). Each
+intermediate file under ``results/{session}/widefield/`` has its reader and writer in
+``benediff.io``: ``motion.h5`` (:mod:`benediff.io.motion`), ``atlas.h5``
+(:mod:`benediff.io.session_atlas`), ``svd.h5`` (:mod:`benediff.io.svd`), ``hemo.h5``
+(:mod:`benediff.io.hemo`), ``locanmf.h5`` (:meth:`benediff.widefield.locanmf.LocaNMF.save`) and
+``neural.h5`` (:mod:`benediff.io.dataset`). Their readers are importable from here too.
 """
 
-import json
 import logging
 import warnings
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from benediff.io import atlas as atl
-from benediff.io.atomic import atomic_output
 from benediff.io import trials as trials_io
 from benediff.io.dataset import Dataset, write
+from benediff.io.hemo import read_hemo, write_hemo
+from benediff.io.motion import read_frame_quality, read_motion, write_motion, write_skipped
+from benediff.io.regions import code_regions, consolidate, make_grouping, merge_regions
+from benediff.io.session_atlas import (read_atlas_checks, read_atlas_h5, read_brain_mask,
+                                       write_atlas_h5)
+from benediff.io.svd import read_svd, write_svd
+from benediff.widefield import registration as reg
+from benediff.widefield.masks import check_overlap, drop_small_regions, recording_brain_mask
 from benediff.widefield.readers import (ReaderError, SVD_FORMATS, channel_order, check_channels,
-                                        guess_format, open_movie, read_svd_input)
+                                        movie_format, open_movie)
+from benediff.widefield.svd_inputs import read_svd_input
 
 log = logging.getLogger(__name__)
 
 
 class WidefieldError(ValueError):
     """A widefield step got unusable input; the message names file/key and the fix."""
-
-
-def movie_format(path, cfg, session_format="auto"):
-    fmt = session_format if session_format not in (None, "auto") else cfg["format"]
-    return guess_format(path) if fmt == "auto" else fmt
 
 
 # ---------------------------------------------------------------- trials
@@ -59,30 +54,25 @@ def run_motion(movie, out, cfg, session_format="auto"):
     from benediff.widefield.stream import estimate_motion
 
     fmt = movie_format(movie, cfg, session_format)
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        if fmt in SVD_FORMATS:
-            f.attrs["skipped"] = f"input format {fmt} is already compressed"
-            return
-        reader = open_movie(movie, fmt)
-        n_ch = cfg["channels"]
-        n_t = check_channels(reader, n_ch)
-        order = channel_order(reader, n_ch, cfg["channel_order"])
-        quality = check_frames(movie, reader, n_ch, order, cfg)
-        if cfg["motion"]["enabled"]:
-            mcfg = cfg["motion"]
-            refs, shifts = estimate_motion(reader, n_ch, order, mcfg["nref"],
-                                           cfg["chunk_frames"], bad=quality.bad,
-                                           fill=quality.fill,
-                                           upsample_factor=mcfg["upsample_factor"],
-                                           smooth_sigma=mcfg["smooth_sigma"])
-        else:
-            refs = np.zeros((n_ch, *reader.frame_shape), np.float32)
-            shifts = np.zeros((n_ch, n_t, 2))
-        f["shifts"], f["refs"] = shifts, refs
-        f["bad_frames"], f["fill"] = quality.bad, quality.fill
-        f.attrs["bad_reasons"] = json.dumps(quality.reasons)
-        f.attrs["order"] = order
-        f.attrs["frame_shape"] = reader.frame_shape
+    if fmt in SVD_FORMATS:
+        write_skipped(out, f"input format {fmt} is already compressed")
+        return
+    reader = open_movie(movie, fmt)
+    n_ch = cfg["channels"]
+    n_t = check_channels(reader, n_ch)
+    order = channel_order(reader, n_ch, cfg["channel_order"])
+    quality = check_frames(movie, reader, n_ch, order, cfg)
+    if cfg["motion"]["enabled"]:
+        mcfg = cfg["motion"]
+        refs, shifts = estimate_motion(reader, n_ch, order, mcfg["nref"], cfg["chunk_frames"],
+                                       bad=quality.bad, fill=quality.fill,
+                                       upsample_factor=mcfg["upsample_factor"],
+                                       smooth_sigma=mcfg["smooth_sigma"])
+    else:
+        refs = np.zeros((n_ch, *reader.frame_shape), np.float32)
+        shifts = np.zeros((n_ch, n_t, 2))
+    write_motion(out, shifts, refs, quality.bad, quality.fill, quality.reasons, order,
+                 reader.frame_shape)
 
 
 def check_frames(movie, reader, n_ch, order, cfg):
@@ -112,21 +102,6 @@ def check_frames(movie, reader, n_ch, order, cfg):
     return quality
 
 
-def read_frame_quality(motion_h5):
-    """(bad (C, T), fill (C, H, W)) of the motion step, or (None, None)."""
-    with h5py.File(motion_h5, "r") as f:
-        if "bad_frames" not in f:
-            return None, None
-        return f["bad_frames"][()], f["fill"][()]
-
-
-def read_motion(path):
-    with h5py.File(path, "r") as f:
-        if "shifts" not in f:
-            return None, None
-        return f["shifts"][()], [int(o) for o in f.attrs["order"]]
-
-
 # ---------------------------------------------------------------- atlas
 
 def frame_shape(movie, cfg, session_format="auto"):
@@ -136,60 +111,14 @@ def frame_shape(movie, cfg, session_format="auto"):
     return open_movie(movie, fmt).frame_shape
 
 
-def mean_frame(movie, cfg, session_format="auto", motion_h5=None):
-    """Mean blue frame of the recording (H, W) float32, or None for compressed (SVD) inputs.
-
-    The motion step's registered blue reference frame when there is one, else the mean of the
-    raw blue frames of the same reference window (frames nref..2*nref per channel).
-    """
-    from benediff.widefield.motion import reference_window
-    from benediff.widefield.stream import iter_cycles
-
-    fmt = movie_format(movie, cfg, session_format)
-    if fmt in SVD_FORMATS:
-        return None
-    order = None
-    if motion_h5 is not None:
-        with h5py.File(motion_h5, "r") as f:
-            if "refs" in f and np.any(f["refs"][0]):
-                return f["refs"][0].astype(np.float32)
-            order = [int(o) for o in f.attrs["order"]] if "order" in f.attrs else None
-    reader = open_movie(movie, fmt)
-    n_ch = cfg["channels"]
-    n_t = check_channels(reader, n_ch)
-    order = order or channel_order(reader, n_ch, cfg["channel_order"])
-    a, b = reference_window(n_t, cfg["motion"]["nref"])
-    total, count = None, 0
-    for _, block in iter_cycles(reader, n_ch, order, cfg["chunk_frames"], None, a, b):
-        part = block[:, 0].astype(np.float64).sum(0)
-        total = part if total is None else total + part
-        count += len(block)
-    return (total / max(count, 1)).astype(np.float32)
-
-
-def recording_brain_mask(movie, cfg, session_format="auto", motion_h5=None):
-    """(mean blue frame or None, brain mask (H, W) bool, found) of a recording.
-
-    Raw movies: :func:`benediff.io.atlas.image_brain_mask` of the mean blue frame. Compressed
-    inputs: the input's own mask (``found`` False when it is the whole frame).
-    """
-    fmt = movie_format(movie, cfg, session_format)
-    if fmt in SVD_FORMATS:
-        mask = np.asarray(read_svd_input(movie, fmt).mask, bool)
-        return None, mask, bool(not mask.all())
-    image = mean_frame(movie, cfg, session_format, motion_h5)
-    mask, found = atl.image_brain_mask(image)
-    return image, mask, found
-
-
 def run_atlas(atlas_path, landmarks, movie, out, cfg, session_format="auto", motion_h5=None):
     """Warp the atlas with the landmarks, check it against the recording's brain, drop regions.
 
     Stops with one :class:`~benediff.io.atlas.AtlasError` naming the landmarks file when the
     warped atlas and the brain mask of the recording overlap less than
-    ``widefield.atlas.min_overlap`` (see :class:`benediff.io.atlas.Overlap`). Regions with less
-    than ``widefield.atlas.min_inside`` of their area inside the brain are dropped (warned,
-    listed in the QC). Writes labels, the brain mask, the mean frame, the transform, landmark
+    ``widefield.atlas.min_overlap`` (see :class:`benediff.widefield.registration.Overlap`).
+    Regions with less than ``widefield.atlas.min_inside`` of their area inside the brain are
+    dropped (warned, listed in the QC). Writes labels, the brain mask, the mean frame, the transform, landmark
     residuals and the overlap to atlas.h5.
     """
     acfg = cfg["atlas"]
@@ -197,15 +126,15 @@ def run_atlas(atlas_path, landmarks, movie, out, cfg, session_format="auto", mot
     atlas = atl.load_atlas(atlas_path)
     kind = None if acfg["transform"] == "file" else acfg["transform"]
     tform = atl.fit_transform(landmarks, kind)
-    residuals = atl.landmark_residuals(landmarks, tform)
+    residuals = reg.landmark_residuals(landmarks, tform)
     points = _landmark_points(landmarks, tform)
     log.info("%s: %s transform, landmark residuals %s px", landmarks, kind or "file",
              ", ".join(f"{n} {r:.2f}" for n, r in zip(points["name"], residuals)))
-    aligned_full = atl.warp_atlas(atlas, tform, shape)
+    aligned_full = reg.warp_atlas(atlas, tform, shape)
     image, brain, found = recording_brain_mask(movie, cfg, session_format, motion_h5)
     if brain.shape != tuple(shape):
         raise WidefieldError(f"{movie}: brain mask {brain.shape} differs from the frame {shape}")
-    overlap = atl.alignment_overlap(atlas, aligned_full.labels, tform, brain, found)
+    overlap = reg.alignment_overlap(atlas, aligned_full.labels, tform, brain, found)
     if overlap.overlap < acfg["min_overlap"] or not np.any(aligned_full.labels):
         raise atl.AtlasError(
             f"{landmarks}: the atlas {Path(atlas_path).name} warped with these landmarks does "
@@ -224,10 +153,10 @@ def run_atlas(atlas_path, landmarks, movie, out, cfg, session_format="auto", mot
                       f"(> 5 % of the frame); a landmark is probably misplaced", stacklevel=2)
     used = atlas
     if cfg["merge_regions"]:
-        used = atl.merge_regions(atlas, atl.make_grouping(cfg["grouping"]))
-    aligned = atl.warp_atlas(used, tform, shape) if used is not atlas else aligned_full
-    fractions = atl.region_inside_fractions(used, aligned, tform, brain)
-    kept, dropped = atl.drop_regions_outside(aligned, fractions, acfg["min_inside"],
+        used = merge_regions(atlas, make_grouping(cfg["grouping"]))
+    aligned = reg.warp_atlas(used, tform, shape) if used is not atlas else aligned_full
+    fractions = reg.region_inside_fractions(used, aligned, tform, brain)
+    kept, dropped = reg.drop_regions_outside(aligned, fractions, acfg["min_inside"],
                                              source=str(landmarks))
     write_atlas_h5(out, kept, tform.params, residuals, extras=dict(
         labels_aligned=aligned.labels, brain_mask=brain, mean_frame=image, overlap=overlap,
@@ -246,61 +175,12 @@ LANDMARKS_FIX = ("Fix: run `benediff landmarks {movie} --atlas {atlas} --start {
 def _landmark_points(landmarks, tform) -> dict:
     """{name, x, y (session px, the file's), x_fit, y_fit (atlas point through the fit)}."""
     data = atl.read_landmarks(landmarks)
-    src = atl._points(data["landmarks_im"], "landmarks_im", str(landmarks))
-    dst = atl._points(data["landmarks_match"], "landmarks_match", str(landmarks))
+    src = atl.landmark_points(data["landmarks_im"], "landmarks_im", str(landmarks))
+    dst = atl.landmark_points(data["landmarks_match"], "landmarks_match", str(landmarks))
     names = sorted(src)
     fit = tform(np.array([src[n] for n in names]))
     return {"name": names, "x": [dst[n][0] for n in names], "y": [dst[n][1] for n in names],
             "x_fit": fit[:, 0].tolist(), "y_fit": fit[:, 1].tolist()}
-
-
-def write_atlas_h5(out, atlas, params=None, residuals=None, extras=None):
-    """atlas.h5: ``labels`` (regions used downstream) and, from :func:`run_atlas`, the checks."""
-    extras = extras or {}
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        f["labels"] = atlas.labels
-        f["transform"] = np.eye(3) if params is None else params
-        f["residuals"] = np.zeros(0) if residuals is None else residuals
-        f.attrs["names"] = json.dumps({str(k): v for k, v in atlas.names.items()})
-        if extras.get("labels_aligned") is not None:
-            f["labels_aligned"] = extras["labels_aligned"]
-        if extras.get("brain_mask") is not None:
-            f["brain_mask"] = np.asarray(extras["brain_mask"], bool)
-        if extras.get("mean_frame") is not None:
-            f["mean_frame"] = np.asarray(extras["mean_frame"], np.float32)
-        if extras.get("overlap") is not None:
-            ov = extras["overlap"]
-            for key in ("overlap", "atlas_in_brain", "brain_covered", "brain_found"):
-                f.attrs[key] = getattr(ov, key)
-            f.attrs["min_overlap"] = float(extras.get("min_overlap", 0.0))
-        if "dropped_outside" in extras:
-            f["dropped_outside"] = np.asarray(extras["dropped_outside"], np.int64)
-        if extras.get("inside_fraction"):
-            fr = extras["inside_fraction"]
-            f["inside_fraction"] = np.array([[c, fr[c]] for c in sorted(fr)], np.float64)
-        if extras.get("landmarks"):
-            f.attrs["landmarks"] = json.dumps(extras["landmarks"])
-
-
-def read_atlas_h5(path) -> atl.Atlas:
-    with h5py.File(path, "r") as f:
-        names = {int(k): v for k, v in json.loads(f.attrs["names"]).items()}
-        return atl.Atlas(f["labels"][()], names)
-
-
-def read_atlas_checks(path) -> dict:
-    """The alignment checks stored by :func:`run_atlas` (empty entries for older files)."""
-    with h5py.File(path, "r") as f:
-        out = {key: f[key][()] if key in f else None
-               for key in ("labels_aligned", "brain_mask", "mean_frame", "residuals")}
-        out["dropped_outside"] = [int(c) for c in f["dropped_outside"][()]] \
-            if "dropped_outside" in f else []
-        out["inside_fraction"] = {int(c): float(v) for c, v in f["inside_fraction"][()]} \
-            if "inside_fraction" in f else {}
-        for key in ("overlap", "atlas_in_brain", "brain_covered", "brain_found", "min_overlap"):
-            out[key] = f.attrs[key].item() if key in f.attrs else None
-        out["landmarks"] = json.loads(f.attrs["landmarks"]) if "landmarks" in f.attrs else None
-    return out
 
 
 # ---------------------------------------------------------------- SVD
@@ -311,15 +191,13 @@ def svd_mask(cfg, atlas_h5, shape):
     mode = cfg["svd"]["mask"]
     if mode == "none":
         return np.ones(shape, bool)
-    with h5py.File(atlas_h5, "r") as f:
-        if mode == "brain" and "brain_mask" in f:
-            mask = f["brain_mask"][()].astype(bool)
-        else:
-            if mode == "brain":
-                warnings.warn(f"{atlas_h5} has no brain_mask (written by an older version); "
-                              "using the atlas as the SVD mask. Rerun widefield_atlas for the "
-                              "recording's brain mask", stacklevel=2)
-            mask = f["labels"][()] != 0
+    mask = read_brain_mask(atlas_h5) if mode == "brain" else None
+    if mask is None:
+        if mode == "brain":
+            warnings.warn(f"{atlas_h5} has no brain_mask (written by an older version); "
+                          "using the atlas as the SVD mask. Rerun widefield_atlas for the "
+                          "recording's brain mask", stacklevel=2)
+        mask = read_atlas_h5(atlas_h5).labels != 0
     if mask.shape != tuple(shape):
         raise WidefieldError(f"{atlas_h5}: mask shape {mask.shape} != movie frame {shape}")
     return mask
@@ -333,7 +211,7 @@ def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
     fmt = movie_format(movie, cfg, session_format)
     if fmt in SVD_FORMATS:
         data = read_svd_input(movie, fmt)
-        _write_svd(out, np.nan_to_num(data.U), data.V, None, data.mask, None, n_channels=1)
+        write_svd(out, np.nan_to_num(data.U), data.V, None, data.mask, None, n_channels=1)
         return
     reader = open_movie(movie, fmt)
     shifts, order = read_motion(motion_h5)
@@ -345,19 +223,8 @@ def run_svd(movie, motion_h5, atlas_h5, trials_csv, out, cfg, device="cpu",
                    trial_starts=trials["start_frame"].to_numpy(),
                    bin_size=cfg["svd"]["bin_size"], max_bins=cfg["svd"]["max_bins"],
                    chunk=cfg["chunk_frames"], device=device, bad=bad, fill=fill)
-    _write_svd(out, res.U, res.SVT, res.F0, res.mask, res.eigenvalues, cfg["channels"],
-               blue_first=order[0] == 0)
-
-
-def _write_svd(out, U, SVT, F0, mask, eigenvalues, n_channels, blue_first=True):
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        f["U"], f["SVT"], f["mask"] = U.astype(np.float32), SVT.astype(np.float32), mask
-        if F0 is not None:
-            f["F0"] = F0
-        if eigenvalues is not None:
-            f["eigenvalues"] = eigenvalues
-        f.attrs["n_channels"] = n_channels
-        f.attrs["blue_first"] = bool(blue_first)
+    write_svd(out, res.U, res.SVT, res.F0, res.mask, res.eigenvalues, cfg["channels"],
+              blue_first=order[0] == 0)
 
 
 # ---------------------------------------------------------------- haemodynamics
@@ -367,9 +234,9 @@ def run_hemo(svd_h5, out, cfg, device="cpu", motion_h5=None):
     then the motion regressors of ``motion_h5`` regressed out (``widefield.motion.regress``)."""
     from benediff.widefield.hemo import hemo_correct, interpolate_violet
 
-    with h5py.File(svd_h5, "r") as f:
-        U, SVT, mask = f["U"][()], f["SVT"][()], f["mask"][()]
-        n_ch, blue_first = int(f.attrs["n_channels"]), bool(f.attrs["blue_first"])
+    svd = read_svd(svd_h5)
+    U, SVT, mask = svd["U"], svd["SVT"], svd["mask"]
+    n_ch, blue_first = svd["n_channels"], svd["blue_first"]
     hemo = cfg["hemo"]
     r = T = None
     if n_ch == 1 or not hemo["enabled"]:
@@ -385,14 +252,7 @@ def run_hemo(svd_h5, out, cfg, device="cpu", motion_h5=None):
     motion = remove_motion(V, motion_h5, cfg, filtered=n_ch > 1 and hemo["enabled"])
     if motion is not None:
         V = motion.pop("V")
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        f["U"], f["V"], f["mask"] = U, V.astype(np.float32), mask
-        if r is not None:
-            f["r"], f["T"] = r, T
-        if motion is not None:
-            f["motion/regressors"] = motion["regressors"].astype(np.float32)
-            f["motion/coef"] = motion["coef"].astype(np.float32)
-            f["motion"].attrs["names"] = json.dumps(motion["names"])
+    write_hemo(out, U, V, mask, r, T, motion)
 
 
 def remove_motion(V, motion_h5, cfg, filtered=True):
@@ -428,20 +288,6 @@ def remove_motion(V, motion_h5, cfg, filtered=True):
     return {"V": clean, "regressors": X, "coef": coef, "names": names}
 
 
-def read_hemo(path) -> dict:
-    """``hemo.h5`` as a dict: U, V, mask (bool), and r, T (None for a 1-channel recording);
-    ``motion``: {regressors (m, T), coef (k, m), names} when motion was regressed out, else None.
-    V before the regression is V + coef · regressors."""
-    with h5py.File(path, "r") as f:
-        motion = None
-        if "motion" in f:
-            motion = {"regressors": f["motion/regressors"][()], "coef": f["motion/coef"][()],
-                      "names": json.loads(f["motion"].attrs["names"])}
-        return {"U": f["U"][()], "V": f["V"][()], "mask": f["mask"][()].astype(bool),
-                "r": f["r"][()] if "r" in f else None, "T": f["T"][()] if "T" in f else None,
-                "motion": motion}
-
-
 # ---------------------------------------------------------------- LocaNMF
 
 def locanmf_params(cfg, device="cpu", seed=0) -> dict:
@@ -457,9 +303,9 @@ def prepare_locanmf_input(hemo_h5, atlas_h5, cfg, source="atlas"):
     atlas = read_atlas_h5(atlas_h5)
     # the alignment itself was gated in the atlas step (widefield.atlas.min_overlap against the
     # recording's brain); here the SVD mask (brain, atlas or the whole frame) only needs atlas
-    final = atl.check_overlap(atlas, mask, 0.0, source=source)
+    final = check_overlap(atlas, mask, 0.0, source=source)
     atlas = atl.Atlas(np.where(final, atlas.labels, 0), atlas.names)
-    atlas, dropped = atl.drop_small_regions(atlas, final, cfg["min_pixels"], source=source)
+    atlas, dropped = drop_small_regions(atlas, final, cfg["min_pixels"], source=source)
     U = np.where(final[..., None], U, np.nan).astype(np.float32)
     return U, V, atlas, final, dropped
 
@@ -476,9 +322,9 @@ def run_locanmf(hemo_h5, atlas_h5, out, cfg, device="cpu", seed=0):
 
 # ---------------------------------------------------------------- per-trial signals
 
-def component_regions(codes, atlas: atl.Atlas, grouping=atl.consolidate) -> dict[str, np.ndarray]:
+def component_regions(codes, atlas: atl.Atlas, grouping=consolidate) -> dict[str, np.ndarray]:
     """0-based component indices per consolidated region key ("VIS_L"), sorted keys."""
-    keys = atl.code_regions(atlas, codes=[int(c) for c in codes], grouping=grouping)
+    keys = code_regions(atlas, codes=[int(c) for c in codes], grouping=grouping)
     regions: dict[str, list[int]] = {}
     for i, code in enumerate(codes):
         key = keys[int(code)]
@@ -501,7 +347,7 @@ def cut_trials(temporal: np.ndarray, trials: pd.DataFrame, source="trials.csv") 
 
 
 def assemble_dataset(temporal, region_codes, atlas, trials, session, frame_rate,
-                     grouping=atl.consolidate, provenance=None, source="trials.csv") -> Dataset:
+                     grouping=consolidate, provenance=None, source="trials.csv") -> Dataset:
     """Session Dataset with the LocaNMF components per trial and their region index groups."""
     return Dataset(session=session, frame_rate=float(frame_rate),
                    trial_ids=trials["trial_id"].to_numpy(np.int64),
@@ -519,7 +365,7 @@ def run_neural(locanmf_path, atlas_h5, trials_csv, out, session, cfg, config=Non
     provenance = make_provenance(config, (config or {}).get("seed"), stage="widefield")
 
     model = LocaNMF.load(locanmf_path)
-    grouping = atl.make_grouping(cfg["grouping"])
+    grouping = make_grouping(cfg["grouping"])
     ds = assemble_dataset(model.temporal_, model.regions_, read_atlas_h5(atlas_h5),
                           read_trials(trials_csv), session, cfg["frame_rate"], grouping,
                           provenance, str(trials_csv))
@@ -543,4 +389,7 @@ def warn_to_log():
 
 __all__ = ["WidefieldError", "ReaderError", "read_trials", "run_motion", "run_atlas", "run_svd",
            "run_hemo", "run_locanmf", "run_neural", "assemble_dataset",
-           "component_regions", "cut_trials", "prepare_locanmf_input", "locanmf_params"]
+           "component_regions", "cut_trials", "prepare_locanmf_input", "locanmf_params",
+           # the readers of the stage's files, from their owners in benediff.io
+           "read_motion", "read_frame_quality", "read_atlas_h5", "read_atlas_checks",
+           "read_hemo", "write_atlas_h5"]
