@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from benediff import report
+from benediff import report, report_cost
 from test_claims import write
 from test_video_claims import table as video_table
 
@@ -54,7 +54,7 @@ def test_a_job_logs_its_own_cpu_time_and_the_ledger_reads_it(tmp_path):
               f"start(types.SimpleNamespace(log=[{str(log)!r}], rule='lvm_fit'))\n"
               "t = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n")
     subprocess.run([sys.executable, "-c", script], check=True)
-    usage = report.job_usage(tmp_path)
+    usage = report_cost.job_usage(tmp_path)
     assert list(usage["rule"]) == ["lvm_fit"]
     assert usage["cpu_s"].iloc[0] >= 0.2 and usage["wall_s"].iloc[0] >= usage["cpu_s"].iloc[0] - 0.1
     assert usage["peak_rss_mb"].iloc[0] > 10
@@ -82,18 +82,18 @@ def test_stage_costs_by_hand(tmp_path):
     _record(root, "c.json", "lvm_fit", 3, 200.0001, 2000.0)  # outputs start microseconds apart
     _record(root, "gone.h5", "lvm_fit", 4, 0.0, 99999.0)
     (root / "bm90LWpzb24=").write_text("{not json")
-    jobs = report.job_times(tmp_path)
+    jobs = report_cost.job_times(tmp_path)
     assert sorted(jobs["rule"]) == ["lvm_fit", "lvm_fit", "simulate_session"]
     usage = pd.DataFrame([{"rule": "lvm_fit", "wall_s": 1800, "cpu_s": 1800, "peak_rss_mb": 512},
                           {"rule": "lvm_fit", "wall_s": 1800, "cpu_s": 900, "peak_rss_mb": 1024}])
     stages = {"simulate_session": "simulate", "lvm_fit": "lvm", "resolved_config": "Snakefile"}
-    costs = report.stage_costs(jobs, usage, stages)
+    costs = report_cost.stage_costs(jobs, usage, stages)
     assert list(costs.index) == ["simulate", "lvm"]
     assert costs.loc["lvm", "jobs"] == 2 and costs.loc["lvm", "wall_hours"] == 1.0
     assert costs.loc["lvm", "cpu_hours"] == 0.75 and costs.loc["lvm", "measured"] == 2
     assert costs.loc["lvm", "peak_rss_gb"] == 1.0 and costs.loc["lvm", "longest_min"] == 30
     assert costs.loc["simulate", "measured"] == 0 and pd.isna(costs.loc["simulate", "cpu_hours"])
-    text = "\n".join(report.cost_section(jobs, usage, stages))
+    text = "\n".join(report_cost.cost_section(jobs, usage, stages))
     assert "| lvm | 2 | 1.00 | 0.75 | 2 | 1.00 | 30.0 |" in text
     assert "| simulate | 1 | 1.00 | — | 0 | — | 60.0 |" in text
     assert "first start to last end 1.00 h" in text
@@ -160,7 +160,7 @@ def test_a_snapshot_regenerates_the_runs_ledger_and_claims(tmp_path):
     (run / "config.resolved.yaml").write_text(yaml.safe_dump(config))
     jobs = pd.DataFrame({"rule": ["lvm_fit"], "start": [0.0], "end": [3600.0]})
     usage = pd.DataFrame({"rule": ["lvm_fit"], "wall_s": [3600], "cpu_s": [1800], "peak_rss_mb": [512]})
-    report.save_cost(run / report.COST_DIR, jobs, usage, {"lvm_fit": "lvm"})
+    report_cost.save_cost(run / report_cost.COST_DIR, jobs, usage, {"lvm_fit": "lvm"})
     direct = report.snapshot_ledger(run, tmp_path / "direct.md")
     files = report.snapshot(run, tmp_path / "snap")
     assert {f.name for f in files} >= {"table1.csv", "config.resolved.yaml", "metrics.json", "jobs.csv"}

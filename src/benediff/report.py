@@ -7,8 +7,6 @@ only say what the run measured. The paper's numbers are those of its Tables 1–
 """
 
 import argparse
-import base64
-import json
 import re
 import shutil
 import sys
@@ -18,9 +16,9 @@ import pandas as pd
 
 from benediff.claims import HOLDS, OURS, check, counts_text
 from benediff.io.metrics import read_metrics
-from benediff.jobs import parse_usage
 from benediff.video.methods import DISPLAY_ORDER, METHODS, REAL
 from benediff.io.atomic import atomic_output
+from benediff.report_cost import COST_DIR, cost_section, job_times, job_usage, load_cost, save_cost
 
 # the paper's Tables 1-3 (mean, std) by (table, row key, metric, model)
 PAPER = {
@@ -138,98 +136,6 @@ PAPER_FIG6 = ("generated single-trial side-view videos for the Jaw factor: the n
               "of the VAE's latent, classifier-free guidance (CFG) and ours; in ours the jaw moves "
               "over the trial while the rest of the frame stays, the naive manipulation and CFG "
               "show little or mixed motion (frame strips and frame differences)")
-
-
-def job_times(workdir) -> pd.DataFrame:
-    """One row per finished job of the Snakemake run in ``workdir`` whose outputs still exist:
-    rule, start, end (s).
-
-    Read from Snakemake's per-output records (``.snakemake/metadata``: one file per output, its
-    name the output path in URL-safe base64, split into folders when long; it holds the rule, the
-    job hash and the start/end times). A job with several outputs is counted once (same rule, job
-hash and end time; the earliest start); a record of an
-    output deleted since (an earlier run) or of another layout is skipped.
-    """
-    workdir = Path(workdir)
-    root = workdir / ".snakemake" / "metadata"
-    rows = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        try:
-            name = "".join(path.relative_to(root).parts)
-            output = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
-            if not (workdir / output).exists():
-                continue
-            rec = json.loads(path.read_text())
-            key = (rec["rule"], rec["job_hash"], float(rec["endtime"]))
-            # each output of a job records its own start, microseconds apart: keep the first
-            rows[key] = min(rows.get(key, float("inf")), float(rec["starttime"]))
-        except (ValueError, KeyError, TypeError, OSError):
-            continue
-    frame = pd.DataFrame([(rule, start, end) for (rule, _, end), start in sorted(rows.items())],
-                         columns=["rule", "start", "end"])
-    return frame[frame["end"] >= frame["start"]]
-
-
-def job_usage(workdir) -> pd.DataFrame:
-    """The usage line every job writes to its log (:func:`benediff.jobs.start`): rule, wall_s,
-    cpu_s, peak_rss_mb; one row per log under ``workdir/logs``."""
-    rows = []
-    for path in sorted((Path(workdir) / "logs").glob("**/*.log")):
-        try:
-            usage = parse_usage(path.read_text(errors="replace"))
-        except OSError:
-            continue
-        if usage is not None:
-            rows.append(usage)
-    return pd.DataFrame(rows, columns=["rule", "wall_s", "cpu_s", "peak_rss_mb"])
-
-
-STAGE_NAMES = {"Snakefile": "config", "common": "config"}  # rules outside a stage's rules file
-
-
-def stage_costs(jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> pd.DataFrame:
-    """Cost per stage (``stages``: rule -> its rules file's name).
-
-    ``jobs`` (Snakemake's records, :func:`job_times`) give every job's wall time; ``usage``
-    (the jobs' own logs, :func:`job_usage`) gives the CPU time and peak memory of the jobs that
-    measured them. Columns: jobs, wall_hours (summed over jobs), longest_min, measured (jobs with
-    a usage line), cpu_hours (over those), peak_rss_gb.
-    """
-    jobs = jobs[jobs["rule"] != "all"].assign(wall=lambda f: f["end"] - f["start"])
-    stages = {rule: STAGE_NAMES.get(stage, stage) for rule, stage in stages.items()}
-    jobs = jobs.assign(stage=[stages.get(r, "other") for r in jobs["rule"]])
-    usage = usage.assign(stage=[stages.get(r, "other") for r in usage["rule"]])
-    out = jobs.groupby("stage", sort=False).agg(
-        jobs=("rule", "size"), wall_hours=("wall", lambda s: s.sum() / 3600),
-        longest_min=("wall", lambda s: s.max() / 60))
-    measured = usage.groupby("stage").agg(measured=("rule", "size"),
-                                          cpu_hours=("cpu_s", lambda s: s.sum() / 3600),
-                                          peak_rss_gb=("peak_rss_mb", lambda s: s.max() / 1024))
-    out = out.join(measured, how="left")
-    out["measured"] = out["measured"].fillna(0).astype(int)
-    order = ["config", "simulate", "widefield", "behavior", "dataset", "lvm", "video", "report", "other"]
-    return out.loc[sorted(out.index, key=lambda s: order.index(s) if s in order else len(order))]
-
-
-def cost_section(jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> list[str]:
-    if jobs.empty:
-        return []
-    costs = stage_costs(jobs, usage, stages)
-    span = (jobs["end"].max() - jobs["start"].min()) / 3600
-    lines = ["## Cost of each stage", "",
-             f"{int(costs['jobs'].sum())} jobs; first start to last end {span:.2f} h (a run "
-             "split over several sessions counts the pauses). Wall-hours are summed over jobs; "
-             "CPU-hours and peak memory are measured by the jobs themselves (`measured`: the "
-             "job runs that did, including runs stopped part-way, whose checkpoints the next "
-             "run resumes).", "",
-             "| stage | jobs | wall-hours | CPU-hours | measured | peak RSS (GB) | longest job (min) |",
-             "|---|---|---|---|---|---|---|"]
-    for stage, r in costs.iterrows():
-        cpu = "—" if pd.isna(r["cpu_hours"]) else f"{r['cpu_hours']:.2f}"
-        rss = "—" if pd.isna(r["peak_rss_gb"]) else f"{r['peak_rss_gb']:.2f}"
-        lines.append(f"| {stage} | {int(r['jobs'])} | {r['wall_hours']:.2f} | {cpu} | "
-                     f"{int(r['measured'])} | {rss} | {r['longest_min']:.1f} |")
-    return lines + [""]
 
 
 def figure6_section(table: pd.DataFrame, region: str, factor: str) -> list[str]:
@@ -372,7 +278,6 @@ def write_ledger(results, out_md, *, title: str, note: str = "", control: bool =
 # results as data: a run's tables, fits' metrics and job costs, small enough to commit, from
 # which its ledger and claims regenerate without the run (``python -m benediff.report``)
 
-COST_DIR = "cost"  # under results/: the jobs' times, usage lines and rule -> stage map
 ORIGIN = "the rule `results_ledger`, or `python -m benediff.report` on a committed snapshot"
 SNAPSHOT_GLOBS = ("config.resolved.yaml", "tables/*.csv", "lvm/*/*/*/seed*/metrics.json",
                   f"{COST_DIR}/*")
@@ -411,27 +316,6 @@ def tables_from_ledger(markdown: str, n_seeds: int) -> dict[int, pd.DataFrame]:
                                         "model": model, "mean": float(found.group(1)),
                                         "std": float(found.group(2)), "n_seeds": n_seeds})
     return {n: pd.DataFrame(rows) for n, rows in tables.items() if rows}
-
-
-def save_cost(folder, jobs: pd.DataFrame, usage: pd.DataFrame, stages: dict) -> None:
-    """The inputs of :func:`cost_section` as files (``jobs.csv``, ``usage.csv``,
-    ``stages.json``), so a snapshot of the run keeps its cost."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in (("jobs.csv", jobs), ("usage.csv", usage)):
-        with atomic_output(folder / name) as tmp:
-            frame.to_csv(tmp, index=False)
-    with atomic_output(folder / "stages.json") as tmp:
-        Path(tmp).write_text(json.dumps(stages, indent=1, sort_keys=True))
-
-
-def load_cost(folder):
-    """(jobs, usage, stages) saved by :func:`save_cost`, or None."""
-    folder = Path(folder)
-    if not (folder / "jobs.csv").exists():
-        return None
-    return (pd.read_csv(folder / "jobs.csv"), pd.read_csv(folder / "usage.csv"),
-            json.loads((folder / "stages.json").read_text()))
 
 
 def snapshot(results, out) -> list[Path]:
