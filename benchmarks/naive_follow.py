@@ -21,14 +21,14 @@ import yaml
 from benediff.io import dataset as dataset_io
 from benediff.video import baselines
 from benediff.video import pipeline as vp
-from benediff.video import specificity as sp
+from benediff.video import readout, scores
 from benediff.video.targets import vae_latents, video_session
 
 
 def amplitudes(model, conditions, ae_path, scale, regressor, ref_var) -> np.ndarray:
     latents = np.stack([baselines.naive_generate(model, c) for c in conditions])
     frames = vp._decode_videos(latents, ae_path, scale, "cpu")
-    return np.sqrt(sp.within_trial_variance([regressor.predict(f) for f in frames]) / ref_var)
+    return np.sqrt(scores.within_trial_variance([regressor.predict(f) for f in frames]) / ref_var)
 
 
 def main(argv=None) -> int:
@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     base = results.parent
     ds = dataset_io.read(results / session / "dataset.h5", groups=("images", "labels"))
     spec = v["specificity"]
-    regressor = sp.fit_regressor(ds, spec, np.random.default_rng(config["seed"]))
-    ref_var = sp.within_trial_variance([regressor.predict(c) for c in sp.real_clips(ds, "test")])
+    regressor = readout.fit_regressor(ds, spec, np.random.default_rng(config["seed"]))
+    ref_var = scores.within_trial_variance([regressor.predict(c) for c in readout.real_clips(ds, "test")])
     clips, scale, split, z, names = vp.read_paired(
         results / "video" / session / "frame_latents.h5", base / vae_latents(config, session, region))
     ae_path = results / "video" / session / "ae" / "model.pt"

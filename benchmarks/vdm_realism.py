@@ -21,18 +21,18 @@ import yaml
 from benediff.io import dataset as dataset_io
 from benediff.io.generated import read_generated
 from benediff.video import pipeline as vp
-from benediff.video import specificity as sp
+from benediff.video import readout, scores
 from benediff.video.targets import vae_latents, video_session
 
 
 def score(videos, regressor, real_test, real_val, segment):
     readouts = [regressor.predict(v) for v in videos]
-    ref = sp.within_trial_variance(real_test)
-    floor = sp.frechet_distance(sp.trajectory_features(real_val, segment),
-                                sp.trajectory_features(real_test, segment))
-    fd = sp.frechet_distance(sp.trajectory_features(readouts, segment),
-                             sp.trajectory_features(real_test, segment))
-    return fd / floor, np.sqrt(sp.within_trial_variance(readouts) / ref)
+    ref = scores.within_trial_variance(real_test)
+    floor = scores.frechet_distance(scores.trajectory_features(real_val, segment),
+                                scores.trajectory_features(real_test, segment))
+    fd = scores.frechet_distance(scores.trajectory_features(readouts, segment),
+                             scores.trajectory_features(real_test, segment))
+    return fd / floor, np.sqrt(scores.within_trial_variance(readouts) / ref)
 
 
 def main(argv=None) -> int:
@@ -49,8 +49,8 @@ def main(argv=None) -> int:
     session, v = video_session(config), config["video"]
     region, spec = v["specificity"]["regions"][0], v["specificity"]
     ds = dataset_io.read(results / session / "dataset.h5", groups=("images", "labels"))
-    regressor = sp.fit_regressor(ds, spec, np.random.default_rng(config["seed"]))
-    real = {s: [regressor.predict(c) for c in sp.real_clips(ds, s)] for s in ("test", "val")}
+    regressor = readout.fit_regressor(ds, spec, np.random.default_rng(config["seed"]))
+    real = {s: [regressor.predict(c) for c in readout.real_clips(ds, s)] for s in ("test", "val")}
     vdir = results / "video" / session
     factors = sorted((vdir / region / "generated" / "unguided").glob("*.h5"))
     runs = [(f"run ({v['diffusion']['steps']} steps)", [read_generated(f)["frames"] for f in factors])]

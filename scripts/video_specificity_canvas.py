@@ -1,5 +1,5 @@
 from benediff.jobs import start
-from benediff.video.specificity import write_specificity_canvas
+from benediff.video.canvas import write_specificity_canvas
 
 start(snakemake)
 

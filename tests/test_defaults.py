@@ -18,7 +18,7 @@ from benediff.video import diffusion, guidance, targets as video_targets
 from benediff.video.autoencoder import FrameAutoencoder
 from benediff.video.baselines import NaiveDecoder, train_naive_decoder
 from benediff.video.encoder import LinearEncoder
-from benediff.video.specificity import BehaviorRegressor
+from benediff.video.readout import BehaviorRegressor
 from benediff.video.train import train_diffusion
 from benediff.video.unet3d import UNet3D
 

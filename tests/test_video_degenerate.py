@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from benediff.video import claims as vclaims
-from benediff.video import specificity as spec
+from benediff.video import readout, scores
 
 NAMES = ["A", "B", "C"]
 FS, F, S, STRIPE = 30.0, 96, 32, 10  # frame rate, frames per trial, frame side, stripe height
@@ -114,7 +114,7 @@ def score(world, extractor=perfect_extractor, **settings) -> pd.DataFrame:
         for method, videos in generators(world, d).items():
             readouts[("R", method, target)] = [extractor(v) for v in videos]
             requested[("R", method, target)] = list(world["requested"])
-    return spec.score_table(readouts, requested, real_readouts(world, extractor), NAMES,
+    return scores.score_table(readouts, requested, real_readouts(world, extractor), NAMES,
                             segment=16, fs=FS, seed=0, **{"n_boot": 300, **settings})
 
 
@@ -195,7 +195,7 @@ def test_the_non_linear_extractor_learns_the_world_and_the_oracles_still_fail(wo
     one: high held-out R², the honest generator faithful, the degenerate ones not specific."""
     frames = np.concatenate([render(b) for b in world["train"]])
     labels = np.concatenate(list(world["train"]))
-    mlp = spec.BehaviorRegressor().fit(frames, labels, NAMES)  # the schema's defaults
+    mlp = readout.BehaviorRegressor().fit(frames, labels, NAMES)  # the schema's defaults
     test_frames = np.concatenate([render(b) for b in world["test"]])
     assert min(mlp.score(test_frames, np.concatenate(list(world["test"])))) > 0.9
     t = score(world, extractor=mlp.predict).set_index(["method", "target"])
@@ -216,19 +216,19 @@ def test_the_realism_floor_has_the_rows_video_count(world):
     pool of trials at once (what the old score compared with) is biased low for few videos."""
     rng = np.random.default_rng(5)
     real = real_readouts(world)
-    test_features = spec.trajectory_features(real["test"], 16)
+    test_features = scores.trajectory_features(real["test"], 16)
 
     def trials(n):
         return [perfect_extractor(render(b)) for b in
                 np.stack([smooth_trajectories(rng, n) for _ in NAMES], axis=2)]
 
     pool, fresh = trials(40), trials(60)
-    big = spec.frechet_distance(spec.trajectory_features(pool, 16), test_features)
+    big = scores.frechet_distance(scores.trajectory_features(pool, 16), test_features)
     for n in (3, 10):
-        floor = spec.realism_floor(pool, test_features, n, 16, 300, np.random.default_rng(n))
-        scored = spec.realism_floor(fresh, test_features, n, 16, 300, np.random.default_rng(9))
+        floor = scores.realism_floor(pool, test_features, n, 16, 300, np.random.default_rng(n))
+        scored = scores.realism_floor(fresh, test_features, n, 16, 300, np.random.default_rng(9))
         assert 0.75 < scored.mean() / floor.mean() < 1.33, (n, scored.mean(), floor.mean())
         if n == 3:
             assert scored.mean() / big > 1.5, (scored.mean(), big)
-    with pytest.raises(spec.SpecificityError, match="raise video.specificity.floor_trials"):
-        spec.realism_floor(real["pool"], test_features, 13, 16, 5, np.random.default_rng(0))
+    with pytest.raises(scores.SpecificityError, match="raise video.specificity.floor_trials"):
+        scores.realism_floor(real["pool"], test_features, 13, 16, 5, np.random.default_rng(0))

@@ -15,8 +15,10 @@ from benediff.figures import video as figs
 from benediff.io import dataset as dio
 from benediff.video import baselines, pipeline, targets
 from benediff.io.pose import make_pose_frame
+from benediff.video import canvas as vcanvas
+from benediff.video import scores
 from benediff.video import specificity as spec
-from benediff.video.specificity import behaviour_shares, score_table
+from benediff.video.scores import behaviour_shares, score_table
 
 torch.set_num_threads(1)
 NAMES = ["A", "B", "C"]
@@ -71,8 +73,8 @@ def test_behaviour_shares_hand_computed():
 
 def test_amplitude_is_std_over_real_std_and_zero_for_a_static_video():
     readout = np.array([[0.0, 0.0], [2.0, 1.0]])  # stds 1, 0.5
-    np.testing.assert_allclose(spec.amplitudes(readout, np.array([4.0, 0.25])), [0.5, 1.0])
-    np.testing.assert_allclose(spec.amplitudes(np.ones((5, 2)), np.ones(2)), [0.0, 0.0])
+    np.testing.assert_allclose(scores.amplitudes(readout, np.array([4.0, 0.25])), [0.5, 1.0])
+    np.testing.assert_allclose(scores.amplitudes(np.ones((5, 2)), np.ones(2)), [0.0, 0.0])
 
 
 def test_frechet_distance_matches_closed_forms():
@@ -81,22 +83,22 @@ def test_frechet_distance_matches_closed_forms():
     b = 3 * rng.normal(size=(4000, 1)) + 2
     # 1-D: (μa − μb)² + (σa − σb)², with the samples' own moments
     expected = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
-    assert spec.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+    assert scores.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
     # diagonal covariances: Σ (√σa² − √σb²)² + ‖Δμ‖² (independent columns, up to sampling)
     x = rng.normal(size=(20000, 2)) * [1.0, 2.0]
     y = rng.normal(size=(20000, 2)) * [3.0, 2.0] + [1.0, 0.0]
-    assert spec.frechet_distance(x, y) == pytest.approx(1.0 + (3 - 1) ** 2, rel=0.03)
-    assert spec.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
-    with pytest.raises(spec.SpecificityError, match="same features"):
-        spec.frechet_distance(x, y[:, :1])
+    assert scores.frechet_distance(x, y) == pytest.approx(1.0 + (3 - 1) ** 2, rel=0.03)
+    assert scores.frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(scores.SpecificityError, match="same features"):
+        scores.frechet_distance(x, y[:, :1])
 
 
 def test_trajectory_features_are_segment_means_and_stds():
     r = np.array([[0.0, 1], [2, 1], [4, 1], [6, 1], [9, 9]])  # 2 segments of 2, one frame left
-    feats = spec.trajectory_features([r], 2)
+    feats = scores.trajectory_features([r], 2)
     np.testing.assert_allclose(feats, [[1, 1, 1, 0], [5, 1, 1, 0]])
-    with pytest.raises(spec.SpecificityError, match="shorter than one realism segment"):
-        spec.trajectory_features([r], 6)
+    with pytest.raises(scores.SpecificityError, match="shorter than one realism segment"):
+        scores.trajectory_features([r], 6)
 
 
 def bar_frames(labels, size=8):
@@ -159,8 +161,8 @@ def test_score_table_hand_case_lift_amplitude_share_fidelity_spectrum_and_real_r
     assert real_row["fidelity"] == pytest.approx(1.0) and real_row["centroid"] == pytest.approx(2.0)
     assert real_row["realism_ratio"] == pytest.approx(1.0)
     # two pool trials, two videos: the floor is the pool's one draw
-    floor = spec.frechet_distance(spec.trajectory_features(hand_real()["pool"], 10),
-                                  spec.trajectory_features(hand_real()["test"], 10))
+    floor = scores.frechet_distance(scores.trajectory_features(hand_real()["pool"], 10),
+                                  scores.trajectory_features(hand_real()["test"], 10))
     assert ours["realism_floor"] == pytest.approx(floor)
     assert naive["realism"] > ours["realism"]
     assert np.isnan(table.loc[("unguided", "A"), "lift"])
@@ -169,24 +171,24 @@ def test_score_table_hand_case_lift_amplitude_share_fidelity_spectrum_and_real_r
 
 def test_pearson_and_spectral_centroid_hand_computed():
     t = np.arange(40) / 40 * 2 * np.pi
-    assert spec.pearson(np.sin(t), 3 * np.sin(t) + 1) == pytest.approx(1.0)
-    assert spec.pearson(np.sin(t), -np.sin(t)) == pytest.approx(-1.0)
-    assert spec.pearson(np.sin(t), np.cos(t)) == pytest.approx(0.0, abs=1e-12)
-    assert spec.pearson(np.ones(40), np.sin(t)) == 0.0  # a static video follows nothing
-    assert spec.spectral_centroid(np.sin(3 * t), fs=40.0) == pytest.approx(3.0)
+    assert scores.pearson(np.sin(t), 3 * np.sin(t) + 1) == pytest.approx(1.0)
+    assert scores.pearson(np.sin(t), -np.sin(t)) == pytest.approx(-1.0)
+    assert scores.pearson(np.sin(t), np.cos(t)) == pytest.approx(0.0, abs=1e-12)
+    assert scores.pearson(np.ones(40), np.sin(t)) == 0.0  # a static video follows nothing
+    assert scores.spectral_centroid(np.sin(3 * t), fs=40.0) == pytest.approx(3.0)
     # equal power at 2 and 6 Hz → 4 Hz; power ∝ amplitude²: 1 and 2 → (2 + 4·6)/5
-    assert spec.spectral_centroid(np.sin(2 * t) + np.sin(6 * t), 40.0) == pytest.approx(4.0)
-    assert spec.spectral_centroid(np.sin(2 * t) + 2 * np.sin(6 * t), 40.0) == pytest.approx(5.2)
-    assert np.isnan(spec.spectral_centroid(np.full(40, 2.0), 40.0))
+    assert scores.spectral_centroid(np.sin(2 * t) + np.sin(6 * t), 40.0) == pytest.approx(4.0)
+    assert scores.spectral_centroid(np.sin(2 * t) + 2 * np.sin(6 * t), 40.0) == pytest.approx(5.2)
+    assert np.isnan(scores.spectral_centroid(np.full(40, 2.0), 40.0))
     white = np.random.default_rng(0).normal(size=4000)
-    assert spec.spectral_centroid(white, 40.0) == pytest.approx(10.0, rel=0.05)  # fs / 4
+    assert scores.spectral_centroid(white, 40.0) == pytest.approx(10.0, rel=0.05)  # fs / 4
 
 
 def test_score_table_needs_as_many_unguided_videos():
     real = hand_real()
     readouts = {("R", "unguided", "A"): [wave([1, 1])], ("R", "ours", "A"): [wave([1, 1])] * 2}
     requested = {("R", "unguided", "A"): [np.zeros(40)], ("R", "ours", "A"): [np.zeros(40)] * 2}
-    with pytest.raises(spec.SpecificityError, match="same video.generation.n_videos"):
+    with pytest.raises(scores.SpecificityError, match="same video.generation.n_videos"):
         score_table(readouts, requested, real, ["A", "B"], segment=10, fs=40.0)
 
 
@@ -198,14 +200,14 @@ def test_views_canvas_pastes_each_view_into_its_box():
     clip = np.zeros((3, 2, 4, 4), dtype=np.uint8)
     clip[:, 0], clip[:, 1] = 200, 50
     clip[1, 0, :2, :2] = 0  # top-left quarter of view 0 → top-left 4×4 block, blended at its edge
-    canvas = spec.views_canvas(clip, VIEWS)
-    assert canvas.shape == (3, 8, 14) and spec.canvas_shape(VIEWS) == (8, 14)
+    canvas = vcanvas.views_canvas(clip, VIEWS)
+    assert canvas.shape == (3, 8, 14) and vcanvas.canvas_shape(VIEWS) == (8, 14)
     assert (canvas[:, :8, :8][[0, 2]] == 200).all()
     assert (canvas[1, :3, :3] == 0).all() and (canvas[1, 5:, 5:8] == 200).all()
     assert (canvas[:, 2:7, 8:14] == 50).all()
     assert (canvas[:, :2, 8:] == 0).all() and (canvas[:, 7:, 8:] == 0).all()  # outside the boxes
-    with pytest.raises(spec.SpecificityError, match="expected \\(frames, 2 views"):
-        spec.views_canvas(clip[:, :1], VIEWS)
+    with pytest.raises(scores.SpecificityError, match="expected \\(frames, 2 views"):
+        vcanvas.views_canvas(clip[:, :1], VIEWS)
 
 
 def test_pose_readouts_map_split_and_zscore_hand_case():
@@ -218,7 +220,7 @@ def test_pose_readouts_map_split_and_zscore_hand_case():
              {"key": ["R", "ours", "Levers"], "n_videos": 1, "n_frames": 4}]
     mapping = {"Levers": {"bodypart": "lever", "coord": "y", "sign": -1},
                "Jaw": {"bodypart": "jaw", "coord": "x"}}
-    readouts, tracked, names = spec.pose_readouts(
+    readouts, tracked, names = vcanvas.pose_readouts(
         pose, index, mapping=mapping, behaviors=["Levers", "Jaw"], pcutoff=0.6, smoothing=0,
         zscore={"mean": [-20.0, 2.0], "std": [10.0, 1.0]})
     assert names == ["Levers", "Jaw"]
@@ -227,8 +229,8 @@ def test_pose_readouts_map_split_and_zscore_hand_case():
     np.testing.assert_allclose(readouts[("R", "ours", "Levers")][0], [[-7, -2]] * 4)
     assert tracked[("R", "ours", "Jaw")] == pytest.approx(7 / 8)
     assert tracked[("R", "ours", "Levers")] == pytest.approx(5 / 8)
-    with pytest.raises(spec.SpecificityError, match="pose has 8 frames but the canvas index lists 12"):
-        spec.pose_readouts(pose, index + [index[0]], mapping=mapping, behaviors=["Jaw"],
+    with pytest.raises(scores.SpecificityError, match="pose has 8 frames but the canvas index lists 12"):
+        vcanvas.pose_readouts(pose, index + [index[0]], mapping=mapping, behaviors=["Jaw"],
                            pcutoff=0.6, smoothing=0, zscore={"mean": [0], "std": [1]})
 
 
@@ -511,7 +513,7 @@ def test_specificity_with_the_dlc_extractor(trained, tmp_path):
     generated = {("R", m, "B"): tmp / f"{m}_B.h5" for m in ("ours", "naive", "unguided")}
     views = [{"name": "side", "x": 0, "y": 0, "width": 32, "height": 32},
              {"name": "bottom", "x": 32, "y": 0, "width": 32, "height": 32}]
-    index = spec.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
+    index = vcanvas.write_specificity_canvas(generated, views, tmp_path / "canvas.mp4",
                                           tmp_path / "canvas.json", fps=30, dataset_path=dataset,
                                           floor_trials=cfg["specificity"]["floor_trials"], seed=0)
     n_test = len(dio.read(dataset).split["test"])

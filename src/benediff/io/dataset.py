@@ -84,11 +84,15 @@ class TrialArrays(Sequence):
     trial by trial.
     """
 
-    def __init__(self, n: int, get):
-        self._n, self._get = int(n), get
+    def __init__(self, n: int, get, frames=None):
+        self._n, self._get, self._frames = int(n), get, frames
 
     def __len__(self) -> int:
         return self._n
+
+    def frames(self, i: int) -> int:
+        """Frame count of trial ``i``, from the file's metadata when read from a file."""
+        return int(self._frames(i)) if self._frames is not None else len(self[i])
 
     def __getitem__(self, i):
         if isinstance(i, slice):
@@ -105,7 +109,11 @@ def _file_trials(path, name: str, n: int) -> TrialArrays:
     def get(i):
         with h5py.File(path, "r") as f:
             return f[f"{name}/trial_{i:04d}"][()]
-    return TrialArrays(n, get)
+
+    def frames(i):
+        with h5py.File(path, "r") as f:
+            return f[f"{name}/trial_{i:04d}"].shape[0]
+    return TrialArrays(n, get, frames)
 
 
 def write(path, ds: Dataset) -> None:

@@ -3,7 +3,8 @@
 File formats: ``frame_latents.h5`` (:mod:`benediff.io.frame_latents`), the LVM's ``latents.h5``
 (:mod:`benediff.io.latents`), generated videos (:mod:`benediff.io.generated`), ``encoder.h5``
 (:class:`~benediff.video.encoder.LinearEncoder`), models (:mod:`benediff.video.train`). The
-specificity rules' entry points are in :mod:`benediff.video.specificity`.
+specificity rules' entry points are in :mod:`benediff.video.canvas` and
+:mod:`benediff.video.specificity`.
 """
 
 import json
@@ -14,7 +15,6 @@ import torch
 
 from benediff.behavior.video import write_gray_video
 from benediff.device import torch_device
-from benediff.io import dataset as dataset_io
 from benediff.io.atomic import atomic_output
 from benediff.io.frame_latents import read_frame_file, read_frame_latents, write_frame_latents
 from benediff.io.generated import write_generated
@@ -24,6 +24,7 @@ from benediff.video import autoencoder as ae
 from benediff.video import baselines
 from benediff.video.diffusion import GaussianDiffusion, sample
 from benediff.video.encoder import LinearEncoder
+from benediff.video.frames import gather, n_frames, read_streamed
 from benediff.video.guidance import LITERAL_ALGORITHM_1, VarianceGuidance
 from benediff.video.inputs import VideoPipelineError, split_trials
 from benediff.video.methods import CONDITIONED, METHODS
@@ -68,18 +69,22 @@ def _paired(frame_latents, vae_latents, latents_path, vae_path):
 
 def train_video_ae(dataset_path, model_path, metrics_path, cfg: dict, *, seed, device,
                    checkpoint_dir=None) -> dict:
-    """Train the per-frame autoencoder on training frames; report PSNR/SSIM on test frames."""
-    ds = dataset_io.read(dataset_path, groups=("images",))
+    """Train the per-frame autoencoder on training frames; report PSNR/SSIM on test frames.
+
+    Frames are read one trial at a time: the job holds the ``max_train_frames`` it trains on,
+    not the session's images."""
+    ds = read_streamed(dataset_path)
     rng = np.random.default_rng(seed)
     train = _frames(ds, "train", cfg["max_train_frames"], rng)
     model = ae.train_autoencoder(
         train, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed,
         device=device, checkpoint_dir=checkpoint_dir, progress=False,
         model_config={k: cfg[k] for k in ("latent_size", "latent_channels", "base_channels")})
-    test = _frames(ds, "test", 2000, rng).astype(np.float32) / 255.0
-    recon = ae.decode_latents(model, ae.encode_frames(model, test, device=device), device=device)
-    metrics = {"psnr_test": ae.psnr(test, recon), "ssim_test": ae.ssim(test, recon),
-               "n_train_frames": len(train), "n_test_frames": len(test)}
+    n_train = len(train)
+    del train  # the training frames are not needed to score the test frames
+    test = _frames(ds, "test", 2000, rng)
+    metrics = {**reconstruction_metrics(model, test, device),
+               "n_train_frames": n_train, "n_test_frames": len(test)}
     save_model(model_path, model, {"metrics": metrics})
     with atomic_output(metrics_path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
@@ -87,15 +92,37 @@ def train_video_ae(dataset_path, model_path, metrics_path, cfg: dict, *, seed, d
 
 
 def _frames(ds, split, limit, rng) -> np.ndarray:
-    frames = np.concatenate([ds.images[i] for i in split_trials(ds, split)])
-    if len(frames) > limit:
-        frames = frames[np.sort(rng.choice(len(frames), limit, replace=False))]
-    return frames
+    """A split's frames, or ``limit`` of them drawn with ``rng``, read one trial at a time."""
+    trials = split_trials(ds, split)
+    n = n_frames(ds.images, trials)
+    keep = np.sort(rng.choice(n, limit, replace=False)) if n > limit else np.arange(n)
+    return gather(ds.images, trials, keep)
+
+
+# test frames whose reconstruction is scored at a time: one encoding batch (so the latents are
+# those of encoding every frame at once), and SSIM's float64 maps of 256 frames, not of 2000
+METRIC_CHUNK = 256
+
+
+def reconstruction_metrics(model, frames, device) -> dict:
+    """PSNR (dB, over all pixels) and mean SSIM of the autoencoder's reconstruction of uint8
+    ``frames``, ``METRIC_CHUNK`` frames at a time (equal to scoring them at once up to float
+    rounding: PSNR from the pooled squared error, SSIM as the frame-weighted mean)."""
+    squared, ssim_sum = 0.0, 0.0
+    for start in range(0, len(frames), METRIC_CHUNK):
+        x = frames[start:start + METRIC_CHUNK].astype(np.float32) / 255.0
+        recon = ae.decode_latents(model, ae.encode_frames(model, x, device=device), device=device)
+        squared += float(np.sum((x.astype(np.float64) - recon) ** 2))
+        ssim_sum += ae.ssim(x, recon) * len(x)
+    mse = squared / frames.size
+    return {"psnr_test": float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse)),
+            "ssim_test": ssim_sum / len(frames)}
 
 
 def encode_frame_latents(dataset_path, ae_path, out_path, *, device) -> None:
-    """Encode every trial; normalise with training-frame statistics; store as clips."""
-    ds = dataset_io.read(dataset_path, groups=("images",))
+    """Encode every trial (read one at a time); normalise with training-frame statistics; store
+    as clips."""
+    ds = read_streamed(dataset_path)
     model = load_model(ae_path)[0]
     latents = [ae.encode_frames(model, clip, device=device) for clip in ds.images]
     scale = ae.fit_latent_scale(np.concatenate([latents[i] for i in split_trials(ds, "train")]))
