@@ -6,7 +6,7 @@ VENV := .venv
 DLC_VENV := .venv-dlc
 CORES ?= 2
 
-.PHONY: demo test control study study-locanmf results results-parts ledger env dlc-env report lint clean
+.PHONY: demo test control study study-locanmf results results-parts ledger env dlc-env report lint config-docs clean
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile=config/demo.yaml
@@ -77,6 +77,11 @@ report: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check workflow/
+
+# the key tables of config/README.md, rewritten from workflow/schemas (edit the schema, then run
+# this; tests/test_config_docs.py fails while a table differs from the schema)
+config-docs: $(VENV)/.installed
+	$(VENV)/bin/python -m benediff.config_docs
 
 env: $(VENV)/.installed
 

@@ -10,9 +10,7 @@ import numpy as np  # noqa: E402
 
 from benediff.io.atomic import atomic_output  # noqa: E402
 from benediff.io.metrics import read_metrics  # noqa: E402
-
-MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE (self-supervised)", "no_beha": "w/o Beha",
-                "no_tc": "w/o TC", "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
+from benediff.lvm.tables import MODEL_LABELS  # noqa: E402  (the tables' names, in the legends too)
 
 
 class LVMFigureError(ValueError):

@@ -18,6 +18,7 @@ METRICS = (("r2", "R² (%) ↑"), ("rmse", "RMSE ↓"), ("mig", "MIG (%) ↑"),
            ("mig_decoder_floor", "MIG floor of the decoder (%)"))
 # metrics.json keys a fit from before a metric existed lacks: NaN in the tables
 OPTIONAL = tuple(m for m, _ in METRICS if m.startswith("mig_"))
+# the display name of each model (benediff.lvm.names.MODELS) in the tables and the figures' legends
 MODEL_LABELS = {"ours": "Ours", "vae": "Standard VAE", "no_beha": "w/o Beha", "no_tc": "w/o TC",
                 "ssl": "SSL", "cebra": "CEBRA", "pivae": "pi-VAE"}
 READOUTS = (("ridge", "r2", "rmse"), ("mlp", "r2_mlp", "rmse_mlp"))  # CEBRA's two read-outs

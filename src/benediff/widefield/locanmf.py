@@ -15,7 +15,8 @@ from scipy.spatial import cKDTree
 
 from benediff.device import torch_device
 from benediff.io.atomic import atomic_output
-from benediff.widefield.locanmf_fit import Problem, Settings, effective_lambda, in_region_fraction, rank_search
+from benediff.widefield.locanmf_fit import (SCHEDULES, Problem, Settings, effective_lambda, in_region_fraction,
+                                            rank_search)
 from benediff.widefield.locanmf_kernels import use_numba
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 _PARAMS = ("min_rank", "max_rank", "rank_step", "loc_thresh", "r2_thresh", "lambda_schedule", "lambda_init",
            "lambda_step", "lambda_scaled_init", "lambda_scaled_step", "maxiter_lambda", "maxiter_hals", "min_pixels",
            "nnt", "device", "seed", "tol", "warm_start", "verbose")
-SCHEDULES = ("scaled", "reference")
 _ARRAYS = ("spatial_", "temporal_", "regions_", "lambdas_", "in_region_fraction_", "localized_", "mask_",
            "dropped_regions_")
 
@@ -84,7 +84,7 @@ class LocaNMF:
         distance, support = _region_metadata(atlas, mask, labels)
         problem = Problem(Um, W.float().contiguous(), torch.as_tensor(distance, device=device),
                           torch.as_tensor(support, device=device), bool(self.nnt), use_numba(device),
-                          relative=self.lambda_schedule == "scaled", labels=labels)
+                          relative=SCHEDULES[self.lambda_schedule].relative, labels=labels)
         state, info = rank_search(problem, self._settings())
         order = _output_order(state)
         state = state.take(order)
@@ -92,10 +92,9 @@ class LocaNMF:
         return self
 
     def _settings(self):
-        scaled = self.lambda_schedule == "scaled"
+        schedule = SCHEDULES[self.lambda_schedule]
         return Settings(self.min_rank, self.max_rank, self.rank_step, float(self.loc_thresh), self.r2_thresh,
-                        self.lambda_scaled_init if scaled else self.lambda_init,
-                        self.lambda_scaled_step if scaled else self.lambda_step, self.maxiter_lambda,
+                        getattr(self, schedule.init), getattr(self, schedule.step), self.maxiter_lambda,
                         self.maxiter_hals, self.tol, bool(self.warm_start), int(self.seed), self.lambda_schedule,
                         bool(self.verbose), bool(self.progress))
 
@@ -108,7 +107,7 @@ class LocaNMF:
         if self.lambda_schedule not in SCHEDULES:
             raise LocaNMFError(f"LocaNMF: lambda_schedule must be one of {list(SCHEDULES)}, got "
                                f"{self.lambda_schedule!r}; set widefield.locanmf.lambda_schedule to 'scaled'")
-        for init, step in (("lambda_init", "lambda_step"), ("lambda_scaled_init", "lambda_scaled_step")):
+        for init, step in ((s.init, s.step) for s in SCHEDULES.values()):
             if getattr(self, step) < 1 or getattr(self, init) < 0:
                 raise LocaNMFError(f"LocaNMF: need {step} >= 1 and {init} >= 0, got {getattr(self, step)} and "
                                    f"{getattr(self, init)}; fix widefield.locanmf.{step} / {init}")

@@ -55,6 +55,25 @@ class State:
         return self.C.shape[0]
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A λ schedule (``widefield.locanmf.lambda_schedule``): whether λ is relative to each
+    component's temporal energy ||c_k||² (see :func:`effective_lambda`), the LocaNMF parameters
+    (config keys) of its initial value and step, and what to raise when components stay
+    unlocalised."""
+
+    relative: bool
+    init: str
+    step: str
+    hint: str
+
+
+SCHEDULES = {  # the only place that tells the schedules apart
+    "scaled": Schedule(True, "lambda_scaled_init", "lambda_scaled_step", "lambda_scaled_step"),
+    "reference": Schedule(False, "lambda_init", "lambda_step", "lambda_step, or set lambda_schedule: scaled"),
+}
+
+
 @dataclass
 class Settings:
     min_rank: int
@@ -69,7 +88,7 @@ class Settings:
     tol: float | None
     warm_start: bool
     seed: int
-    schedule: str  # "scaled": lambda_init/step are relative to each ||c_k||² (see effective_lambda); "reference"
+    schedule: str  # a key of SCHEDULES; lambda_init/step are that schedule's values
     verbose: bool
     progress: bool  # tqdm bar on stderr when not verbose
 
@@ -160,7 +179,7 @@ def lambda_search(problem, state, settings, report=None):
         "LocaNMF: maxiter_lambda=%d reached with %d of %d components below loc_thresh=%g%%; "
         "raise widefield.locanmf.maxiter_lambda or %s",
         settings.maxiter_lambda, n_bad, state.n, settings.loc_thresh,
-        "lambda_scaled_step" if settings.schedule == "scaled" else "lambda_step, or set lambda_schedule: scaled",
+        SCHEDULES[settings.schedule].hint,
     )
     return state, settings.maxiter_lambda
 
@@ -322,7 +341,7 @@ class _Progress:
                                      refresh=False)
         if self.settings.verbose:
             lam = state.lam.double()
-            unit = " (x||c||^2)" if self.settings.schedule == "scaled" else ""
+            unit = " (x||c||^2)" if self.problem.relative else ""
             log.info("LocaNMF rank round %d, λ round %d: %d regions, %d components, λ%s median %.3g max %.3g, "
                      "%.1f%% localised (min in-region %.1f%%), R² %.4f", self.rank_round, number, self.n_regions,
                      state.n, unit, float(lam.median()) if state.n else 0.0, float(lam.max()) if state.n else 0.0,
