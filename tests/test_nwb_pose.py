@@ -18,6 +18,8 @@ from benediff.io.split import make_split, write_split
 from benediff.io.trials import write_trials
 from benediff.testing.lab import PARTS
 
+from test_nwb_export import exported, stage_files  # noqa: F401  (its fixtures)
+
 pynwb = pytest.importorskip("pynwb")
 pytest.importorskip("ndx_pose")
 
@@ -289,3 +291,12 @@ def test_a_bad_nwb_pose_stops_the_dry_run(tmp_path):
     assert ("2 PoseEstimation in the file: ['dlc', 'sleap']; name the one to read in config key "
             "sessions.M1.nwb_pose") in out
     assert "Traceback" not in out and "rule nwb_pose:" not in out
+
+
+def test_benediffs_own_nwb_export_reads_back_as_the_pose_it_was_made_from(request):
+    """An exported session file is an input too: its PoseEstimation is the DLC pose exported."""
+    pose = read_nwb_pose(request.getfixturevalue("exported")[0])
+    expected = read_pose(request.getfixturevalue("stage_files")["dir"] / "pose.h5")
+    assert pose.table.columns.equals(expected.columns)
+    np.testing.assert_allclose(pose.table.to_numpy(), expected.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(np.diff(pose.times), 1 / 30.0)  # pose.json: 30 fps
