@@ -152,7 +152,7 @@ def test_save_load_round_trip(name, data, tmp_path):
 def test_load_refuses_other_checkpoint(data, tmp_path):
     path = tmp_path / "ssl.pt"
     tiny_fit("ssl", data).save(path)
-    with pytest.raises(BaselineInputError, match="not a pivae checkpoint"):
+    with pytest.raises(BaselineInputError, match="not a pivae model file"):
         PiVAEBaseline.load(path)
 
 
@@ -242,7 +242,8 @@ def test_params_schema_matches_constructors():
         properties = schema["properties"][name]["properties"]
         signature = inspect.signature(baseline_class(name)).parameters
         defaults = {k: p.default for k, p in signature.items()
-                    if k not in ("seed", "device", "progress")}
+                    if k not in ("seed", "device", "progress", "checkpoint_dir",
+                                 "checkpoint_every")}
         assert set(properties) == set(defaults), name
         for key, spec in properties.items():
             expected = list(defaults[key]) if isinstance(defaults[key], tuple) else defaults[key]

@@ -79,8 +79,8 @@ def test_killed_fit_resumes_to_identical_weights(tmp_path, reference, sig, kill_
     assert first.returncode != 0 and not out.exists()
     if sig == "SIGTERM":
         assert "TrainingInterrupted" in first.stderr
-        state = torch.load(ckpt / "checkpoint.pt", weights_only=False)["state"]
-        assert (state["epoch"], state["batch"]) == (1, 2)
+        state = torch.load(ckpt / "checkpoint.pt", weights_only=False)["loop"]
+        assert (state["done"], state["batch"]) == (1, 2)
     second = _run_child(tmp_path, ckpt, out)
     assert second.returncode == 0, second.stderr
     _assert_same(torch.load(out), reference)

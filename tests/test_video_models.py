@@ -439,15 +439,16 @@ RESUME_JOB = textwrap.dedent("""
     import json, sys, time
     import numpy as np, torch
     torch.set_num_threads(1)
+    import benediff.training as training
     import benediff.video.train as train
 
-    real_save = train._save_checkpoint
+    real_save = training.save_checkpoint
 
     def slow_save(*args, **kwargs):  # linger after each checkpoint so the test can kill us mid-run
         real_save(*args, **kwargs)
         time.sleep(float(sys.argv[2]))
 
-    train._save_checkpoint = slow_save
+    training.save_checkpoint = slow_save
     kwargs = json.loads(sys.argv[5])
     model, history = train.train_diffusion(np.load(sys.argv[3]), checkpoint_dir=sys.argv[1], **kwargs)
     train.save_model(sys.argv[4], model, {"losses": [h["loss"] for h in history]})
@@ -475,7 +476,7 @@ def test_killed_training_resumes_to_identical_weights(tmp_path):
     job.send_signal(signal.SIGKILL)
     job.wait()
     assert (
-        torch.load(ckpt_dir / "diffusion.ckpt", weights_only=False)["step"] == 4
+        torch.load(ckpt_dir / "diffusion.ckpt", weights_only=False)["loop"]["done"] == 4
     )  # killed mid-run
 
     resumed = _run_job(tmp_path, ckpt_dir, tmp_path / "resumed.pt", linger=0)

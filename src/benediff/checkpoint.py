@@ -1,5 +1,9 @@
-"""Checkpoints of every trainer (VAE, frame autoencoder, diffusion): one way to save, check
-and resume.
+"""Checkpoints and model files of every trainer (the VAE, the LVM baselines, the frame
+autoencoder, the VDMs, the naive decoder): one way to save, check and resume.
+
+:func:`save_atomic` / :func:`load_file` write and read every checkpoint (through the loop of
+:mod:`benediff.training`) and, through :func:`save_model_file` / :func:`load_model_file`, every
+fitted model's file.
 
 A checkpoint records a fingerprint: the run's settings, a digest of its data and the code that
 wrote it (package version + git revision). :func:`resume_from` decides what a restarted job does:
@@ -98,6 +102,28 @@ def save_atomic(obj, path) -> None:
     """torch.save through a temporary file, so a kill mid-write never leaves a torn checkpoint."""
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
+
+
+def save_model_file(path, kind: str, **fields) -> None:
+    """A fitted model's file, one layout for every model (the VAE, the LVM baselines, the frame
+    autoencoder, the VDMs, the naive decoder): a dict of the ``kind`` that reads it, its weights
+    as ``state_dict`` (on CPU) and its own ``fields`` (constructor arguments, history, metadata),
+    written atomically by :func:`save_atomic`."""
+    if "state_dict" in fields:
+        fields["state_dict"] = {k: v.detach().cpu() for k, v in fields["state_dict"].items()}
+    save_atomic({"kind": kind, **fields}, path)
+
+
+def load_model_file(path, kinds, *, default_kind=None, error=CheckpointError) -> dict:
+    """The dict of a model file written by :func:`save_model_file` whose kind is in ``kinds``;
+    ``default_kind`` is that of files written before the kind was recorded. A missing or unreadable
+    file raises :class:`CheckpointError` (:func:`load_file`), another model's file ``error``."""
+    saved = load_file(path)
+    found = saved.get("kind", default_kind) if isinstance(saved, dict) else type(saved).__name__
+    if not isinstance(saved, dict) or found not in kinds:
+        raise error(f"{path}: not a {' or '.join(kinds)} model file (found {found!r}); pass "
+                    "the right file or retrain the model")
+    return saved
 
 
 def load_file(path):

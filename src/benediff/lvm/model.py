@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from benediff.checkpoint import load_model_file, save_model_file
 from benediff.device import torch_device
 from benediff.lvm.base import LatentModel, LatentModelError, check_trials
 from benediff.lvm.tc import ESTIMATORS
@@ -368,13 +369,15 @@ class BehaviorVAE(LatentModel):
         return self._run(X, lambda x: self.net_.predict_behavior(self.net_.encode(x)[0]))
 
     def save(self, path) -> None:
-        torch.save({"params": self.get_params(), "n_neural": self.n_neural_,
-                    "n_behavior": self.n_behavior_, "state_dict": self.net_.state_dict(),
-                    "history": self.history_}, path)
+        """The model file (:func:`benediff.checkpoint.save_model_file`, kind "vae")."""
+        save_model_file(path, "vae", params=self.get_params(), n_neural=self.n_neural_,
+                        n_behavior=self.n_behavior_, state_dict=self.net_.state_dict(),
+                        history=self.history_)
 
     @classmethod
     def load(cls, path, device="cpu") -> "BehaviorVAE":
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        # files written before the model files had a kind are VAE files too
+        blob = load_model_file(path, ("vae",), default_kind="vae", error=LatentModelError)
         est = cls(**(blob["params"] | {"device": device}))
         est.n_neural_, est.n_behavior_ = blob["n_neural"], blob["n_behavior"]
         est.device_ = torch_device(device)

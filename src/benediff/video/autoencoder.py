@@ -12,12 +12,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from benediff.checkpoint import array_digest, resume_from, save_atomic, with_code
+from benediff.checkpoint import array_digest
 from benediff.device import torch_device
-from benediff.jobs import Progress
-from benediff.training import epoch_order
+from benediff.training import Fit, Loop, epoch_order, train
 
 MAX_CHANNEL_MULT = 4
 CHECKPOINT_NAME = "autoencoder.ckpt"
@@ -123,14 +121,17 @@ def train_autoencoder(
     seed: int,
     device="cpu",
     checkpoint_dir=None,
+    checkpoint_every: int = 1,
     progress: bool = True,
     model_config: dict | None = None,
 ) -> FrameAutoencoder:
     """Fit a FrameAutoencoder to uint8 frames (n_frames, C, S, S) by pixel MSE with Adam.
 
     ``model_config`` holds latent_size / latent_channels / base_channels (in_channels and
-    image_size come from the data). With ``checkpoint_dir`` the run is saved after every epoch and
-    a restarted run resumes from there (same config required) and ends with the same weights.
+    image_size come from the data). With ``checkpoint_dir`` the run is saved every
+    ``checkpoint_every`` epochs (and at a SIGTERM) by :func:`benediff.training.train`; a restarted
+    run resumes from there (same config required) and ends with the same weights. Each epoch
+    visits the frames in an order fixed by (seed, epoch).
     """
     images_train = _check_frames(images_train)
     device = torch_device(device)
@@ -142,19 +143,27 @@ def train_autoencoder(
     run_config = dict(
         model=model.config, batch_size=batch_size, lr=lr, seed=seed, data=array_digest(images_train)
     )
-    ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
-    start = _resume(ckpt, run_config, model, optimiser, epochs)
     frames = torch.from_numpy(images_train)
-    bar = tqdm(range(start, epochs), "autoencoder", initial=start, total=epochs, disable=not progress)
-    line = Progress("autoencoder (epochs)", epochs, start=start)
-    for epoch in bar:
-        mse = _train_epoch(model, optimiser, frames, batch_size, seed, epoch, device)
-        bar.set_postfix(mse=f"{mse:.5f}")
-        line.update(epoch + 1, mse, "mse")
-        if ckpt is not None:
-            state = dict(fingerprint=with_code(run_config), epoch=epoch + 1,
-                         model=model.state_dict(), optimiser=optimiser.state_dict())  # fmt: skip
-            save_atomic(state, ckpt)
+
+    def batches(epoch):
+        order = epoch_order(seed, epoch, len(frames))
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+    def step(_epoch, idx):
+        batch = frames[idx].to(device).float() / 255.0
+        loss = F.mse_loss(model(batch), batch)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return loss.item() * len(batch)
+
+    def end(_epoch, losses):
+        return {"mse": sum(losses) / len(frames)}
+
+    ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
+    loop = Loop("autoencoder training", epochs, checkpoint=ckpt, checkpoint_every=checkpoint_every,
+                fingerprint=run_config, show="mse", note="mse", bar=progress)
+    train(loop, Fit(step, batches, {"model": model, "optimiser": optimiser}, model, end))
     return model.eval()
 
 
@@ -167,31 +176,6 @@ def _check_frames(images: np.ndarray) -> np.ndarray:
             "uint8 array (n_frames, views, S, S) of square frames (dataset images/ group)"
         )
     return np.ascontiguousarray(images)
-
-
-def _resume(ckpt, run_config, model, optimiser, epochs) -> int:
-    state = resume_from(ckpt, run_config, progress_of=lambda s: s["epoch"], total=epochs,
-                        unit="epoch", what="autoencoder training")
-    if state is None:
-        return 0
-    model.load_state_dict(state["model"])
-    optimiser.load_state_dict(state["optimiser"])
-    return int(state["epoch"])
-
-
-def _train_epoch(model, optimiser, frames, batch_size, seed, epoch, device) -> float:
-    """One pass in an order fixed by (seed, epoch), so a resumed run sees the same batches."""
-    model.train()
-    order = epoch_order(seed, epoch, len(frames))
-    total = 0.0
-    for start in range(0, len(order), batch_size):
-        batch = frames[order[start : start + batch_size]].to(device).float() / 255.0
-        loss = F.mse_loss(model(batch), batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        total += loss.item() * len(batch)
-    return total / len(order)
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,13 +4,18 @@ Both manipulate factor d the same way: factor d follows a reference trajectory s
 factor's observed range, every other factor is held at its first-frame value.
 """
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from einops import rearrange
 from torch import nn
 
-from benediff.checkpoint import load_file, save_atomic
+from benediff.checkpoint import array_digest, load_model_file, save_model_file
 from benediff.device import torch_device
+from benediff.training import Fit, Loop, train
+
+CHECKPOINT_NAME = "naive_decoder.ckpt"
 
 
 class BaselineError(ValueError):
@@ -62,8 +67,12 @@ class NaiveDecoder(nn.Module):
 
 
 def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=60, batch_size=8,
-                        lr=3e-3, seed=0, device="cpu") -> NaiveDecoder:
-    """Fit ``NaiveDecoder`` by MSE on (Z trajectory (n, F, D), clip (n, C, F, h, w)) pairs."""
+                        lr=3e-3, seed=0, device="cpu", checkpoint_dir=None,
+                        checkpoint_every=1) -> NaiveDecoder:
+    """Fit ``NaiveDecoder`` by MSE on (Z trajectory (n, F, D), clip (n, C, F, h, w)) pairs.
+
+    Run by :func:`benediff.training.train`: with ``checkpoint_dir`` it is saved every
+    ``checkpoint_every`` epochs (and at a SIGTERM) and a restarted run resumes exactly."""
     latents = torch.as_tensor(np.asarray(latents), dtype=torch.float32)
     clips = torch.as_tensor(np.asarray(clips), dtype=torch.float32)
     if latents.ndim != 3 or clips.ndim != 5 or latents.shape[:2] != (clips.shape[0], clips.shape[2]):
@@ -76,12 +85,23 @@ def train_naive_decoder(latents, clips, *, hidden=32, channels=16, epochs=60, ba
     model.to(device).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(latents), generator=order).split(batch_size):
-            loss = nn.functional.mse_loss(model(latents[idx].to(device)), clips[idx].to(device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+
+    def batches(_epoch):
+        return torch.randperm(len(latents), generator=order).split(batch_size)
+
+    def step(_epoch, idx):
+        loss = nn.functional.mse_loss(model(latents[idx].to(device)), clips[idx].to(device))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    fingerprint = dict(model=model.config, batch_size=batch_size, lr=lr, seed=seed,
+                       data=array_digest(latents.numpy(), clips.numpy()))
+    loop = Loop("naive decoder training", epochs, fingerprint=fingerprint,
+                checkpoint=Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None,
+                checkpoint_every=checkpoint_every)
+    train(loop, Fit(step, batches, {"model": model, "optimiser": optimiser, "order": order},
+                    model))
     return model.eval()
 
 
@@ -113,13 +133,18 @@ class GuidedByCondition(nn.Module):
 
 
 def save_naive_decoder(path, model: NaiveDecoder, **meta) -> None:
-    """The naive decoder's file: constructor arguments, weights and ``meta`` (e.g. factor names)."""
-    save_atomic({"config": model.config, "state": model.state_dict(), "meta": meta}, path)
+    """The naive decoder's file: constructor arguments, weights and ``meta`` (e.g. factor names),
+    laid out as every model file (:func:`benediff.checkpoint.save_model_file`)."""
+    save_model_file(path, "NaiveDecoder", model_kwargs=model.config, config=meta,
+                    state_dict=model.state_dict())
 
 
 def load_naive_decoder(path) -> NaiveDecoder:
-    """A naive decoder written by :func:`save_naive_decoder`, in eval mode."""
-    state = load_file(path)
-    model = NaiveDecoder(**state["config"])
-    model.load_state_dict(state["state"])
+    """A naive decoder written by :func:`save_naive_decoder`, in eval mode (also a file of the
+    layout before the model files had a kind: ``config``, ``state``, ``meta``)."""
+    saved = load_model_file(path, ("NaiveDecoder",), default_kind="NaiveDecoder")
+    if "state_dict" not in saved:  # the earlier layout
+        saved = {"model_kwargs": saved["config"], "state_dict": saved["state"]}
+    model = NaiveDecoder(**saved["model_kwargs"])
+    model.load_state_dict(saved["state_dict"])
     return model.eval()

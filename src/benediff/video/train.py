@@ -2,8 +2,9 @@
 
 A run is a pure function of its config: the data order of step k is drawn from (seed, epoch),
 the noise and timesteps come from one torch.Generator whose state is checkpointed with the
-model, EMA and optimiser, so a killed job restarted with the same arguments ends with the same
-weights as an uninterrupted run (CPU).
+model, EMA, optimiser and AMP scaler by the one loop of :mod:`benediff.training` (every
+``checkpoint_every`` steps, at the end and at a SIGTERM), so a killed job restarted with the
+same arguments ends with the same weights as an uninterrupted run (CPU).
 """
 
 import copy
@@ -11,20 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from benediff.device import torch_device
 from benediff.video.autoencoder import FrameAutoencoder
-from benediff.checkpoint import (
-    CheckpointError,
-    array_digest,
-    load_file,
-    resume_from,
-    save_atomic,
-    with_code,
-)
-from benediff.jobs import Progress
-from benediff.training import epoch_order
+from benediff.checkpoint import array_digest, load_model_file, save_model_file
+from benediff.training import Fit, Loop, epoch_order, train
 from benediff.video.diffusion import GaussianDiffusion
 from benediff.video.unet3d import UNet3D
 
@@ -76,18 +68,21 @@ def train_diffusion(
         data=array_digest(clips), cond=None if cond is None else array_digest(cond),
     )  # fmt: skip
     state = dict(model=model, ema=ema, optimiser=optimiser, scaler=scaler, generator=generator)
-    ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
-    start, history = _resume(ckpt, run_config, state, steps)
-    bar = tqdm(range(start, steps), "diffusion", initial=start, total=steps, disable=not progress)
-    line = Progress("diffusion training", steps, start=start)
-    for step in bar:
-        idx = _batch_indices(len(clips), batch_size, seed, step)
-        loss = _train_step(state, diffusion, clips, cond, idx, cond_dropout, ema_decay, device)
-        history.append({"step": step + 1, "loss": loss})
-        bar.set_postfix(loss=f"{loss:.4f}")
-        line.update(step + 1, loss)
-        if ckpt is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            _save_checkpoint(ckpt, run_config, state, step + 1, history)
+
+    def step(step_index, idx):
+        return _train_step(state, diffusion, clips, cond, idx, cond_dropout, ema_decay, device)
+
+    def batches(step_index):  # one batch per step; epochs wrap across steps
+        return [_batch_indices(len(clips), batch_size, seed, step_index)]
+
+    def end(step_index, losses):
+        return {"step": step_index + 1, "loss": losses[0]}
+
+    loop = Loop("diffusion training", steps, unit="step",
+                checkpoint=Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None,
+                checkpoint_every=checkpoint_every, fingerprint=run_config, show="loss",
+                bar=progress)
+    history = train(loop, Fit(step, batches, state, model, end))
     return ema.eval(), history
 
 
@@ -171,54 +166,23 @@ def _update_ema(ema, model, decay):
         ema_p.lerp_(p, 1 - decay)
 
 
-def _save_checkpoint(path, run_config, state, step, history):
-    save_atomic(dict(
-        fingerprint=with_code(run_config),
-        step=step,
-        history=history,
-        model=state["model"].state_dict(),
-        ema=state["ema"].state_dict(),
-        optimiser=state["optimiser"].state_dict(),
-        scaler=state["scaler"].state_dict(),
-        generator=state["generator"].get_state(),
-        ),  # fmt: skip
-        path,
-    )
-
-
-def _resume(path, run_config, state, steps):
-    saved = resume_from(path, run_config, progress_of=lambda s: s["step"], total=steps,
-                        unit="step", what="diffusion training")
-    if saved is None:
-        return 0, []
-    state["model"].load_state_dict(saved["model"])
-    state["ema"].load_state_dict(saved["ema"])
-    state["optimiser"].load_state_dict(saved["optimiser"])
-    state["scaler"].load_state_dict(saved["scaler"])
-    state["generator"].set_state(saved["generator"])
-    return int(saved["step"]), list(saved["history"])
-
-
 # --------------------------------------------------------------------------------------------
 # model files
 
 
 def save_model(path, model, config: dict) -> None:
-    """Write weights + constructor arguments + a caller config (e.g. latent scale) atomically."""
+    """Write weights + constructor arguments + a caller config (e.g. latent scale) atomically
+    (:func:`benediff.checkpoint.save_model_file`, the model's class name as its kind)."""
     kind = type(model).__name__
     if kind not in MODEL_CLASSES:
         raise TypeError(f"save_model supports {sorted(MODEL_CLASSES)}, not {kind}")
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_atomic(dict(kind=kind, model_kwargs=model.config, config=config, state_dict=state), path)
+    save_model_file(path, kind, model_kwargs=model.config, config=config,
+                    state_dict=model.state_dict())
 
 
 def load_model(path):
     """Return (model in eval mode on CPU, config) from a file written by save_model."""
-    saved = load_file(path)
-    if not isinstance(saved, dict) or saved.get("kind") not in MODEL_CLASSES:
-        raise CheckpointError(
-            f"{path}: not a benediff video model file (written by save_model); retrain it"
-        )
+    saved = load_model_file(path, tuple(MODEL_CLASSES))
     model = MODEL_CLASSES[saved["kind"]](**saved["model_kwargs"])
     model.load_state_dict(saved["state_dict"])
     return model.eval(), saved["config"]

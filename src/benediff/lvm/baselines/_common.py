@@ -2,6 +2,7 @@
 
 import contextlib
 import inspect
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,9 +27,31 @@ class Baseline(LatentModel):
 
 
 class TorchBaseline(Baseline):
-    """A baseline whose fitted state is one torch ``network_`` built by ``_build(n_neural, n_labels)``."""
+    """A baseline whose fitted state is one torch ``network_`` built by ``_build(n_neural, n_labels)``.
+
+    Its fit runs through :func:`benediff.training.train` (``_training.fit_loop``): with
+    ``checkpoint_dir`` it is resumable and SIGTERM-safe like the VAE's."""
 
     kind = None
+
+    def get_params(self) -> dict:
+        """Hyper-parameters (the checkpoint settings are the run's, not the model's)."""
+        return {k: v for k, v in super().get_params().items()
+                if k not in ("checkpoint_dir", "checkpoint_every")}
+
+    def _checkpointing(self, X, U, X_val, U_val) -> dict:
+        """``fit_loop``'s checkpoint arguments: the file, its interval and the fingerprint (the
+        hyper-parameters and a digest of the data)."""
+        from benediff.checkpoint import array_digest
+        from ._training import CHECKPOINT_NAME, RUNTIME_KEYS
+
+        if self.checkpoint_dir is None:
+            return {}
+        settings = {k: v for k, v in self.get_params().items() if k not in RUNTIME_KEYS}
+        data = [array_digest(*part) for part in (X, U, X_val or [], U_val or [])]
+        return {"checkpoint": Path(self.checkpoint_dir) / CHECKPOINT_NAME,
+                "checkpoint_every": self.checkpoint_every,
+                "fingerprint": settings | {"kind": self.kind, "data": data}}
 
     def _check_fitted(self):
         if not hasattr(self, "network_"):
@@ -106,19 +129,16 @@ def split_like(flat: np.ndarray, trials) -> list[np.ndarray]:
 
 
 def save_checkpoint(obj: dict, path) -> None:
-    """A fitted baseline's file (atomic, as every checkpoint: :func:`benediff.checkpoint.save_atomic`)."""
-    from benediff.checkpoint import save_atomic
+    """A fitted baseline's file: ``obj`` (with its ``kind``) as every model file is written
+    (:func:`benediff.checkpoint.save_model_file`)."""
+    from benediff.checkpoint import save_model_file
 
-    save_atomic(obj, path)
+    save_model_file(path, **obj)
 
 
 def load_checkpoint(path, kind: str) -> dict:
     """The fitted baseline of ``kind`` saved at ``path`` (:func:`benediff.checkpoint.load_file`
     names a missing or unreadable file); a file of another kind is a BaselineInputError."""
-    from benediff.checkpoint import load_file
+    from benediff.checkpoint import load_model_file
 
-    ckpt = load_file(path)
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
-        found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise BaselineInputError(f"{path}: not a {kind} checkpoint (found {found!r})")
-    return ckpt
+    return load_model_file(path, (kind,), error=BaselineInputError)

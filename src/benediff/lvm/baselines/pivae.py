@@ -47,7 +47,7 @@ class PiVAEBaseline(TorchBaseline):
     def __init__(self, n_latents=None, epochs=30, batch_size=200, learning_rate=5e-4,
                  patience=10, min_delta=0.01, encoder_hidden=128, encoder_layers=2,
                  label_prior_hidden=32, decoder_hidden=30, n_gin_blocks=2, gin_block_depth=2,
-                 seed=0, device="cpu", progress=False):
+                 seed=0, device="cpu", progress=False, checkpoint_dir=None, checkpoint_every=1):
         self.n_latents = n_latents
         self.epochs = epochs
         self.batch_size = batch_size
@@ -63,6 +63,8 @@ class PiVAEBaseline(TorchBaseline):
         self.seed = seed
         self.device = device
         self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     def _check_dims(self, n_neural, n_labels):
         n_latents = self.n_latents or n_labels
@@ -91,6 +93,8 @@ class PiVAEBaseline(TorchBaseline):
 
     def fit(self, X, U, X_val=None, U_val=None):
         X, U = check_pairs(X, U)
+        if X_val is not None:
+            X_val, U_val = check_pairs(X_val, U_val, "X_val", "U_val")
         self._check_dims(X[0].shape[1], U[0].shape[1])
         generator = torch.Generator().manual_seed(self.seed)
         with seeded(self.seed):
@@ -107,7 +111,9 @@ class PiVAEBaseline(TorchBaseline):
             self.history_ = fit_loop(
                 self.network_, batch_loss, epoch_batches, self._val_loss(X_val, U_val),
                 epochs=self.epochs, lr=self.learning_rate, patience=self.patience,
-                min_delta=self.min_delta, progress=self.progress, desc="pi-VAE")
+                min_delta=self.min_delta, progress=self.progress, desc="pi-VAE",
+                samplers={"batch_generator": generator},
+                **self._checkpointing(X, U, X_val, U_val))
         return self
 
     def _flat(self, trials):

@@ -119,7 +119,7 @@ class SSLBaseline(TorchBaseline):
     def __init__(self, n_latents=None, hidden_size=32, n_layers=1, bidirectional=True,
                  dropout=0.1, label_weight=1.0, x_weight=40.0, unlabelled_fraction=0.0, epochs=100,
                  batch_size=32, learning_rate=1e-3, patience=10, min_delta=0.01, seed=0,
-                 device="cpu", progress=False):
+                 device="cpu", progress=False, checkpoint_dir=None, checkpoint_every=1):
         if not 0.0 <= unlabelled_fraction < 1.0:
             raise BaselineInputError(
                 f"ssl.unlabelled_fraction = {unlabelled_fraction}: must be in [0, 1)"
@@ -140,6 +140,8 @@ class SSLBaseline(TorchBaseline):
         self.seed = seed
         self.device = device
         self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
 
     def _build(self, n_neural, n_labels):
         self.n_neural_, self.n_labels_ = n_neural, n_labels
@@ -154,6 +156,8 @@ class SSLBaseline(TorchBaseline):
 
     def fit(self, X, U, X_val=None, U_val=None):
         X, U = check_pairs(X, U)
+        if X_val is not None:
+            X_val, U_val = check_pairs(X_val, U_val, "X_val", "U_val")
         rng = np.random.default_rng(self.seed)
         labelled = rng.permutation(len(X)) >= round(self.unlabelled_fraction * len(X))
         with seeded(self.seed):
@@ -172,7 +176,8 @@ class SSLBaseline(TorchBaseline):
                 self.network_, batch_loss, epoch_batches,
                 self._val_loss(X_val, U_val), epochs=self.epochs, lr=self.learning_rate,
                 patience=self.patience, min_delta=self.min_delta, progress=self.progress,
-                desc="SSL (M2)")
+                desc="SSL (M2)", samplers={"batch_rng": rng},
+                **self._checkpointing(X, U, X_val, U_val))
         return self
 
     def _val_loss(self, X_val, U_val):
