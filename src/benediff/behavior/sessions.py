@@ -89,7 +89,7 @@ def analysis_sessions(config: dict) -> list[str]:
 def dataset_sources(config: dict, session: str) -> dict:
     """Where each group of the session's dataset comes from (config key ``dataset``): without
     ``images`` for a session without a behaviour video (its dataset holds neural + labels)."""
-    sources = dict(config["dataset"])
+    sources = {group: config["dataset"][group] for group in ("neural", "labels", "images")}
     if not has_behavior_video(config["sessions"][session]):
         sources.pop("images", None)
     return sources
