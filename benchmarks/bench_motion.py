@@ -38,14 +38,16 @@ import numpy as np
 import torch
 
 from benediff.config import load
-from benediff.io.atlas import make_grouping
+from benediff.io.motion import read_motion
+from benediff.io.regions import make_grouping
+from benediff.io.session_atlas import read_atlas_h5
 from benediff.metrics import behavior_share
 from benediff.simulate import SimParams, read_truth, simulate_session
 from benediff.simulate.params import BEHAVIORS, PRESETS
 from benediff.widefield.locanmf import LocaNMF
 from benediff.widefield.motion import apply_shifts
-from benediff.widefield.pipeline import (component_regions, read_atlas_h5, read_motion,
-                                         run_atlas, run_hemo, run_locanmf, run_motion, run_svd)
+from benediff.widefield.pipeline import (component_regions, run_atlas, run_hemo, run_locanmf,
+                                         run_motion, run_svd)
 from benediff.widefield.readers import channel_order, open_movie
 from benediff.widefield.stream import estimate_motion, iter_cycles
 

@@ -11,7 +11,8 @@ from scipy.interpolate import PchipInterpolator
 from scipy.ndimage import gaussian_filter
 from skimage.transform import SimilarityTransform, warp
 
-from benediff.io.atlas import Atlas, consolidate, load_atlas, resize_atlas
+from benediff.io.atlas import Atlas, load_atlas, resize_atlas
+from benediff.io.regions import consolidate
 from benediff.simulate.params import SimulationError
 
 ATLAS_SEED = 20190101  # the procedural atlas is the same for every session, like a reference atlas
