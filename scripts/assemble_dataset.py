@@ -9,6 +9,6 @@ assemble_dataset(
     inputs=dict(snakemake.input.items()),
     sources=snakemake.params.sources,
     image_size=snakemake.params.image_size,
-    neural_noise=snakemake.params.neural_noise,
+    neural_noise=snakemake.params.config["dataset"].get("neural_noise", 0.0),  # absent when 0
     config=snakemake.params.config,
 )

@@ -149,3 +149,16 @@ def test_the_workflow_parses_without_torch():
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_unset_measurement_noise_leaves_the_assembly_params_of_earlier_runs():
+    """dataset.neural_noise (a key added after runs existed) enters the assembly's slice only
+    when set: at its default a finished run's params are those recorded before the key existed,
+    so upgrading re-assembles and refits nothing; set, it changes the params (reassembly)."""
+    part = bconfig.rule_config(DEMO, "assemble_dataset", WILDCARDS)
+    assert DEMO["dataset"]["neural_noise"] == 0
+    assert part["config"]["dataset"] == {"neural": "widefield", "labels": "pose", "images": "clips"}
+    noisy = copy.deepcopy(DEMO)
+    noisy["dataset"]["neural_noise"] = 0.145
+    assert bconfig.rule_config(noisy, "assemble_dataset", WILDCARDS)["config"]["dataset"][
+        "neural_noise"] == 0.145

@@ -411,9 +411,11 @@ def _assemble(config, wc):
     from benediff.behavior.sessions import dataset_sources  # no images without a video
 
     size = config["behavior"]["clips"]["size"]
+    # dataset.neural_noise enters the slice only when set (> 0): a finished run whose config
+    # never set it keeps its params, so upgrading does not re-assemble and refit it
+    dataset = {k: v for k, v in config["dataset"].items() if k != "neural_noise" or v}
     return {"sources": dataset_sources(config, wc.session), "image_size": size,
-            "neural_noise": config["dataset"]["neural_noise"],
-            "config": {"seed": config["seed"], "dataset": config["dataset"],
+            "config": {"seed": config["seed"], "dataset": dataset,
                        "split": config["split"], "behavior": {"clips": {"size": size}},
                        "sessions": {wc.session: config["sessions"][wc.session]}}}
 

@@ -27,7 +27,7 @@ rule assemble_dataset:
         "../../envs/benediff.yaml"
     threads: 1
     params:
-        **rule_params("assemble_dataset", "sources", "image_size", "neural_noise", "config"),
+        **rule_params("assemble_dataset", "sources", "image_size", "config"),
     script:
         "../../scripts/assemble_dataset.py"
 
