@@ -45,7 +45,7 @@ study-locanmf: $(VENV)/.installed
 # snapshot (docs/demo, docs/control, docs/study/part*), and docs/RESULTS.md is written from the
 # snapshots alone (`make ledger`), with today's claims and causes, without rerunning anything.
 # `make results` runs the demo (if it has not run), snapshots it into docs/demo, then `make ledger`.
-SNAPSHOTS := docs/demo docs/control docs/study/part1 docs/study/part2
+SNAPSHOTS := docs/demo docs/control docs/study/noisy docs/study/locanmf docs/study/part1 docs/study/part2
 
 results: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/demo.yaml config/causes.yaml \
