@@ -152,6 +152,23 @@ def test_rule_session_trials_from_an_nwb_movie(tmp_path):
     assert out["start_frame"].tolist() == [0, 30] and out["n_frames"].tolist() == [30, 30]
 
 
+def test_trials_in_seconds_with_an_nwb_movie_use_the_movies_frame_times(tmp_path):
+    """A table in seconds beside an NWB movie is converted on the movie's own frame times (a
+    0.5 s gap after 1 s), not on the nominal rate (which would put the second trial past the
+    end); neural_timestamps, when given, still win."""
+    movie = nwb_movie(tmp_path / "wf.nwb", drop_at=60)  # per channel: 60 frames, gap at 1 s
+    src = tmp_path / "seconds.csv"
+    src.write_text("trial_id,start_time,stop_time\n0,0.0,1.0\n1,1.5,2.5\n")
+    out = write_session_trials(src, tmp_path / "trials.csv", 30.0, nwb=movie, channels=2)
+    assert out["start_frame"].tolist() == [0, 30] and out["n_frames"].tolist() == [30, 30]
+    by_rate = write_session_trials(src, tmp_path / "rate.csv", 30.0)  # the rate: no gap
+    assert by_rate["start_frame"].tolist() == [0, 45]
+    np.save(tmp_path / "neural.npy", np.arange(60) / 30.0)  # gap-free times: trial 1 too long
+    with pytest.raises(TrialTableError, match="lies outside the neural timestamps"):
+        write_session_trials(src, tmp_path / "ts.csv", 30.0, nwb=movie, channels=2,
+                             neural_timestamps=tmp_path / "neural.npy")
+
+
 def test_a_lab_session_with_trials_in_seconds_dry_runs(tmp_path):
     """Snakemake plans rule session_trials for a table in seconds and the stages read its
     output; a bad row in seconds stops the dry run naming the file, row and fix."""

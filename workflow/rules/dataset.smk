@@ -62,9 +62,7 @@ rule import_behavenet:
 rule session_trials:
     input:
         trials=lambda wc: session_config(wc.session).get("trials") or [],
-        movie=lambda wc: (
-            [] if session_config(wc.session).get("trials") else widefield_movie(wc)
-        ),
+        movie=lambda wc: widefield_movie(wc) if is_nwb_movie(wc.session) else [],
         timestamps=lambda wc: session_timestamps(wc.session)["neural"] or [],
     output:
         "results/{session}/trials.csv",

@@ -271,26 +271,29 @@ def write_session_trials(src, out, rate: float, neural_timestamps=None, nwb=None
                          nwb_series=None, channels: int = 2, session="<session>") -> pd.DataFrame:
     """Rule ``session_trials``: the session's trials in frames as ``out``.
 
-    From ``src`` (a table in seconds) on the clock of ``neural_timestamps`` (else ``rate``), or,
-    with ``nwb``, from that file's trials table on its imaging series' timestamps.
+    From ``src`` (a table in seconds), else from the trials table of ``nwb`` (an NWB movie), on
+    the clock of ``neural_timestamps`` if given, else of the NWB movie's imaging series (its
+    timestamps), else ``rate``.
     """
+    times, clock_name, nwb_table = None, "widefield.frame_rate", None
     if nwb is not None:
         from benediff.widefield.readers import read_nwb_timing  # the NWB movie's one reader
 
-        times, table = read_nwb_timing(nwb, nwb_series, channels)
-        if table is None:
+        times, nwb_table = read_nwb_timing(nwb, nwb_series, channels)
+        clock_name = f"{nwb} imaging series"
+    if src is None:
+        if nwb_table is None:
             raise TrialTableError(f"{nwb}: the NWB file has no trials table; set "
                                   f"sessions.{session}.trials to a trial table")
-        clock, path = Clock(rate, times, f"{nwb} imaging series"), f"{nwb} (trials table)"
+        table, path = nwb_table, f"{nwb} (trials table)"
     else:
         table, path = _read_csv(src), src
-        times = None
-        if neural_timestamps:
-            from benediff.behavior.timing import read_timestamps  # the timestamps' one reader
+    if neural_timestamps:
+        from benediff.behavior.timing import read_timestamps  # the timestamps' one reader
 
-            times = read_timestamps(neural_timestamps, f"sessions.{session}.neural_timestamps")
-        clock = Clock(rate, times, f"sessions.{session}.neural_timestamps" if times is not None
-                      else "widefield.frame_rate")
+        times = read_timestamps(neural_timestamps, f"sessions.{session}.neural_timestamps")
+        clock_name = f"sessions.{session}.neural_timestamps"
+    clock = Clock(rate, times, clock_name)
     if not is_time_table(table):
         missing = [c for c in TIME_COLUMNS if c not in table.columns]
         raise TrialTableError(f"{path}: not a table in seconds (column(s) {missing} missing)")
