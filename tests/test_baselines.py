@@ -30,11 +30,8 @@ def planted(n_trials=24):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(torch_one_thread):
+    """every test of this module on one torch thread (tests/conftest.py)"""
 
 
 @pytest.fixture(scope="module")

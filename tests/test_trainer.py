@@ -24,11 +24,8 @@ EPOCHS, EVERY = 5, 2  # checkpoints after epochs 2, 4 and 5
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(torch_one_thread):
+    """every test of this module on one torch thread (tests/conftest.py)"""
 
 
 # --- the seven models, each through its public entry point: (final weights, history)
