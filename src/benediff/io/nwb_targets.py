@@ -1,9 +1,13 @@
-"""The NWB export's targets and per-session metadata, as plain functions of the config.
+"""The NWB export's targets and per-session metadata, as plain functions of the config, and the
+checks of that metadata made before any job (:func:`metadata_problems`).
 
-Kept apart from :mod:`benediff.io.nwb` (the writer, which imports pynwb, ndx-pose and
-nwbinspector) so that the config slices (:mod:`benediff.config`) and the default target read
-them without those packages.
+Kept apart from :mod:`benediff.io.nwb_write` (the writer, which imports pynwb, ndx-pose and
+nwbinspector) so that the config slices (:mod:`benediff.rule_config`) and the default target
+read them without those packages.
 """
+
+import re
+from datetime import datetime
 
 
 def session_metadata(nwb_cfg: dict, session: str) -> dict:
@@ -42,3 +46,39 @@ def export_fit_files(config: dict, session: str, name: str) -> list[str]:
 
     return [lvm_targets.fit_path(session, r, m, seed, name)
             for m, r, seed in export_fits(config, session)]
+
+
+AGE = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
+
+
+def metadata_problems(nwb_cfg: dict, sessions) -> list[str]:
+    """Values of the ``nwb`` keys NWB or nwbinspector would refuse (checked before any job)."""
+    problems = []
+    for session in sessions:
+        meta = session_metadata(nwb_cfg, session)
+        where = (lambda key: f"nwb.sessions.{session}.{key}"
+                 if key in (nwb_cfg.get("sessions") or {}).get(session, {}) else f"nwb.{key}")
+        start = str(meta["session_start_time"])
+        try:
+            when = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(f"config key {where('session_start_time')} = {start!r} is not an ISO "
+                            "8601 date and time; write e.g. 2017-12-05T10:00:00+01:00")
+        else:
+            if when.tzinfo is None:
+                problems.append(f"config key {where('session_start_time')} = {start!r} has no "
+                                "time zone; add the offset, e.g. 2017-12-05T10:00:00+01:00")
+        age = str(meta["age"])
+        bounds = age.split("/") if "/" in age else [age]
+        if len(bounds) > 2 or not all(AGE.fullmatch(b) for b in bounds if b) or not any(bounds):
+            problems.append(f"config key {where('age')} = {age!r} is not an ISO 8601 age; write "
+                            "e.g. P90D (90 days), P12W, or a range P60D/P120D (P90D/ = 90 days "
+                            "or older)")
+        if " " not in str(meta["species"]).strip() and not str(meta["species"]).startswith("http"):
+            problems.append(f"config key {where('species')} = {meta['species']!r} is neither a "
+                            "Latin binomial (Mus musculus) nor an NCBI taxonomy URL")
+        for key in ("subject_id",):
+            if "/" in str(meta.get(key) or ""):
+                problems.append(f"config key {where(key)} = {meta[key]!r} contains '/'; NWB "
+                                "names cannot")
+    return problems
