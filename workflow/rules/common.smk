@@ -199,7 +199,12 @@ check_configured_paths()
 
 def check_inputs():
     """Trial tables and splits of every session, before any job (all problems in one error)."""
-    from benediff.preflight import dataset_problems, input_problems, input_warnings, region_problems
+    from benediff.preflight import (
+        dataset_problems,
+        input_problems,
+        input_warnings,
+        region_problems,
+    )
 
     tables = {
         s: session_config(s)["trials"]
