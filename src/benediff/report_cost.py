@@ -20,9 +20,10 @@ def job_times(workdir) -> pd.DataFrame:
 
     Read from Snakemake's per-output records (``.snakemake/metadata``: one file per output, its
     name the output path in URL-safe base64, split into folders when long; it holds the rule, the
-    job hash and the start/end times). A job with several outputs is counted once (same rule, job
-hash and end time; the earliest start); a record of an
-    output deleted since (an earlier run) or of another layout is skipped.
+    job hash and the start/end times). A job with several outputs is counted once (same rule and
+    job hash; its outputs' end times differ by milliseconds), from its earliest start to its
+    latest end; a record of an output deleted since (an earlier run) or of another layout is
+    skipped.
     """
     workdir = Path(workdir)
     root = workdir / ".snakemake" / "metadata"
@@ -34,12 +35,14 @@ hash and end time; the earliest start); a record of an
             if not (workdir / output).exists():
                 continue
             rec = json.loads(path.read_text())
-            key = (rec["rule"], rec["job_hash"], float(rec["endtime"]))
-            # each output of a job records its own start, microseconds apart: keep the first
-            rows[key] = min(rows.get(key, float("inf")), float(rec["starttime"]))
+            key = (rec["rule"], rec["job_hash"])
+            # each output of a job records its own start and end, milliseconds apart (the end is
+            # when that output was done): one job, from its first start to its last end
+            start, end = rows.get(key, (float("inf"), float("-inf")))
+            rows[key] = (min(start, float(rec["starttime"])), max(end, float(rec["endtime"])))
         except (ValueError, KeyError, TypeError, OSError):
             continue
-    frame = pd.DataFrame([(rule, start, end) for (rule, _, end), start in sorted(rows.items())],
+    frame = pd.DataFrame([(rule, start, end) for (rule, _), (start, end) in sorted(rows.items())],
                          columns=["rule", "start", "end"])
     return frame[frame["end"] >= frame["start"]]
 
