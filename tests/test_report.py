@@ -80,7 +80,7 @@ def test_stage_costs_by_hand(tmp_path):
     _record(root, "b.h5", "lvm_fit", 2, 100.0, 1900.0)
     _record(root, "c.pt", "lvm_fit", 3, 200.0, 2000.0)
     # a job's outputs start microseconds and end milliseconds apart: still one job
-    _record(root, "c.json", "lvm_fit", 3, 200.0001, 2000.004)
+    _record(root, "c.json", "lvm_fit", 3, 200.0001, 1999.996)
     _record(root, "gone.h5", "lvm_fit", 4, 0.0, 99999.0)
     (root / "bm90LWpzb24=").write_text("{not json")
     jobs = report_cost.job_times(tmp_path)
