@@ -324,7 +324,7 @@ def check_blocks(schema, names, roots) -> None:
         ([f"schema keys in no block: {missing}"] if missing else [])
     if problems:
         raise ConfigDocsError("config/README.md: " + "; ".join(problems)
-                              + f"; add a block (<!-- keys: <key> ... -->) or fix its name")
+                              + "; add a block (<!-- keys: <key> ... -->) or fix its name")
 
 
 def stale_blocks(text: str, schema: dict | None = None) -> list[str]:
