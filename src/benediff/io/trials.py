@@ -276,7 +276,7 @@ def write_session_trials(src, out, rate: float, neural_timestamps=None, nwb=None
     timestamps), else ``rate``.
     """
     times, clock_name, nwb_table = None, "widefield.frame_rate", None
-    if nwb is not None:
+    if nwb is not None and (src is None or not neural_timestamps):  # else the file is not read
         from benediff.widefield.readers import read_nwb_timing  # the NWB movie's one reader
 
         times, nwb_table = read_nwb_timing(nwb, nwb_series, channels)
