@@ -41,6 +41,47 @@ def fitted(tmp_path_factory):
     return root, out
 
 
+def test_a_fit_does_not_depend_on_the_fits_before_it_in_its_process(fitted, tmp_path):
+    """lvm.fit_seeds_together runs a region x model's seeds one after another in one process:
+    each fit must equal the fit of its own job. Seed 1 of R0_L/ours was fitted right after seed 0
+    (the fixture); refitted here after eight other fits, its latents and weights are the same."""
+    root, out = fitted
+    d = tmp_path / "again"
+    fit_region(root / "dataset.h5", "R0_L", "ours", 1, LVM, out_model=d / "model.pt",
+               out_latents=d / "latents.h5", out_fit=d / "fit.json", evaluate_fit=False)
+    before, after = read_latents(out[("R0_L", "ours", 1)] / "latents.h5")[0], read_latents(
+        d / "latents.h5")[0]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    w0 = BehaviorVAE.load(out[("R0_L", "ours", 1)] / "model.pt").net_.state_dict()
+    w1 = BehaviorVAE.load(d / "model.pt").net_.state_dict()
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    other = read_latents(out[("R0_L", "ours", 0)] / "latents.h5")[0]
+    assert not np.array_equal(other[0], after[0])  # and the seed does matter
+
+
+@pytest.mark.e2e
+def test_fit_seeds_together_groups_a_tables_seeds_in_one_job(tmp_path):
+    """The demo (lvm.fit_seeds_together on): one job per session x region x model a table reads,
+    fitting its three seeds; every other fit (a figure's single seed) stays an lvm_fit job; the
+    same 57 fits as with the key off, where every fit is an lvm_fit job."""
+    import yaml
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "config" / "demo.yaml"
+    counts, out = _dry_run_job_counts(tmp_path / "on", demo, "all")
+    grouped = {r: n for r, n in counts.items() if r.startswith("lvm_fit_seeds_")}
+    assert len(grouped) == 18 and set(grouped.values()) == {1}, grouped
+    assert "lvm_fit_seeds_S1_VIS_L_ours" in grouped and counts["lvm_fit"] == 3
+    block = out.split("rule lvm_fit_seeds_S1_VIS_L_ours:")[1].split("\n\n")[0]
+    assert all(f"results/lvm/S1/VIS_L/ours/seed{s}/model.pt" in block for s in (0, 1, 2))
+    cfg = yaml.safe_load(demo.read_text())
+    cfg["lvm"]["fit_seeds_together"] = False
+    (tmp_path / "off.yaml").write_text(yaml.safe_dump(cfg))
+    counts_off, _ = _dry_run_job_counts(tmp_path / "off", tmp_path / "off.yaml", "all")
+    assert not any(r.startswith("lvm_fit_seeds") for r in counts_off)
+    assert counts_off["lvm_fit"] == 3 * len(grouped) + counts["lvm_fit"] == 57
+
+
 def test_outputs_of_one_fit(fitted):
     root, out = fitted
     d = out[("R0_L", "ours", 0)]

@@ -36,6 +36,49 @@ rule lvm_fit:
         "../../scripts/lvm_fit.py"
 
 
+# lvm.fit_seeds_together: one job per session × region × model a table reads fits all of
+# lvm.seeds in one process (the torch start-up paid once), seed for seed the fits of lvm_fit;
+# a rule naming its files wins over lvm_fit, which still makes every other fit.
+for (_session, _region, _model), _seeds in lvm_targets.grouped_fits(config).items():
+
+    rule:
+        name:
+            lvm_targets.fit_seeds_rule_name(_session, _region, _model)
+        input:
+            dataset=lvm_targets.session_datasets(config, _session),
+        output:
+            model=lvm_targets.fit_seeds_outputs(
+                _session, _region, _model, _seeds, "model.pt"
+            ),
+            latents=lvm_targets.fit_seeds_outputs(
+                _session, _region, _model, _seeds, "latents.h5"
+            ),
+            fit=lvm_targets.fit_seeds_outputs(
+                _session, _region, _model, _seeds, "fit.json"
+            ),
+        log:
+            f"logs/lvm_fit/{_session}/{_region}/{_model}/seeds.log",
+        benchmark:
+            f"logs/benchmarks/lvm_fit/{_session}/{_region}/{_model}/seeds.tsv"
+        conda:
+            "../../envs/lvm.yaml"
+        threads: 1
+        params:
+            **rule_params(
+                "lvm_fit_seeds",
+                "lvm",
+                "seeds",
+                "seed",
+                "device",
+                "gpu_fallback",
+                "checkpoint_dirs",
+                "pooled",
+                wildcards=lvm_targets.region_wildcards(_session, _region, _model),
+            ),
+        script:
+            "../../scripts/lvm_fit_seeds.py"
+
+
 # Evaluation (metrics.json) is its own job, so a metric setting (lvm.mig_binning) reruns no fit.
 # One job per session x region evaluates every fit a table or Figure 4 reads there (dataset
 # read and decoder reference computed once); rule lvm_evaluate evaluates any other fit alone.

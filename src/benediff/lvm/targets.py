@@ -36,8 +36,8 @@ def fit_path(session, region, model, seed, name) -> str:
     return paths.lvm_fit(name, session, region, model, seed)
 
 
-ARTIFACT_KEYS = ("seeds", "checkpoint_every", "checkpoint_root", "pool_sessions", "table1", "table2",
-                 "table3", "fig4", "fig5", "trajectories")
+ARTIFACT_KEYS = ("seeds", "fit_seeds_together", "checkpoint_every", "checkpoint_root",
+                 "pool_sessions", "table1", "table2", "table3", "fig4", "fig5", "trajectories")
 
 
 def fit_config(config, wildcards) -> dict:
@@ -224,6 +224,40 @@ def fit_rule_config(config, wildcards) -> dict:
             "checkpoint_dir": checkpoint_dir(config, wildcards), "pooled": is_pooled(wildcards)}
 
 
+def grouped_fits(config) -> dict:
+    """(session, region, model) -> seeds fitted together by one job (``lvm.fit_seeds_together``):
+    every model × region a table or Figure 4 reads on all of ``lvm.seeds``. Empty when the key is
+    off or there is one seed. Any other fit (a figure's single seed, a seed asked for alone) is
+    one ``lvm_fit`` job; a grouped rule names its files, so Snakemake prefers it to ``lvm_fit``."""
+    seeds = [int(s) for s in config["lvm"]["seeds"]]
+    if not config["lvm"]["fit_seeds_together"] or len(seeds) < 2:
+        return {}
+    return {(session, region, model): seeds
+            for (session, region), fits in evaluated_fits(config).items()
+            for model in dict.fromkeys(m for m, _ in fits)}
+
+
+def fit_seeds_rule_name(session: str, region: str, model: str) -> str:
+    """Name of the rule fitting every seed of one session × region × model."""
+    return "lvm_fit_seeds_" + re.sub(r"\W", "_", f"{session}_{region}_{model}")
+
+
+def fit_seeds_outputs(session: str, region: str, model: str, seeds, name: str) -> list[str]:
+    return [fit_path(session, region, model, seed, name) for seed in seeds]
+
+
+def fit_seeds_rule_config(config, wildcards) -> dict:
+    """Params of one ``lvm_fit_seeds_*`` job: those of ``lvm_fit`` (the hyper-parameters do not
+    depend on the seed), its seeds and each seed's checkpoint folder."""
+    w = wildcards
+    seeds = [int(s) for s in config["lvm"]["seeds"]]  # a grouped job fits them all
+    dirs = [paths.lvm_checkpoints(config["lvm"]["checkpoint_root"], w.session, w.region, w.model,
+                                  seed) for seed in seeds]
+    return {"lvm": fit_config(config, wildcards), "seeds": seeds, "seed": config["seed"],
+            "device": config["device"], "gpu_fallback": config["gpu_fallback"],
+            "checkpoint_dirs": dirs, "pooled": is_pooled(wildcards)}
+
+
 def evaluate_rule_config(config, wildcards) -> dict:
     """Params of the evaluation of one session × region: metric settings and its fits."""
     fits = evaluated_fits(config).get((wildcards.session, wildcards.region))
@@ -263,7 +297,9 @@ def trajectories_rule_config(config, wildcards) -> dict:
                        "regions": list(config["regions"])}}
 
 
-def region_wildcards(session: str, region: str):
-    """The wildcards an evaluation rule of one session × region stands for (it has none)."""
+def region_wildcards(session: str, region: str, model: str | None = None):
+    """The wildcards a rule of one session × region (× model) stands for (it has none)."""
     from types import SimpleNamespace
-    return SimpleNamespace(session=session, region=region)
+    if model is None:
+        return SimpleNamespace(session=session, region=region)
+    return SimpleNamespace(session=session, region=region, model=model)
