@@ -569,3 +569,31 @@ def test_only_scored_generation_jobs_make_n_videos():
                  ("VIS_L", "ours", "Jaw"): 2, ("VIS_R", "cfg", "Jaw"): 2,
                  ("VIS_R", "ours", "Paw-x"): 2}
     assert "figure_videos" not in targets.generate_config(config, "ours")["generation"]
+
+
+@pytest.mark.e2e
+def test_factors_together_generates_a_region_and_methods_factors_in_one_job(tmp_path):
+    """The demo (video.generation.factors_together on): one job per region x method the table
+    or a figure reads (VIS_R: ours, cfg, naive for 6 factors; the other regions' ours for the
+    2 factors of Figs 8 and 13), the same 28 generations as one generate job each with it off;
+    a factor asked for by its file alone is still a generate job."""
+    import yaml
+
+    from test_study import ROOT, planned
+
+    demo = ROOT / "config" / "demo.yaml"
+    on = planned(tmp_path / "on", [demo])
+    grouped = {r: n for r, n in on.items() if r.startswith("generate_") and r != "generate_unguided"}
+    assert sorted(grouped) == sorted([f"generate_{r}_ours" for r in
+                                      ("VIS_L", "VIS_R", "SSp_L", "SSp_R", "MOs_L", "MOs_R")]
+                                     + ["generate_VIS_R_cfg", "generate_VIS_R_naive"]), grouped
+    assert "generate" not in on and on["generate_unguided"] == 1
+    cfg = yaml.safe_load(demo.read_text())
+    cfg["video"]["generation"]["factors_together"] = False
+    (tmp_path / "off.yaml").write_text(yaml.safe_dump(cfg))
+    off = planned(tmp_path / "off", [tmp_path / "off.yaml"])
+    assert off["generate"] == 28 and not any(r in off for r in grouped)
+    # Levers of VIS_L with ours is planned by no table or figure: its own generate job
+    alone = planned(tmp_path / "alone", [demo],
+                    ["results/video/S1/VIS_L/generated/ours/Levers.h5"])
+    assert alone.get("generate") == 1 and not any(r in alone for r in grouped)

@@ -157,6 +157,41 @@ rule generate:
         "../../scripts/video_generate.py"
 
 
+# video.generation.factors_together: one job per region × method generates all the factors the
+# table and figures ask of it, each factor's videos the same as its own generate job's; a rule
+# naming its files wins over generate, which still makes any other factor.
+for (_region, _method), _factors in video_targets.grouped_generation(config).items():
+
+    rule:
+        name:
+            video_targets.generate_group_rule_name(_region, _method)
+        input:
+            **video_targets.generate_inputs(
+                config, video_targets.video_session(config), _region, _method
+            ),
+        output:
+            h5=video_targets.generate_group_outputs(config, _region, _method, "h5"),
+            mp4=video_targets.generate_group_outputs(config, _region, _method, "mp4"),
+        log:
+            f"logs/generate/{video_targets.video_session(config)}/{_region}/{_method}/factors.log",
+        conda:
+            "../../envs/video.yaml"
+        threads: 1
+        params:
+            **rule_params(
+                "generate_factors",
+                "factors",
+                "cfgs",
+                "layout",
+                "seed",
+                "device",
+                "gpu_fallback",
+                wildcards=video_targets.generate_group_wildcards(_region, _method),
+            ),
+        script:
+            "../../scripts/video_generate_factors.py"
+
+
 # the unguided VDM, the reference of every lift: its samples do not depend on the factor, so one
 # job per region samples them once and writes each factor's file (the factor's read-out)
 rule generate_unguided:

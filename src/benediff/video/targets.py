@@ -65,6 +65,7 @@ def generate_config(config: dict, method: str, region: str | None = None,
     if region is not None and not is_scored(config, region, method, factor):
         generation["n_videos"] = generation["figure_videos"]
     generation.pop("figure_videos", None)
+    generation.pop("factors_together", None)  # how jobs are cut, not what they make
     out = {"generation": generation}
     if method == "ours":
         out["guidance"] = v["guidance"]
@@ -220,6 +221,57 @@ def unguided_outputs(config: dict, ext: str = "h5") -> list[str]:
 def unguided_rule_config(config, wildcards) -> dict:
     """Params of ``generate_unguided``: the sampler and the number of scored videos."""
     return {"cfg": generate_config(config, "unguided"), "factors": list(config["behaviors"]),
+            "layout": GENERATED_LAYOUT, **_runtime(config)}
+
+
+def planned_generation(config: dict) -> list[tuple[str, str, str]]:
+    """(region, method, factor) of every guided or baseline generation job the specificity table
+    and the figures read (``unguided``: one job per region already)."""
+    spec, figs = config["video"]["specificity"], config["video"]["figures"]
+    triples = [(r, m, f) for r in spec["regions"] for m in spec["methods"]
+               for f in (spec["factors"] or list(config["behaviors"]))]
+    triples += [(figs[fig]["region"], m, figs[fig]["factor"]) for fig in METHOD_FIGURES
+                for m in FIGURE_METHODS]
+    triples += [(r, "ours", f) for fig in REGION_FIGURES for r in figs[fig]["regions"]
+                for f in figs[fig]["factors"]]
+    return [t for t in dict.fromkeys(triples) if t[1] in PER_FACTOR_METHODS]
+
+
+def grouped_generation(config: dict) -> dict:
+    """(region, method) -> factors one job generates (``video.generation.factors_together``):
+    every region × method with more than one planned factor. Empty when the key is off. Any
+    other generation (one factor, or asked for by its file) is one ``generate`` job; a grouped
+    rule names its files, so Snakemake prefers it to ``generate``."""
+    if not config["video"]["generation"]["factors_together"]:
+        return {}
+    groups: dict = {}
+    for region, method, factor in planned_generation(config):
+        groups.setdefault((region, method), []).append(factor)
+    return {key: factors for key, factors in groups.items() if len(factors) > 1}
+
+
+def generate_group_rule_name(region: str, method: str) -> str:
+    return "generate_" + re.sub(r"\W", "_", f"{region}_{method}")
+
+
+def generate_group_outputs(config: dict, region: str, method: str, ext: str) -> list[str]:
+    session = video_session(config)
+    return [generated(session, region, method, f, ext)
+            for f in grouped_generation(config)[(region, method)]]
+
+
+def generate_group_wildcards(region: str, method: str):
+    """The wildcards a grouped generation rule stands for (it has none)."""
+    from types import SimpleNamespace
+    return SimpleNamespace(region=region, method=method, factor=None)
+
+
+def generate_group_rule_config(config, wildcards) -> dict:
+    """Params of one grouped generation job: each factor's ``generate`` settings."""
+    w = wildcards
+    factors = grouped_generation(config).get((w.region, w.method), [w.factor])
+    return {"factors": factors,
+            "cfgs": [generate_config(config, w.method, w.region, f) for f in factors],
             "layout": GENERATED_LAYOUT, **_runtime(config)}
 
 
