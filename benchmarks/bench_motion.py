@@ -17,14 +17,21 @@ chain (motion, atlas, ΔF/F + SVD, haemodynamics, LocaNMF) with the config of
   (the registration before issue #29; the bilinear registration is written to a float32 movie
   that the chain then reads without shifts);
 - ``new, no regr.``: upsampled registration + cubic shifts, ``motion.regress`` off;
-- ``new``: the default pipeline (upsampled registration, cubic shifts, motion regressors).
+- ``new``: the default pipeline (upsampled registration, cubic shifts, motion regressors,
+  the whiteness test of the LocaNMF components, ``widefield.whiteness``);
+- ``new, no white.``: ``new`` without the whiteness test (every fitted component kept).
+
+All variants but the last run the whiteness test (demo: components with lag-1 < 0.5 dropped,
+at least 5 left per region).
 
 Printed per variant: the RMS error of the blue shifts against the planted ones (after removing
 the constant offset of the reference frame; target <= 0.04 px), the lag-1 autocorrelation of
 every kept LocaNMF component of VIS_L (min and how many are below 0.5; target: none), and
 VIS_L's behaviour share (``benediff.metrics.behavior_share`` as in
 ``benchmarks/behavior_share.py``, here with the planted behaviour as labels; target: within 5
-points of ``motion-free``). Also the |r| of the blue dy with Jaw, what the QC's motion page shows.
+points of ``motion-free``). Also the |r| of the blue dy with Jaw, what the QC's motion page shows,
+and over the six analysed regions of config/demo.yaml the fewest components of a region and the
+components with lag-1 < 0.5, and the kept components of all regions.
 Demo size: about 3–4 min of CPU in all.
 """
 
@@ -44,6 +51,7 @@ from benediff.io.session_atlas import read_atlas_h5
 from benediff.metrics import behavior_share
 from benediff.simulate import SimParams, read_truth, simulate_session
 from benediff.simulate.params import BEHAVIORS, PRESETS
+from benediff.widefield.denoise import lag1_autocorrelation
 from benediff.widefield.locanmf import LocaNMF
 from benediff.widefield.motion import apply_shifts
 from benediff.widefield.pipeline import (component_regions, run_atlas, run_hemo, run_locanmf,
@@ -53,6 +61,7 @@ from benediff.widefield.stream import estimate_motion, iter_cycles
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "VIS_L"
+ANALYSED = ("VIS_L", "VIS_R", "SSp_L", "SSp_R", "MOs_L", "MOs_R")  # config/demo.yaml regions
 
 
 def simulate(directory, trials, seed, frame_jitter, moving):
@@ -111,12 +120,18 @@ def measure(model, atlas_h5, cfg, gt, est_shifts):
     err -= err.mean(0)  # the reference frame's own offset
     jaw = gt["behavior"][:, BEHAVIORS.index("Jaw")]
     r_jaw = abs(np.corrcoef(est_shifts[0][:, 0], jaw)[0, 1]) if est_shifts[0][:, 0].std() > 0 else 0.0
+    every = np.asarray(model.temporal_, np.float64)
+    lag_all = lag1_autocorrelation(every)
+    analysed = [regions.get(r, np.array([], int)) for r in ANALYSED]
     return {"shift error (px RMS)": float(np.sqrt((err ** 2).mean())),
             f"{REGION} components": len(idx),
             "min lag-1 autocorr": float(lag1.min()) if len(lag1) else np.nan,
             "components < 0.5": int((lag1 < 0.5).sum()),
             f"{REGION} behaviour share %": 100 * share,
-            "|r| blue dy vs Jaw": float(r_jaw)}
+            "|r| blue dy vs Jaw": float(r_jaw),
+            "fewest comps, 6 regions": min(len(i) for i in analysed),
+            "comps < 0.5, 6 regions": int(sum((lag_all[i] < 0.5).sum() for i in analysed)),
+            "components (all regions)": len(every)}
 
 
 def main(argv=None):
@@ -159,6 +174,10 @@ def main(argv=None):
         rows["new, no regr."] = measure(model, atlas, cfg, gt, read_motion(motion)[0])
         model, atlas, motion = chain(moving["dat"], moving, root / "w_new", cfg, config["seed"])
         rows["new"] = measure(model, atlas, cfg, gt, read_motion(motion)[0])
+        every = copy.deepcopy(cfg)
+        every["whiteness"]["enabled"] = False
+        model, atlas, motion = chain(moving["dat"], moving, root / "w_every", every, config["seed"])
+        rows["new, no white."] = measure(model, atlas, cfg, gt, read_motion(motion)[0])
     _print(rows)
     new, still = rows["new"], rows["still, no reg."]
     share = f"{REGION} behaviour share %"

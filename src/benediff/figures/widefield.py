@@ -303,7 +303,24 @@ def _flag_text(model, atlas, grouping, localized, dropped_outside=None, bad_fram
             f"{', '.join(outside) or 'none'}\n"
             f"interpolated frames (blank, saturated or jumps) ({len(bad_frames or [])}): "
             f"{_frames_text(bad_frames or [])}\n"
+            f"{_whiteness_text(model, atlas)}"
             f"consolidated regions: {', '.join(groups)}")
+
+
+def _whiteness_text(model, atlas) -> str:
+    """The whiteness test's line (widefield.whiteness): dropped / fitted components and the
+    regions that kept noise-dominated ones to reach min_components; '' when it did not run."""
+    w = getattr(model, "whiteness_", None)
+    if not w:
+        return ""
+    lag1, kept = np.asarray(w["lag1"]), np.asarray(w["kept"], bool)
+    forced = {}
+    for code, lag in zip(model.regions_, lag1[kept]):
+        if lag < w["min_lag1"]:
+            forced[code_label(atlas, code)] = forced.get(code_label(atlas, code), 0) + 1
+    noisy = ", ".join(f"{k} {v}" for k, v in forced.items()) or "none"
+    return (f"whiteness test: dropped {int((~kept).sum())} of {len(kept)} components with lag-1 < "
+            f"{w['min_lag1']:g}; kept below it for min_components = {w['min_components']}: {noisy}\n")
 
 
 def _frames_text(frames, limit=20) -> str:

@@ -131,8 +131,30 @@ class LocaNMF:
         self.n_components_ = n
         self.rank_history_ = info["history"]
         self.max_ranks_ = {int(c): int(v) for c, v in zip(labels, info["caps"])}
+        self.whiteness_ = None
         if self.verbose:
             log.info("LocaNMF: %d components, R² %.4f, %d/%d localised", n, r2, self.localized_.sum(), n)
+
+    def keep_components(self, keep, U, V, atlas):
+        """Keep only the components where ``keep`` (n,) is True (the whiteness test,
+        :func:`benediff.widefield.denoise.drop_white_components`); the R² (total and per region) is
+        recomputed on the fitted video U (H, W, K), V (K, T) with the signed-label ``atlas``."""
+        self._check_fitted()
+        keep = np.asarray(keep, bool)
+        if keep.shape != (len(self.regions_),):
+            raise LocaNMFError(f"LocaNMF.keep_components: keep must be ({len(self.regions_)},), got {keep.shape}")
+        for name in ("spatial_", "temporal_", "regions_", "lambdas_", "in_region_fraction_", "localized_"):
+            setattr(self, name, np.asarray(getattr(self, name))[keep])
+        self.n_components_ = int(keep.sum())
+        codes = sorted(self.r2_region_)
+        _, support = _region_metadata(np.asarray(atlas), self.mask_, codes)
+        Um = torch.as_tensor(np.asarray(U)[self.mask_], dtype=torch.float64)
+        A = torch.as_tensor(np.nan_to_num(self.spatial_[:, self.mask_]), dtype=torch.float64)
+        C = torch.as_tensor(self.temporal_, dtype=torch.float64)
+        r2, r2_region = _centred_r2(Um, torch.as_tensor(V, dtype=torch.float64), A, C, torch.as_tensor(support))
+        self.r2_ = r2
+        self.r2_region_ = {int(c): float(v) for c, v in zip(codes, r2_region)}
+        return self
 
     # ------------------------------------------------------------ transform
     def transform(self, U, V):
@@ -169,7 +191,7 @@ class LocaNMF:
         arrays["r2_region_values"] = np.array([self.r2_region_[c] for c in codes])
         arrays["r2_region_internal_values"] = np.array([self.r2_region_internal_[c] for c in codes])
         meta = json.dumps({"params": self.get_params(), "r2": self.r2_, "n_components": self.n_components_,
-                           "rank_history": self.rank_history_})
+                           "rank_history": self.rank_history_, "whiteness": getattr(self, "whiteness_", None)})
         with atomic_output(path) as tmp:
             if path.suffix == ".npz":
                 with open(tmp, "wb") as fh:
@@ -200,6 +222,7 @@ class LocaNMF:
         model.r2_region_ = dict(zip(codes, arrays["r2_region_values"].tolist()))
         model.r2_region_internal_ = dict(zip(codes, arrays["r2_region_internal_values"].tolist()))
         model.r2_, model.n_components_, model.rank_history_ = meta["r2"], meta["n_components"], meta["rank_history"]
+        model.whiteness_ = meta.get("whiteness")
         return model
 
 

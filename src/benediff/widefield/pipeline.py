@@ -315,9 +315,20 @@ def run_locanmf(hemo_h5, atlas_h5, out, cfg, device="cpu", seed=0):
 
     U, V, atlas, mask, dropped = prepare_locanmf_input(hemo_h5, atlas_h5, cfg, str(atlas_h5))
     model = LocaNMF(**locanmf_params(cfg, device, seed)).fit(U, V, atlas.labels, mask=mask)
+    whiteness = cfg.get("whiteness") or {"enabled": False}
+    if whiteness["enabled"]:
+        from benediff.widefield.denoise import drop_white_components
+
+        drop_white_components(model, U, V, atlas.labels, whiteness["min_lag1"],
+                              whiteness["min_components"], names=_region_names(atlas))
     earlier = [int(c) for c in getattr(model, "dropped_regions_", [])]
     model.dropped_regions_ = np.array(sorted(set(earlier) | set(dropped)), np.int64)
     model.save(out)  # atomic itself
+
+
+def _region_names(atlas: atl.Atlas) -> dict:
+    """Signed code → region key ("VIS_L") for log messages (the code itself if ungrouped)."""
+    return {code: key or code for code, key in code_regions(atlas).items()}
 
 
 # ---------------------------------------------------------------- per-trial signals
