@@ -15,7 +15,7 @@ WIDEFIELD_KEYS = {  # the keys of config["widefield"] each widefield step reads
     "widefield_landmarks": _IO + ("atlas", "merge_regions", "grouping"),
     "widefield_svd": _IO + ("svd", "baseline"),
     "widefield_hemo": ("channels", "frame_rate", "motion", "hemo"),
-    "widefield_locanmf": ("locanmf", "min_pixels"),
+    "widefield_locanmf": ("locanmf", "min_pixels", "whiteness"),
     "widefield_neural": ("grouping", "frame_rate"),
 }
 _RUNTIME = ("seed", "device", "gpu_fallback")
