@@ -12,7 +12,9 @@ The video jobs (``video_*`` steps) run on synthetic inputs of the study's sizes 
 the specificity table scores at ``n_videos`` 10, a region's VAE latents). The frame autoencoder
 keeps the study's data sizes (``max_train_frames`` 20000, 8 × 8 × 4 latents) but a CPU-sized
 network (``base_channels`` 4, one epoch); ``video_ae_network`` measures alone what the study's
-network (``base_channels`` 32) adds in a training step of batch 64 and in encoding one trial.
+network (``base_channels`` 32) adds in a training step of batch 64 and in encoding one trial;
+``video_ae_study`` is the study's job at its peak: its 20000 training frames, the study's network
+and one training step of batch 64 (in micro-batches of ``autoencoder.auto_micro_batch``).
 
     python benchmarks/bench_memory.py [--trials 549] [--keep DIR] [--src OTHER/src ...]
         [--steps behavior_pose ... video_specificity]
@@ -141,6 +143,27 @@ opt = torch.optim.Adam(model.parameters())
 x = torch.rand(64, 2, 128, 128)
 loss = ((model(x) - x) ** 2).mean(); opt.zero_grad(); loss.backward(); opt.step()
 ae.encode_frames(model.eval(), np.zeros((189, 2, 128, 128), np.uint8))
+""",
+    "video_ae_study": """
+import numpy as np, torch
+from benediff.checkpoint import array_digest
+from benediff.video import autoencoder as ae
+from benediff.video.frames import read_streamed
+from benediff.video.pipeline import _frames
+# the study's job at its peak: the 20000 training frames gathered and digested as train_video_ae
+# does, the study's network (base_channels 32) and one training step of batch 64 on them
+frames = _frames(read_streamed(r"{v}/dataset.h5"), "train", 20000, np.random.default_rng(0))
+array_digest(frames)
+torch.manual_seed(0)
+model = ae.FrameAutoencoder(in_channels=2, image_size=128, latent_size=8, latent_channels=4,
+                            base_channels=32)
+opt = torch.optim.Adam(model.parameters(), lr=0.002)
+idx, frames = np.arange(64), torch.from_numpy(frames)
+if hasattr(ae, "train_step"):  # micro-batched (video.autoencoder.micro_batch, default auto)
+    ae.train_step(model, opt, frames, idx, ae.auto_micro_batch(32, 128), "cpu")
+else:  # before the micro-batches: the whole batch at once
+    x = frames[idx].float() / 255.0
+    loss = ((model(x) - x) ** 2).mean(); opt.zero_grad(); loss.backward(); opt.step()
 """,
     "video_encode_frame_latents": """
 from benediff.video.pipeline import encode_frame_latents

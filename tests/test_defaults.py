@@ -15,7 +15,7 @@ from benediff.lvm import targets as lvm_targets
 from benediff.lvm.model import BehaviorVAE
 from benediff.lvm.tc import ESTIMATORS
 from benediff.video import diffusion, guidance, targets as video_targets
-from benediff.video.autoencoder import FrameAutoencoder
+from benediff.video.autoencoder import FrameAutoencoder, train_autoencoder
 from benediff.video.baselines import NaiveDecoder, train_naive_decoder
 from benediff.video.encoder import LinearEncoder
 from benediff.video.readout import BehaviorRegressor
@@ -71,6 +71,7 @@ CASES = [
     ("GaussianDiffusion", diffusion.GaussianDiffusion, ("video", "diffusion")),
     ("train_diffusion", train_diffusion, ("video", "diffusion")),
     ("FrameAutoencoder", FrameAutoencoder, ("video", "autoencoder")),
+    ("train_autoencoder", train_autoencoder, ("video", "autoencoder")),
     ("LinearEncoder", LinearEncoder, ("video", "encoder")),
     ("NaiveDecoder", NaiveDecoder, ("video", "naive")),
     ("train_naive_decoder", train_naive_decoder, ("video", "naive")),

@@ -42,7 +42,10 @@ def array_digest(*arrays) -> str:
             continue
         array = np.ascontiguousarray(array)
         digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(array.tobytes())
+        try:  # the array's own buffer: tobytes() would copy it (655 MB of training frames)
+            digest.update(array.data)
+        except (BufferError, TypeError, ValueError):  # dtypes without a buffer (datetime)
+            digest.update(array.tobytes())
     return digest.hexdigest()[:16]
 
 

@@ -124,6 +124,7 @@ def train_autoencoder(
     checkpoint_every: int = 1,
     progress: bool = True,
     model_config: dict | None = None,
+    micro_batch: int | None = None,
 ) -> FrameAutoencoder:
     """Fit a FrameAutoencoder to uint8 frames (n_frames, C, S, S) by pixel MSE with Adam.
 
@@ -132,6 +133,12 @@ def train_autoencoder(
     ``checkpoint_every`` epochs (and at a SIGTERM) by :func:`benediff.training.train`; a restarted
     run resumes from there (same config required) and ends with the same weights. Each epoch
     visits the frames in an order fixed by (seed, epoch).
+
+    ``micro_batch`` frames at most go through the network at once (None:
+    :func:`auto_micro_batch`): a larger batch's gradient is accumulated over its micro-batches
+    (:func:`train_step`), the same as the whole batch's up to float rounding, with one optimiser
+    step per batch. It bounds the step's activation memory; a batch no larger than
+    ``micro_batch`` runs as before, bit for bit.
     """
     images_train = _check_frames(images_train)
     device = torch_device(device)
@@ -140,9 +147,15 @@ def train_autoencoder(
     torch.manual_seed(seed)
     model = FrameAutoencoder(**model_kwargs).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    if micro_batch is None:
+        micro_batch = auto_micro_batch(model.config["base_channels"], size)
+    if micro_batch < 1:
+        raise AutoencoderConfigError(f"micro_batch={micro_batch}; it must be at least 1")
     run_config = dict(
         model=model.config, batch_size=batch_size, lr=lr, seed=seed, data=array_digest(images_train)
     )
+    if micro_batch < batch_size:  # equal up to rounding: a resumed run must split as it did
+        run_config["micro_batch"] = micro_batch
     frames = torch.from_numpy(images_train)
 
     def batches(epoch):
@@ -150,12 +163,7 @@ def train_autoencoder(
         return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
     def step(_epoch, idx):
-        batch = frames[idx].to(device).float() / 255.0
-        loss = F.mse_loss(model(batch), batch)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        return loss.item() * len(batch)
+        return train_step(model, optimiser, frames, idx, micro_batch, device)
 
     def end(_epoch, losses):
         return {"mse": sum(losses) / len(frames)}
@@ -165,6 +173,35 @@ def train_autoencoder(
                 fingerprint=run_config, show="mse", note="mse", bar=progress)
     train(loop, Fit(step, batches, {"model": model, "optimiser": optimiser}, model, end))
     return model.eval()
+
+
+# activations of one micro-batch: frames × base_channels × image_size² at most (the first
+# layer's width at full resolution, where most of a step's activations are): 16 frames of the
+# study's 32 channels × 128 px (one step ≈ 0.5 GB instead of ≈ 2 GB at batch 64), whole
+# batches of 128 frames at the demo's 16 channels × 64 px
+MICRO_BATCH_BUDGET = 2**23
+
+
+def auto_micro_batch(base_channels: int, image_size: int) -> int:
+    """Frames per forward/backward pass when ``micro_batch`` is not set: as many as keep
+    frames × base_channels × image_size² within :data:`MICRO_BATCH_BUDGET` (at least one)."""
+    return max(1, MICRO_BATCH_BUDGET // (base_channels * image_size**2))
+
+
+def train_step(model, optimiser, frames: torch.Tensor, idx, micro_batch: int, device) -> float:
+    """One Adam step on the uint8 ``frames[idx]`` by pixel MSE, the batch's mean over all its
+    frames, its gradient accumulated over micro-batches of ``micro_batch`` frames (each
+    micro-batch's mean loss weighted by its share of the batch); returns the loss × frames."""
+    optimiser.zero_grad(set_to_none=True)
+    total, n = 0.0, len(idx)
+    for start in range(0, n, micro_batch):
+        part = idx[start : start + micro_batch]
+        batch = frames[part].to(device).float() / 255.0
+        loss = F.mse_loss(model(batch), batch)
+        (loss if len(part) == n else loss * (len(part) / n)).backward()
+        total += loss.item() * len(part)
+    optimiser.step()
+    return total
 
 
 def _check_frames(images: np.ndarray) -> np.ndarray:
