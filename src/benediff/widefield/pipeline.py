@@ -315,7 +315,7 @@ def run_locanmf(hemo_h5, atlas_h5, out, cfg, device="cpu", seed=0):
 
     U, V, atlas, mask, dropped = prepare_locanmf_input(hemo_h5, atlas_h5, cfg, str(atlas_h5))
     model = LocaNMF(**locanmf_params(cfg, device, seed)).fit(U, V, atlas.labels, mask=mask)
-    whiteness = cfg.get("whiteness") or {"enabled": False}
+    whiteness = cfg["whiteness"]  # the rule's config slice must carry it (rule_config.py)
     if whiteness["enabled"]:
         from benediff.widefield.denoise import drop_white_components
 
