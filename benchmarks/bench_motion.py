@@ -32,7 +32,7 @@ VIS_L's behaviour share (``benediff.metrics.behavior_share`` as in
 points of ``motion-free``). Also the |r| of the blue dy with Jaw, what the QC's motion page shows,
 and over the six analysed regions of config/demo.yaml the fewest components of a region and the
 components with lag-1 < 0.5, and the kept components of all regions.
-Demo size: about 3–4 min of CPU in all.
+Demo size: about 6–12 min of CPU in all (seed 2: 390 s, seed 1: 700 s on a loaded 2-core box).
 """
 
 import argparse
