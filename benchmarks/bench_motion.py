@@ -140,10 +140,15 @@ def main(argv=None):
     parser.add_argument("--frame-jitter", type=float, default=0.18)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=None, help="work here and keep the files")
+    parser.add_argument("--min-components", type=int, default=None,
+                        help="widefield.whiteness.min_components for every variant (default: the "
+                             "demo's 5, which pi-VAE needs; the schema's default is 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     config = load(ROOT / "config" / "demo.yaml")
     cfg = config["widefield"]
+    if args.min_components is not None:
+        cfg["whiteness"]["min_components"] = args.min_components
     start = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
@@ -151,6 +156,7 @@ def main(argv=None):
         moving = simulate(root / "moving", args.trials, args.seed, args.frame_jitter, True)
         gt_still, gt = read_truth(still["truth"]), read_truth(moving["truth"])
         p = gt["params"]
+        print(f"whiteness floor: {cfg['whiteness']['min_components']} components per region")
         print(f"demo preset, {args.trials} trials, seed {args.seed}: drift jitter_px {p.jitter_px}, "
               f"per-frame jitter {p.frame_jitter_px} px, dy = {p.lick_shift_px}·Jaw, "
               f"dx = {p.reach_shift_px}·Paw-y, PSF σ {p.psf_sigma_px} px; planted {REGION} "
