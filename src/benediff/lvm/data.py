@@ -58,7 +58,9 @@ def region_data(ds, region: str, n_latents: int | None = None, source="dataset")
                                   "labels; fix the upstream stage")
     if n_latents is not None and X[0].shape[1] < n_latents:
         raise RegionDataError(f"{where}: {X[0].shape[1]} neural dims are fewer than the "
-                              f"{n_latents} latents; lower lvm.n_unsupervised or drop the region")
+                              f"{n_latents} latents; lower lvm.n_unsupervised or drop the region "
+                              "(a widefield session: or keep more LocaNMF components, "
+                              "widefield.whiteness.min_components or widefield.locanmf.min_rank)")
     names = list(ds.label_names or [f"label{b}" for b in range(ds.labels[0].shape[1])])
     train = ds.split["train"]
     x_mean, x_std = _train_stats(X, train)
