@@ -2,6 +2,8 @@
 # per region: linear encoder (eq. 7), CFG and naive baselines; generation per
 # region × factor × method; specificity table; Figures 6, 8–11, 13.
 # Path logic lives in benediff.video.targets (imported in common.smk as video_targets).
+# Priorities: the stage is one long chain after the datasets (AE -> frame latents -> VDM ->
+# sampling), so its jobs go before the LVM fits that can wait (AE, latents, VDM first).
 
 
 rule train_video_ae:
@@ -12,6 +14,7 @@ rule train_video_ae:
         metrics=paths.video("ae/metrics.json"),
     log:
         "logs/train_video_ae/{session}.log",
+    priority: 20
     conda:
         "../../envs/video.yaml"
     threads: 2
@@ -36,6 +39,7 @@ rule encode_frame_latents:
         paths.video("frame_latents.h5"),
     log:
         "logs/encode_frame_latents/{session}.log",
+    priority: 20
     conda:
         "../../envs/video.yaml"
     threads: 1
@@ -52,6 +56,7 @@ rule train_vdm:
         paths.video("vdm/model.pt"),
     log:
         "logs/train_vdm/{session}.log",
+    priority: 20
     conda:
         "../../envs/video.yaml"
     threads: 2
@@ -77,6 +82,7 @@ rule fit_linear_encoder:
         metrics=paths.video("encoder_metrics.json", region="{region}"),
     log:
         "logs/fit_linear_encoder/{session}/{region}.log",
+    priority: 10
     conda:
         "../../envs/video.yaml"
     threads: 1
@@ -94,6 +100,7 @@ rule train_cfg_vdm:
         paths.video("cfg/model.pt", region="{region}"),
     log:
         "logs/train_cfg_vdm/{session}/{region}.log",
+    priority: 10
     conda:
         "../../envs/video.yaml"
     threads: 2
@@ -119,6 +126,7 @@ rule train_naive_decoder:
         paths.video("naive/model.pt", region="{region}"),
     log:
         "logs/train_naive_decoder/{session}/{region}.log",
+    priority: 10
     conda:
         "../../envs/video.yaml"
     threads: 2
@@ -148,6 +156,7 @@ rule generate:
     wildcard_constraints:
         method="|".join(video_targets.PER_FACTOR_METHODS),
         factor=video_targets.factor_pattern(config),
+    priority: 10
     conda:
         "../../envs/video.yaml"
     threads: 1
@@ -174,6 +183,7 @@ for (_region, _method), _factors in video_targets.grouped_generation(config).ite
             mp4=video_targets.generate_group_outputs(config, _region, _method, "mp4"),
         log:
             f"logs/generate/{video_targets.video_session(config)}/{_region}/{_method}/factors.log",
+        priority: 10
         conda:
             "../../envs/video.yaml"
         threads: 1
@@ -206,6 +216,7 @@ rule generate_unguided:
         mp4=paths.video("generated/unguided.mp4", region="{region}"),
     log:
         "logs/generate/{session}/{region}/unguided.log",
+    priority: 10
     conda:
         "../../envs/video.yaml"
     threads: 1
