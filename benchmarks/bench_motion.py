@@ -13,6 +13,9 @@ chain (motion, atlas, ΔF/F + SVD, haemodynamics, LocaNMF) with the config of
   with no motion at all and nothing done about it);
 - ``motion-free``: the motion-free movie, current pipeline (the reference: registration on a
   still movie still estimates noise shifts of ~0.01 px and applies them);
+- ``still, no regr.``: the motion-free movie, registered but without the motion regressors
+  (where ``motion-free`` loses share against ``still, no reg.``: the registration or the
+  regressors of its noise shifts);
 - ``old``: integer peak + parabola (``upsample_factor`` 1), bilinear shifts, no regressors
   (the registration before issue #29; the bilinear registration is written to a float32 movie
   that the chain then reads without shifts);
@@ -169,6 +172,11 @@ def main(argv=None):
         rows["still, no reg."] = measure(model, atlas, cfg, gt_still, read_motion(motion)[0])
         model, atlas, motion = chain(still["dat"], still, root / "w_still", cfg, config["seed"])
         rows["motion-free"] = measure(model, atlas, cfg, gt_still, read_motion(motion)[0])
+        still_plain = copy.deepcopy(cfg)
+        still_plain["motion"]["regress"] = False
+        model, atlas, motion = chain(still["dat"], still, root / "w_still_plain", still_plain,
+                                     config["seed"])
+        rows["still, no regr."] = measure(model, atlas, cfg, gt_still, read_motion(motion)[0])
         old_cfg = copy.deepcopy(cfg)
         old_cfg["motion"].update(enabled=False, regress=False)
         registered, old_shifts = register_old(moving["dat"], root, cfg)
