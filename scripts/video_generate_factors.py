@@ -2,7 +2,7 @@ import torch
 
 from benediff.device import resolve_device
 from benediff.jobs import start
-from benediff.video.pipeline import generate
+from benediff.video.pipeline import generate, generation_inputs
 
 start(snakemake)
 torch.set_num_threads(snakemake.threads)
@@ -17,11 +17,7 @@ for i, factor in enumerate(p.factors):
         method,
         region=region,
         factor=factor,
-        latents_path=snakemake.input.latents,
-        ae_path=snakemake.input.ae,
-        vae_path=snakemake.input.vae,
-        encoder_path=snakemake.input.encoder,
-        model_path=snakemake.input.model,
+        **generation_inputs(snakemake.input),
         out_h5=snakemake.output.h5[i],
         out_mp4=snakemake.output.mp4[i],
         cfg=p.cfgs[i],

@@ -220,6 +220,13 @@ def manipulated_conditions(z, split, factor: int, n_videos: int, quantiles) -> n
     return np.stack([baselines.manipulated_trajectory(r, factor, value_range) for r in refs])
 
 
+def generation_inputs(inputs) -> dict:
+    """The model and data paths of a generation job, from its rule's named inputs (the keys of
+    :func:`benediff.video.targets.generate_inputs`), as keyword arguments of :func:`generate`."""
+    return {"latents_path": inputs.latents, "ae_path": inputs.ae, "vae_path": inputs.vae,
+            "encoder_path": inputs.encoder, "model_path": inputs.model}
+
+
 def generate(method, *, region, factor, latents_path, ae_path, vae_path, encoder_path, model_path,
              out_h5, out_mp4, cfg: dict, seed: int, device) -> dict:
     """Generate ``cfg['generation']['n_videos']`` videos of one factor by one method."""
