@@ -120,7 +120,7 @@ for m, method in enumerate({methods}):
 
 # study.yaml's autoencoder data sizes; base_channels 4 and one epoch keep it to minutes on a CPU
 VIDEO_AE = {"latent_size": 8, "latent_channels": 4, "base_channels": 4, "epochs": 1,
-            "batch_size": 64, "lr": 0.002, "max_train_frames": 20000}
+            "batch_size": 64, "lr": 0.002, "max_train_frames": 20000, "micro_batch": None}
 # the generated files the specificity rules read: study.yaml scores VIS_R, every method, factor
 VIDEO_GENERATED = """
 generated = {{("VIS_R", m, f): r"{v}/generated_%s_%s.h5" % (m, f)

@@ -111,7 +111,7 @@ def measure(model, atlas_h5, cfg, gt, est_shifts):
                                 make_grouping(cfg["grouping"]))
     idx = regions.get(REGION, np.array([], int))
     C = np.asarray(model.temporal_)[idx]
-    lag1 = np.array([np.corrcoef(c[:-1], c[1:])[0, 1] for c in C])
+    lag1 = lag1_autocorrelation(C) if len(C) else np.array([])
     n = int(gt["n_frames"][0])
     starts = gt["start_frame"]
     neural = [C[:, s:s + n].T for s in starts]

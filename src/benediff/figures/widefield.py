@@ -11,6 +11,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from benediff.io.atlas import consolidate, make_grouping, outline, region_key  # noqa: E402
 from benediff.io.atomic import atomic_output  # noqa: E402
+from benediff.widefield.denoise import noisy_kept  # noqa: E402
 
 MAX_PANELS = 48
 
@@ -314,11 +315,8 @@ def _whiteness_text(model, atlas) -> str:
     if not w:
         return ""
     lag1, kept = np.asarray(w["lag1"]), np.asarray(w["kept"], bool)
-    forced = {}
-    for code, lag in zip(model.regions_, lag1[kept]):
-        if lag < w["min_lag1"]:
-            forced[code_label(atlas, code)] = forced.get(code_label(atlas, code), 0) + 1
-    noisy = ", ".join(f"{k} {v}" for k, v in forced.items()) or "none"
+    forced = noisy_kept(lag1[kept], model.regions_, w["min_lag1"])
+    noisy = ", ".join(f"{code_label(atlas, c)} {len(v)}" for c, v in forced.items()) or "none"
     return (f"whiteness test: dropped {int((~kept).sum())} of {len(kept)} components with lag-1 < "
             f"{w['min_lag1']:g}; kept below it for min_components = {w['min_components']}: {noisy}\n")
 

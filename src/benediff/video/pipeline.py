@@ -80,7 +80,7 @@ def train_video_ae(dataset_path, model_path, metrics_path, cfg: dict, *, seed, d
         train, epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], seed=seed,
         device=device, checkpoint_dir=checkpoint_dir, progress=False,
         model_config={k: cfg[k] for k in ("latent_size", "latent_channels", "base_channels")},
-        micro_batch=cfg.get("micro_batch"))
+        micro_batch=cfg["micro_batch"])
     n_train = len(train)
     del train  # the training frames are not needed to score the test frames
     test = _frames(ds, "test", 2000, rng)

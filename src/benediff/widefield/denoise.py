@@ -58,6 +58,16 @@ def select_smooth(lag1, regions, min_lag1=0.5, min_components=1) -> np.ndarray:
     return keep
 
 
+def noisy_kept(lag1_kept, regions_kept, min_lag1) -> dict:
+    """Region code -> the lag-1 of its kept components below ``min_lag1`` (those the floor
+    ``min_components`` kept back), from the kept components' lag-1 and region codes."""
+    out: dict = {}
+    for code, lag in zip(np.asarray(regions_kept).tolist(), np.asarray(lag1_kept).tolist()):
+        if lag < min_lag1:
+            out.setdefault(int(code), []).append(lag)
+    return out
+
+
 def drop_white_components(model, U, V, atlas, min_lag1=0.5, min_components=1, names=None) -> dict:
     """Apply the whiteness test to a fitted :class:`~benediff.widefield.locanmf.LocaNMF` in place
     (its R² recomputed on the video U·V over ``atlas``). Returns the summary it also stores in
@@ -68,13 +78,11 @@ def drop_white_components(model, U, V, atlas, min_lag1=0.5, min_components=1, na
     regions = np.asarray(model.regions_)
     summary = {"min_lag1": float(min_lag1), "min_components": int(min_components),
                "lag1": lag1.tolist(), "kept": keep.tolist(), "regions": {}}
-    forced = {}
     for code in np.unique(regions):
         idx = regions == code
         summary["regions"][str(int(code))] = [int(keep[idx].sum()), int(idx.sum())]
-        white_kept = keep & idx & (lag1 < min_lag1)
-        if white_kept.any():
-            forced[_name(code, names)] = np.round(lag1[white_kept], 2).tolist()
+    forced = {_name(code, names): np.round(lags, 2).tolist()
+              for code, lags in noisy_kept(lag1[keep], regions[keep], min_lag1).items()}
     n_drop = int((~keep).sum())
     log.info("whiteness: dropped %d of %d LocaNMF components with lag-1 autocorrelation < %.2f",
              n_drop, len(keep), min_lag1)
@@ -91,4 +99,4 @@ def _name(code, names):
     return names.get(int(code), int(code)) if names else int(code)
 
 
-__all__ = ["lag1_autocorrelation", "select_smooth", "drop_white_components"]
+__all__ = ["lag1_autocorrelation", "select_smooth", "noisy_kept", "drop_white_components"]
